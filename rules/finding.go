@@ -1,0 +1,83 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+)
+
+// Severity orders how bad a finding is.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts info, low, medium, high, critical (any case).
+func ParseSeverity(v string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(strings.TrimSpace(v), n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want info, low, medium, high or critical)", v)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// ComplianceRef points at one control of one framework.
+type ComplianceRef struct {
+	Framework string `json:"framework"` // cis-aws, cis-gcp, cis-azure, pci-dss, nist-800-53, soc2
+	Control   string `json:"control"`   // e.g. "5.2", "1.3.1", "SC-7"
+}
+
+// Finding is a catalog rule applied to one exposure.
+type Finding struct {
+	RuleID   string   `json:"ruleId"`
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	// Service is what the rule protects (ssh, rdp, mysql…).
+	Service     string          `json:"service,omitempty"`
+	Compliance  []ComplianceRef `json:"compliance,omitempty"`
+	Remediation string          `json:"remediation,omitempty"`
+	// Exposure is the exposure the rule matched (never nil).
+	Exposure *exposure.Exposure `json:"-"`
+	// Port is the port the rule matched: the backend port where a forward
+	// translates ports, otherwise the exposure's port. Zero for rules about
+	// a whole range.
+	Port uint16 `json:"port,omitempty"`
+	// Suppressed is set when an exception covers the finding.
+	Suppressed *Suppression `json:"suppressed,omitempty"`
+}
+
+// Suppression records the exception that covers a finding.
+type Suppression struct {
+	Reason  string `json:"reason"`
+	Owner   string `json:"owner,omitempty"`
+	Expires string `json:"expires,omitempty"` // YYYY-MM-DD
+}

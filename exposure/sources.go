@@ -1,0 +1,186 @@
+package exposure
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"go4.org/netipx"
+)
+
+var (
+	anyIPv4 = netip.MustParsePrefix("0.0.0.0/0")
+	anyIPv6 = netip.MustParsePrefix("::/0")
+)
+
+// AnySource returns the set of every address, IPv4 and IPv6.
+func AnySource() *netipx.IPSet { return Sources(anyIPv4, anyIPv6) }
+
+// Sources returns the set of the given prefixes.
+func Sources(prefixes ...netip.Prefix) *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	for _, p := range prefixes {
+		b.AddPrefix(p.Masked())
+	}
+	s, _ := b.IPSet()
+	return s
+}
+
+// ParseSources parses CIDRs or bare addresses ("203.0.113.0/24",
+// "2001:db8::1"). Host bits are cleared ("10.0.0.5/8" is 10.0.0.0/8), as the
+// clouds do.
+func ParseSources(cidrs ...string) (*netipx.IPSet, error) {
+	var b netipx.IPSetBuilder
+	for _, c := range cidrs {
+		p, err := ParsePrefix(c)
+		if err != nil {
+			return nil, err
+		}
+		b.AddPrefix(p)
+	}
+	return b.IPSet()
+}
+
+// ParsePrefix parses a CIDR or a bare address (as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// nonPublic lists the IANA special-purpose ranges that are not reachable
+// from the public internet (RFC 6890 and the IANA IPv4/IPv6 Special-Purpose
+// Address Registries). The documentation ranges (192.0.2.0/24,
+// 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are deliberately kept
+// public: examples, fixtures and the demo use them as stand-ins for real
+// public addresses.
+var nonPublic = []string{
+	"0.0.0.0/8",      // "this network"
+	"10.0.0.0/8",     // private (RFC 1918)
+	"100.64.0.0/10",  // shared address space, CGNAT (RFC 6598)
+	"127.0.0.0/8",    // loopback
+	"169.254.0.0/16", // link-local
+	"172.16.0.0/12",  // private (RFC 1918)
+	"192.0.0.0/24",   // IETF protocol assignments
+	"192.88.99.0/24", // deprecated 6to4 relay anycast
+	"192.168.0.0/16", // private (RFC 1918)
+	"198.18.0.0/15",  // benchmarking (RFC 2544)
+	"224.0.0.0/4",    // multicast
+	"240.0.0.0/4",    // reserved, and 255.255.255.255
+	"::/8",           // unspecified, loopback, IPv4-mapped, discard-only prefix
+	"100::/64",       // discard-only
+	"2001::/23",      // IETF protocol assignments (Teredo, ORCHID, …)
+	"fc00::/7",       // unique local
+	"fe80::/10",      // link-local
+	"ff00::/8",       // multicast
+}
+
+// publicInternet is built once; IPSets are immutable, so sharing is safe.
+var publicInternet = func() *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	b.AddPrefix(anyIPv4)
+	b.AddPrefix(netip.MustParsePrefix("2000::/3")) // global unicast
+	for _, c := range nonPublic {
+		b.RemovePrefix(netip.MustParsePrefix(c))
+	}
+	s, _ := b.IPSet()
+	return s
+}()
+
+// PublicInternet returns the set of addresses a packet from the internet can
+// come from. The returned set is shared and must not be modified (IPSets
+// cannot be).
+func PublicInternet() *netipx.IPSet { return publicInternet }
+
+// IsPublic reports whether a is a public internet address.
+func IsPublic(a netip.Addr) bool { return publicInternet.Contains(a.Unmap()) }
+
+// Breadth classifies a set of sources within one address family.
+type Breadth string
+
+const (
+	BreadthNone   Breadth = "none"   // no public source
+	BreadthAnyone Breadth = "anyone" // every public address of the family
+	BreadthBroad  Breadth = "broad"  // more than a /16 (IPv4) or /32 (IPv6) of public space
+	BreadthNarrow Breadth = "narrow" // a restricted public range
+)
+
+// publicByFamily splits the public internet by address family.
+var public4, public6 = func() (*netipx.IPSet, *netipx.IPSet) {
+	var v4, v6 netipx.IPSetBuilder
+	for _, p := range publicInternet.Prefixes() {
+		if p.Addr().Is4() {
+			v4.AddPrefix(p)
+		} else {
+			v6.AddPrefix(p)
+		}
+	}
+	a, _ := v4.IPSet()
+	b, _ := v6.IPSet()
+	return a, b
+}()
+
+// SourceBreadth says how much of the public internet s covers; the widest
+// family decides. "Anyone" is every public address of a family (what
+// 0.0.0.0/0 or ::/0 gives once private ranges are taken out); "broad" is
+// more than 65,536 IPv4 addresses (a /16) or more than a /32 of IPv6.
+func SourceBreadth(s *netipx.IPSet) Breadth {
+	if s == nil {
+		return BreadthNone
+	}
+	pub := Intersect(s, publicInternet)
+	prefixes := pub.Prefixes()
+	if len(prefixes) == 0 {
+		return BreadthNone
+	}
+	if containsSet(pub, public4) || containsSet(pub, public6) {
+		return BreadthAnyone
+	}
+	var n4, n6 uint64 // IPv4 addresses; IPv6 /64 networks
+	for _, p := range prefixes {
+		switch {
+		case p.Addr().Is4():
+			n4 += uint64(1) << (32 - p.Bits())
+		case p.Bits() <= 32:
+			return BreadthBroad
+		case p.Bits() <= 64:
+			n6 += uint64(1) << (64 - p.Bits())
+		}
+	}
+	if n4 > 1<<16 || n6 > 1<<32 {
+		return BreadthBroad
+	}
+	return BreadthNarrow
+}
+
+// Intersect returns a ∩ b.
+func Intersect(a, b *netipx.IPSet) *netipx.IPSet {
+	if a == nil || b == nil {
+		return &netipx.IPSet{}
+	}
+	var sb netipx.IPSetBuilder
+	sb.AddSet(a)
+	sb.Intersect(b)
+	out, _ := sb.IPSet()
+	return out
+}
+
+func containsSet(outer, inner *netipx.IPSet) bool {
+	rs := inner.Ranges()
+	for _, r := range rs {
+		if !outer.ContainsRange(r) {
+			return false
+		}
+	}
+	return len(rs) > 0
+}

@@ -147,9 +147,11 @@ const (
 // Action is what a rule does with matching traffic.
 type Action uint8
 
+// The zero Action is Deny, so a layer or rule that leaves its action unset
+// fails closed.
 const (
-	Allow Action = iota
-	Deny
+	Deny Action = iota
+	Allow
 	// Next ends evaluation of the rule's tier for matching traffic, which
 	// continues with the next tier (GCP firewall policy goto_next).
 	Next

@@ -1,0 +1,329 @@
+// Package aws is Portcullis's AWS provider: it collects the EC2 and Elastic
+// Load Balancing resources that decide what internet traffic reaches, per
+// account and region, into a snapshot that holds exactly what the AWS CLI
+// prints, and normalizes such a snapshot into an exposure.Inventory.
+//
+// See docs/providers/aws.md for the snapshot layout, the permissions and the
+// path semantics.
+package aws
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/providers"
+)
+
+// Config configures the AWS collector.
+type Config struct {
+	// Regions to audit; empty means every region enabled for the account
+	// (ec2:DescribeRegions).
+	Regions []string
+	// Profile is the shared-config profile; empty uses the default
+	// credential chain.
+	Profile string
+	// Concurrency is how many regions are collected at once; 0 means 8.
+	Concurrency int
+	// Endpoint overrides every service endpoint (a moto_server URL in
+	// tests). AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work too.
+	Endpoint string
+	// RoleARN, when set, is assumed (with ExternalID) before collecting:
+	// the read-only member role of an organization-wide audit.
+	RoleARN    string
+	ExternalID string
+	// Logger receives debug logs; nil uses slog.Default().
+	Logger *slog.Logger
+
+	// onCall, when set, is told every API operation invoked (tests check
+	// Permissions against it).
+	onCall func(action string)
+}
+
+// Permissions lists every IAM action the collector calls; the least-
+// privilege policy in infra/ is generated from it.
+var Permissions = []string{
+	"ec2:DescribeAddresses",
+	"ec2:DescribeEgressOnlyInternetGateways",
+	"ec2:DescribeInstances",
+	"ec2:DescribeInternetGateways",
+	"ec2:DescribeManagedPrefixLists",
+	"ec2:DescribeNatGateways",
+	"ec2:DescribeNetworkAcls",
+	"ec2:DescribeNetworkInterfaces",
+	"ec2:DescribeRegions",
+	"ec2:DescribeRouteTables",
+	"ec2:DescribeSecurityGroups",
+	"ec2:DescribeSubnets",
+	"ec2:DescribeVpcs",
+	"ec2:GetManagedPrefixListEntries",
+	"elasticloadbalancing:DescribeListeners",
+	"elasticloadbalancing:DescribeLoadBalancers",
+	"elasticloadbalancing:DescribeRules",
+	"elasticloadbalancing:DescribeTargetGroupAttributes",
+	"elasticloadbalancing:DescribeTargetGroups",
+	"elasticloadbalancing:DescribeTargetHealth",
+	"sts:GetCallerIdentity",
+}
+
+type collector struct {
+	cfg  Config
+	base aws.Config
+	log  *slog.Logger
+}
+
+// NewCollector loads credentials through the standard chain (environment,
+// shared config and SSO, web identity, container and instance roles) and
+// returns a collector. The SDK's adaptive retry mode absorbs throttling.
+func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryMode(aws.RetryModeAdaptive),
+		config.WithRetryMaxAttempts(6),
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+	}
+	if cfg.Endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(cfg.Endpoint))
+	}
+	base, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws configuration: %w", err)
+	}
+	if base.Region == "" {
+		// Global calls (sts, DescribeRegions) need some region.
+		base.Region = "us-east-1"
+		if len(cfg.Regions) > 0 {
+			base.Region = cfg.Regions[0]
+		}
+	}
+	if cfg.onCall != nil {
+		base.APIOptions = append(base.APIOptions, recordCalls(cfg.onCall))
+	}
+	if cfg.RoleARN != "" {
+		ext := cfg.ExternalID
+		base.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), cfg.RoleARN,
+			func(o *stscreds.AssumeRoleOptions) {
+				o.RoleSessionName = "portcullis"
+				if ext != "" {
+					o.ExternalID = aws.String(ext)
+				}
+			}))
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	return &collector{cfg: cfg, base: base, log: log}, nil
+}
+
+// recordCalls reports every operation invoked, as an IAM action.
+func recordCalls(onCall func(string)) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("portcullisRecordCall",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				onCall(iamAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)))
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
+}
+
+// iamAction maps an SDK service ID and operation to the IAM action that
+// authorizes it. Classic ELB and ELBv2 share the elasticloadbalancing prefix.
+func iamAction(serviceID, op string) string {
+	prefix := map[string]string{
+		"EC2":                       "ec2",
+		"STS":                       "sts",
+		"Elastic Load Balancing":    "elasticloadbalancing",
+		"Elastic Load Balancing v2": "elasticloadbalancing",
+	}[serviceID]
+	if prefix == "" {
+		prefix = serviceID
+	}
+	return prefix + ":" + op
+}
+
+// Collect writes every enabled (or configured) region of the account into
+// snap. A region or API that fails is recorded with snap.AddError and the
+// rest completes; the error return is for failures that stop everything.
+func (c *collector) Collect(ctx context.Context, snap *providers.Snapshot, progress providers.Progress) error {
+	if progress == nil {
+		progress = providers.NoProgress{}
+	}
+	ident, err := sts.NewFromConfig(c.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return fmt.Errorf("get caller identity: %w", err)
+	}
+	account := aws.ToString(ident.Account)
+	if err := putCLI(snap, path.Join(providerName, account, "sts-get-caller-identity.json"), map[string]any{
+		"UserId": ident.UserId, "Account": ident.Account, "Arn": ident.Arn,
+	}); err != nil {
+		return err
+	}
+	regions := c.cfg.Regions
+	if len(regions) == 0 {
+		if regions, err = c.enabledRegions(ctx); err != nil {
+			return fmt.Errorf("list enabled regions of account %s: %w", account, err)
+		}
+	}
+	progress.Add(len(regions))
+	var g errgroup.Group
+	g.SetLimit(c.cfg.Concurrency)
+	for _, name := range regions {
+		g.Go(func() error {
+			c.collectRegion(ctx, snap, account, name)
+			progress.Done(providerName + " " + account + " " + name)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return ctx.Err()
+}
+
+// enabledRegions lists the regions enabled for the account (opted-in and
+// default ones; DescribeRegions without AllRegions leaves out disabled ones).
+func (c *collector) enabledRegions(ctx context.Context) ([]string, error) {
+	out, err := ec2.NewFromConfig(c.base).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, r := range out.Regions {
+		names = append(names, aws.ToString(r.RegionName))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// regionCollector collects one account-region.
+type regionCollector struct {
+	ec2   *ec2.Client
+	elbv2 *elbv2.Client
+	elb   *elb.Client
+	snap  *providers.Snapshot
+	dir   string
+	scope exposure.Scope
+}
+
+func (c *collector) collectRegion(ctx context.Context, snap *providers.Snapshot, account, name string) {
+	rc := &regionCollector{
+		ec2:   ec2.NewFromConfig(c.base, func(o *ec2.Options) { o.Region = name }),
+		elbv2: elbv2.NewFromConfig(c.base, func(o *elbv2.Options) { o.Region = name }),
+		elb:   elb.NewFromConfig(c.base, func(o *elb.Options) { o.Region = name }),
+		snap:  snap,
+		dir:   path.Join(providerName, account, name),
+		scope: exposure.Scope{Provider: providerName, Account: account, Region: name},
+	}
+	// The first call doubles as a probe of the region: a disabled region,
+	// missing permissions or an unreachable endpoint fail here and the
+	// region is reported once instead of once per API.
+	if err := rc.collectVPCs(ctx); err != nil {
+		rc.fail(err, "collect region, skipped")
+		return
+	}
+	families := []func(context.Context) error{
+		rc.collectSubnets,
+		rc.collectRouteTables,
+		rc.collectInternetGateways,
+		rc.collectEgressOnlyInternetGateways,
+		rc.collectNATGateways,
+		rc.collectNetworkACLs,
+		rc.collectSecurityGroups,
+		rc.collectPrefixLists,
+		rc.collectNetworkInterfaces,
+		rc.collectInstances,
+		rc.collectAddresses,
+		rc.collectLoadBalancers,
+		rc.collectTargetGroups,
+		rc.collectClassicLoadBalancers,
+	}
+	var g errgroup.Group
+	g.SetLimit(4)
+	for _, f := range families {
+		g.Go(func() error {
+			if err := f(ctx); err != nil {
+				rc.fail(err, "collect")
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	c.log.DebugContext(ctx, "collected aws region", "account", account, "region", name)
+}
+
+// fail records a partial failure naming the API that failed.
+func (rc *regionCollector) fail(err error, what string) {
+	resource := ""
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		resource = iamAction(oe.ServiceID, oe.OperationName)
+	}
+	rc.snap.AddError(exposure.Error{
+		Scope: rc.scope, Stage: "collect", Resource: resource,
+		Message: what + ": " + err.Error(),
+	})
+}
+
+// put stores v in the region directory as the CLI would print it.
+func (rc *regionCollector) put(name string, v any) error {
+	return putCLI(rc.snap, path.Join(rc.dir, name), v)
+}
+
+// putCLI stores v as indented JSON without null members: the SDK's output
+// structs carry no JSON tags, so encoding/json writes the API member names
+// the CLI prints, plus nulls for absent members that the CLI leaves out.
+func putCLI(snap *providers.Snapshot, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	if err := snap.PutJSON(name, dropNulls(doc)); err != nil {
+		return fmt.Errorf("store %s: %w", name, err)
+	}
+	return nil
+}
+
+func dropNulls(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if e == nil || k == "ResultMetadata" {
+				delete(t, k)
+				continue
+			}
+			t[k] = dropNulls(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = dropNulls(e)
+		}
+	}
+	return v
+}

@@ -1,0 +1,90 @@
+package aws
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// VPCs and subnets: the subnet decides an interface's route table and
+// network ACL; subnet CIDRs stand in for a load balancer's private
+// addresses when its interfaces are not in the snapshot.
+
+const (
+	fileVPCs    = "ec2-describe-vpcs.json"
+	fileSubnets = "ec2-describe-subnets.json"
+)
+
+func (rc *regionCollector) collectVPCs(ctx context.Context) error {
+	out := []ec2types.Vpc{}
+	p := ec2.NewDescribeVpcsPaginator(rc.ec2, &ec2.DescribeVpcsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		out = append(out, page.Vpcs...)
+	}
+	return rc.put(fileVPCs, map[string]any{"Vpcs": out})
+}
+
+func (rc *regionCollector) collectSubnets(ctx context.Context) error {
+	out := []ec2types.Subnet{}
+	p := ec2.NewDescribeSubnetsPaginator(rc.ec2, &ec2.DescribeSubnetsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		out = append(out, page.Subnets...)
+	}
+	return rc.put(fileSubnets, map[string]any{"Subnets": out})
+}
+
+type vpc struct {
+	VpcId     string
+	CidrBlock string
+	IsDefault bool
+}
+
+type subnet struct {
+	SubnetId                    string
+	VpcId                       string
+	CidrBlock                   string
+	AvailabilityZone            string
+	Ipv6CidrBlockAssociationSet []struct {
+		Ipv6CidrBlock string
+	}
+	Tags []tag
+}
+
+// cidrs returns the subnet's IPv4 and IPv6 CIDRs.
+func (s *subnet) cidrs() []string {
+	var out []string
+	if s.CidrBlock != "" {
+		out = append(out, s.CidrBlock)
+	}
+	for _, a := range s.Ipv6CidrBlockAssociationSet {
+		if a.Ipv6CidrBlock != "" {
+			out = append(out, a.Ipv6CidrBlock)
+		}
+	}
+	return out
+}
+
+func (r *region) loadNetwork() {
+	var vdoc struct{ Vpcs []vpc }
+	if r.readJSON(fileVPCs, &vdoc) {
+		r.vpcs = vdoc.Vpcs
+	}
+	r.subnets = map[string]*subnet{}
+	var sdoc struct{ Subnets []*subnet }
+	if r.readJSON(fileSubnets, &sdoc) {
+		for _, s := range sdoc.Subnets {
+			if s != nil && s.SubnetId != "" {
+				r.subnets[s.SubnetId] = s
+			}
+		}
+	}
+}

@@ -43,8 +43,10 @@ var tlsWrapped = map[string]string{"smtps": "smtp", "imaps": "imap", "pop3s": "p
 // of a TLS-wrapped mail or FTP service or makes an HTTP request.
 func probeTLS(ctx context.Context, s *session) (*fingerprint, error) {
 	s.fresh = false
+	step := s.stepDeadline(ctx, s.cfg().Timeout)
+	_ = s.conn.SetDeadline(step) // the banner wait left a read deadline behind
 	tc := tls.Client(s.conn, tlsConfig(s.t.Host))
-	hctx, cancel := context.WithDeadline(ctx, s.stepDeadline(ctx, s.cfg().Timeout))
+	hctx, cancel := context.WithDeadline(ctx, step)
 	err := tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil {

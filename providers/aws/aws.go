@@ -314,7 +314,9 @@ func dropNulls(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
-			if e == nil || k == "ResultMetadata" {
+			// Absent members (nil pointers, unset enums) are left out,
+			// as the CLI does.
+			if e == nil || e == "" || k == "ResultMetadata" {
 				delete(t, k)
 				continue
 			}

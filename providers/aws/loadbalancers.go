@@ -297,6 +297,13 @@ func (r *region) loadLoadBalancers() {
 	}
 }
 
+// internetFacing reports whether a scheme is internet-facing. The API always
+// prints the scheme; when an export lacks it, AWS's default
+// (internet-facing) applies.
+func internetFacing(scheme string) bool {
+	return scheme == "" || scheme == schemeInternetFacing
+}
+
 // lbInfo is what group membership needs to know of any load balancer.
 type lbInfo struct {
 	key     string
@@ -484,7 +491,7 @@ func (r *region) loadBalancerTargets() []*exposure.Target {
 		}
 		// Gateway Load Balancers are reached through routes (GENEVE), not
 		// as internet frontends; internal LBs have no public address.
-		if lb.Scheme != schemeInternetFacing || (lb.Type != "application" && lb.Type != "network") {
+		if !internetFacing(lb.Scheme) || (lb.Type != "application" && lb.Type != "network") {
 			continue
 		}
 		if lb.State != nil && lb.State.Code == "failed" {
@@ -498,7 +505,7 @@ func (r *region) loadBalancerTargets() []*exposure.Target {
 		for _, g := range c.SecurityGroups {
 			r.attached[g] = true
 		}
-		if c.Scheme != schemeInternetFacing {
+		if !internetFacing(c.Scheme) {
 			continue
 		}
 		if t := r.classicTarget(c); t != nil {
@@ -610,6 +617,7 @@ func (r *region) targetGroupForwards(lb *loadBalancer, tg *targetGroup, base exp
 		// Registered targets not in the snapshot: nothing is known of the
 		// backend, so it filters nothing.
 		f := base
+		f.Backend = tg.TargetGroupArn
 		f.Name += " (targets not in snapshot)"
 		return []exposure.Forward{f}
 	}

@@ -1,0 +1,376 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go4.org/netipx"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+)
+
+// view is an exposure prepared for rule evaluation: the service side of a
+// port translation, the breadth of its sources per family, and the probe
+// observations made on its frontend.
+type view struct {
+	e  *exposure.Exposure
+	id string
+	// svcProto and svc are the protocol and ports the traffic reaches: the
+	// backend's where a forward translates ports, otherwise the
+	// exposure's own.
+	svcProto   exposure.Protocol
+	svc        exposure.PortRange
+	translated bool
+	// breadth is the widest of both families; b4 and b6 per family.
+	breadth, b4, b6 exposure.Breadth
+	// obs are the observations on the exposure's endpoint, protocol and
+	// frontend ports.
+	obs []*exposure.Observation
+}
+
+// obsIndex groups observations by endpoint.
+type obsIndex map[string][]*exposure.Observation
+
+func indexObservations(obs []exposure.Observation) obsIndex {
+	idx := obsIndex{}
+	for i := range obs {
+		o := &obs[i]
+		idx[o.Endpoint] = append(idx[o.Endpoint], o)
+	}
+	return idx
+}
+
+func newView(e *exposure.Exposure, idx obsIndex) *view {
+	v := &view{e: e, id: e.ID(), svcProto: e.Protocol, svc: e.Ports}
+	if e.Backend != nil {
+		v.translated = e.Backend.Ports != e.Ports
+		v.svc = e.Backend.Ports
+		if e.Backend.Protocol != 0 {
+			v.svcProto = e.Backend.Protocol
+		}
+	}
+	v.b4, v.b6 = familyBreadth(e.Sources)
+	v.breadth = exposure.SourceBreadth(e.Sources)
+	if ep := e.Endpoint.String(); ep != "" && e.Level == exposure.Effective {
+		for _, o := range idx[ep] {
+			if (o.Protocol == e.Protocol || e.Protocol == exposure.ProtocolAll) && e.Ports.Contains(o.Port) {
+				v.obs = append(v.obs, o)
+			}
+		}
+	}
+	return v
+}
+
+// familyBreadth classifies the IPv4 and the IPv6 part of a source set.
+func familyBreadth(s *netipx.IPSet) (b4, b6 exposure.Breadth) {
+	if s == nil {
+		return exposure.BreadthNone, exposure.BreadthNone
+	}
+	var v4, v6 netipx.IPSetBuilder
+	for _, p := range s.Prefixes() {
+		if p.Addr().Is4() {
+			v4.AddPrefix(p)
+		} else {
+			v6.AddPrefix(p)
+		}
+	}
+	s4, _ := v4.IPSet()
+	s6, _ := v6.IPSet()
+	return exposure.SourceBreadth(s4), exposure.SourceBreadth(s6)
+}
+
+// familyBreadth returns the breadth a rule of the given family judges.
+func (v *view) familyBreadth(family string) exposure.Breadth {
+	switch family {
+	case FamilyIPv4:
+		return v.b4
+	case FamilyIPv6:
+		return v.b6
+	}
+	return v.breadth
+}
+
+// admittedBy reports whether a layer of one of the kinds let the exposure
+// in: an allowing evidence entry, or the layer itself for latent exposures.
+func (v *view) admittedBy(kinds []string, _ string) bool {
+	if v.e.Level == exposure.Latent && slices.Contains(kinds, v.e.Target.Kind) {
+		return true
+	}
+	for _, ev := range v.e.Evidence {
+		if slices.Contains(kinds, ev.LayerKind) && ev.Action != exposure.Deny.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// internetNames are the ways providers write "the whole internet" for each
+// family: AWS and GCP CIDRs, Azure service tags and wildcards
+// (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#security-rules).
+var internetNames = map[string][]string{
+	FamilyIPv4: {"0.0.0.0/0", "0.0.0.0", "*", "any", "internet"},
+	FamilyIPv6: {"::/0", "*", "any", "internet"},
+}
+
+// wholeInternet reports whether the exposure admits the whole internet of
+// a family: its sources of that family are every public address, or a
+// layer of one of the kinds (any layer when kinds is empty) names the
+// whole internet as its source. The second test matters for controls that
+// judge a rule itself (CIS AWS 5.2: a rule with 0.0.0.0/0) when another
+// layer narrows what gets through.
+func (v *view) wholeInternet(kinds []string, family string) bool {
+	b := v.b4
+	if family == FamilyIPv6 {
+		b = v.b6
+	}
+	if b == exposure.BreadthAnyone {
+		return true
+	}
+	names := internetNames[family]
+	for _, ev := range v.e.Evidence {
+		if len(kinds) > 0 && !slices.Contains(kinds, ev.LayerKind) {
+			continue
+		}
+		if ev.Action == exposure.Deny.String() {
+			continue
+		}
+		for _, s := range ev.Sources {
+			if slices.Contains(names, strings.ToLower(strings.TrimSpace(s))) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// servicePort maps a frontend port to the port it reaches on the service.
+func (v *view) servicePort(front uint16) uint16 {
+	if v.e.Backend == nil {
+		return front
+	}
+	if v.svc.Size() == v.e.Ports.Size() {
+		return v.svc.From + (front - v.e.Ports.From)
+	}
+	return v.svc.From
+}
+
+// frontendPorts returns the frontend ports that reach service port p.
+func (v *view) frontendPorts(p uint16) exposure.PortRange {
+	if v.e.Backend == nil {
+		return exposure.Port(p)
+	}
+	if v.svc.Size() == v.e.Ports.Size() {
+		return exposure.Port(v.e.Ports.From + (p - v.svc.From))
+	}
+	return v.e.Ports
+}
+
+// wide reports whether port rules are reported through the structural rule
+// that covers them rather than one by one.
+func (v *view) wide(threshold int) bool {
+	return v.svcProto == exposure.ProtocolAll || v.svc.Size() > threshold
+}
+
+// protocolCovers reports whether traffic of proto is among protos; an
+// exposure of every protocol covers them all.
+func protocolCovers(protos []exposure.Protocol, proto exposure.Protocol) bool {
+	return proto == exposure.ProtocolAll || slices.Contains(protos, proto)
+}
+
+// probeRank orders observations: an open port says most, then closed and
+// filtered, then errors and skips.
+func probeRank(s exposure.ProbeState) int {
+	switch s {
+	case exposure.ProbeOpen:
+		return 3
+	case exposure.ProbeClosed:
+		return 2
+	case exposure.ProbeFiltered:
+		return 1
+	}
+	return 0
+}
+
+// bestObservation picks the most telling observation among those whose
+// service port satisfies keep.
+func (v *view) bestObservation(keep func(o *exposure.Observation, svcPort uint16) bool) *exposure.Observation {
+	var best *exposure.Observation
+	for _, o := range v.obs {
+		if !keep(o, v.servicePort(o.Port)) {
+			continue
+		}
+		if best == nil || probeRank(o.State) > probeRank(best.State) {
+			best = o
+		}
+	}
+	return best
+}
+
+// rulePortIn returns the first port of the rule within the service range.
+func (r *Rule) rulePortIn(svc exposure.PortRange) (uint16, bool) {
+	for _, pr := range r.m.ports {
+		if pr.Overlaps(svc) {
+			return max(pr.From, svc.From), true
+		}
+	}
+	return 0, false
+}
+
+// candidate is a rule match before severity, compliance and exceptions.
+type candidate struct {
+	rule      *Rule
+	port      uint16
+	service   string
+	probe     *exposure.Observation
+	matchedBy string
+	subsumes  []*Rule
+	// contradicted is set when a probe fingerprinted another service on
+	// the port: the port is open but not the rule's service.
+	contradicted bool
+}
+
+// match applies one catalog rule to an exposure.
+func (c *Catalog) match(r *Rule, v *view) []candidate {
+	if !r.m.levels[v.e.Level] {
+		return nil
+	}
+	if b := v.familyBreadth(r.Match.Family); b == exposure.BreadthNone || !r.m.breadth[b] {
+		return nil
+	}
+	switch r.Match.Kind {
+	case KindPorts:
+		return c.matchPorts(r, v)
+	case KindProtocol:
+		if slices.Contains(r.m.protocols, v.svcProto) {
+			return []candidate{{rule: r, matchedBy: "protocol"}}
+		}
+	case KindAllTraffic:
+		if v.e.Protocol == exposure.ProtocolAll {
+			return []candidate{{rule: r, matchedBy: "protocol", subsumes: c.subsumed(v)}}
+		}
+	case KindAllPorts:
+		if slices.Contains(r.m.protocols, v.svcProto) && v.svc.From <= 1 && v.svc.To == 65535 {
+			return []candidate{{rule: r, matchedBy: "range", subsumes: c.subsumed(v)}}
+		}
+	case KindWideRange:
+		if v.svcProto.HasPorts() && (len(r.m.protocols) == 0 || slices.Contains(r.m.protocols, v.svcProto)) &&
+			v.svc.Size() > c.wideRange && !(v.svc.From <= 1 && v.svc.To == 65535) {
+			return []candidate{{rule: r, matchedBy: "range", subsumes: c.subsumed(v)}}
+		}
+	case KindICMPAll:
+		if slices.Contains(r.m.protocols, v.e.Protocol) && v.e.Ports.From == 0 && v.e.Ports.To >= 255 {
+			return []candidate{{rule: r, matchedBy: "protocol"}}
+		}
+	case KindServicePort:
+		return c.matchServicePort(r, v)
+	}
+	return nil
+}
+
+func (c *Catalog) matchPorts(r *Rule, v *view) []candidate {
+	if !protocolCovers(r.m.protocols, v.svcProto) {
+		return nil
+	}
+	if port, ok := r.rulePortIn(v.svc); ok {
+		inRule := func(o *exposure.Observation, sp uint16) bool {
+			return r.expectsPort(o.Protocol, sp) && v.svc.Contains(sp)
+		}
+		probe := v.bestObservation(inRule)
+		if v.wide(c.wideRange) {
+			// Inside a wide range the structural rule reports the port,
+			// unless a probe found it open with this rule's service (or
+			// no fingerprint at all).
+			probe = v.bestObservation(func(o *exposure.Observation, sp uint16) bool {
+				return inRule(o, sp) && o.State == exposure.ProbeOpen && (o.Service == "" || r.servesService(o.Service))
+			})
+			if probe == nil {
+				return nil
+			}
+			port = v.servicePort(probe.Port)
+		} else if probe != nil && probe.State == exposure.ProbeOpen {
+			port = v.servicePort(probe.Port)
+		}
+		cand := candidate{rule: r, port: port, probe: probe, matchedBy: "port", service: r.Service}
+		if v.translated {
+			cand.matchedBy = "backend-port"
+		}
+		if probe != nil && probe.Service != "" && !r.servesService(probe.Service) && len(r.m.services) > 0 {
+			cand.contradicted = true
+		}
+		return []candidate{cand}
+	}
+	// Not the rule's port: a probe may still have found its service here
+	// (SSH on 2222).
+	probe := v.bestObservation(func(o *exposure.Observation, sp uint16) bool {
+		return o.State == exposure.ProbeOpen && r.servesService(o.Service) && protocolCovers(r.m.protocols, o.Protocol)
+	})
+	if probe == nil {
+		return nil
+	}
+	return []candidate{{rule: r, port: v.servicePort(probe.Port), probe: probe, matchedBy: "service", service: r.Service}}
+}
+
+// matchServicePort reports catalog services a probe found on ports the
+// catalog does not expect them on (SSH on 443, Redis on 8080).
+func (c *Catalog) matchServicePort(r *Rule, v *view) []candidate {
+	var out []candidate
+	for _, o := range v.obs {
+		if o.State != exposure.ProbeOpen || o.Service == "" {
+			continue
+		}
+		sp := v.servicePort(o.Port)
+		served, expected := false, false
+		for i := range c.rules {
+			cr := &c.rules[i]
+			if cr.Match.Kind != KindPorts || !cr.servesService(o.Service) {
+				continue
+			}
+			served = true
+			if cr.expectsPort(o.Protocol, sp) {
+				expected = true
+			}
+		}
+		if served && !expected {
+			out = append(out, candidate{rule: r, port: sp, probe: o, matchedBy: "service", service: strings.ToLower(o.Service)})
+		}
+	}
+	return out
+}
+
+// subsumed lists the port and protocol rules a structural match covers.
+func (c *Catalog) subsumed(v *view) []*Rule {
+	var out []*Rule
+	for i := range c.rules {
+		r := &c.rules[i]
+		if !r.m.levels[v.e.Level] {
+			continue
+		}
+		if b := v.familyBreadth(r.Match.Family); b == exposure.BreadthNone || !r.m.breadth[b] {
+			continue
+		}
+		switch r.Match.Kind {
+		case KindPorts:
+			if _, ok := r.rulePortIn(v.svc); ok && protocolCovers(r.m.protocols, v.svcProto) {
+				out = append(out, r)
+			}
+		case KindProtocol:
+			if v.svcProto == exposure.ProtocolAll {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// findingID is stable across runs for the same rule, exposure and port.
+func findingID(ruleID, exposureID string, port uint16, service string) string {
+	h := sha256.New()
+	for _, s := range []string{ruleID, exposureID, strconv.Itoa(int(port)), service} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -15,7 +15,8 @@ type estate struct {
 	projects []*project
 	networks map[string]*netInfo // by network key
 	insts    map[string]*instInfo
-	layers   map[string]*exposure.Layer
+	hops     map[string]exposure.Hop
+	unknown  map[string]bool
 	nextUID  int
 	lb       *lbIndex
 }
@@ -55,7 +56,7 @@ type nic struct {
 
 func newEstate(n *normalizer, projects []*project) *estate {
 	return &estate{n: n, projects: projects, networks: map[string]*netInfo{},
-		insts: map[string]*instInfo{}, layers: map[string]*exposure.Layer{}}
+		insts: map[string]*instInfo{}, hops: map[string]exposure.Hop{}, unknown: map[string]bool{}}
 }
 
 func (e *estate) uid() int { e.nextUID++; return e.nextUID }
@@ -361,7 +362,7 @@ func (e *estate) instanceTargets(p *project) {
 				Scope: exposure.Scope{Provider: Provider, Account: p.id, Region: ii.region},
 				ID:    ii.key + "/" + n.name, Kind: exposure.KindInterface,
 				Name: in.Name, Tags: in.Labels, Owner: ii.key,
-				Path: exposure.Path{{Layers: []*exposure.Layer{e.firewallLayer(n)}}},
+				Path: exposure.Path{e.firewallHop(n)},
 			}
 			if n.index > 0 {
 				t.Name += " " + n.name

@@ -425,12 +425,26 @@ func (r *compiledRule) resolveSources(members []*nic) {
 	r.sources, _ = b.IPSet()
 }
 
-// firewallLayer builds (or reuses) the Ordered layer holding every rule
-// that applies to network interface n, in evaluation order.
-func (e *estate) firewallLayer(n *nic) *exposure.Layer {
+// firewallHop builds the hop that GCP's firewall makes in front of
+// network interface n: every rule that applies to n (targets, network,
+// region), in evaluation order, and the implied ingress deny.
+//
+// The rules form one Ordered evaluation. It is given to the analysis as
+// one Ordered layer per applicable allow rule, each holding that allow
+// rule and every applicable deny and goto_next rule (with their tiers and
+// priorities): traffic passes the full ordered list exactly when some allow
+// rule is the first to decide it, which is exactly when it passes that
+// allow rule's layer, so the hop (a union) admits what the full list
+// admits. Each layer carries its allow rule's ID, the same ID as the
+// rule's own latent layer in Inventory.Layers, so what a rule delivers to
+// a live target is not reported again as latent, and what it admits
+// nowhere (a tag no instance carries, a hierarchical deny above it) is.
+// Layers are shared between interfaces with the same applicable rules.
+func (e *estate) firewallHop(n *nic) exposure.Hop {
 	ni := e.networks[n.network]
 	if ni == nil {
-		return e.unknownNetworkLayer(n)
+		e.unknownNetwork(n)
+		return exposure.Hop{}
 	}
 	type applied struct {
 		tier int
@@ -465,48 +479,57 @@ func (e *estate) firewallLayer(n *nic) *exposure.Layer {
 	}
 	var key strings.Builder
 	key.WriteString(ni.key)
+	var blockers []exposure.Rule
 	for _, a := range rs {
 		fmt.Fprintf(&key, "|%d:%d", a.tier, a.r.uid)
-	}
-	if l, ok := e.layers[key.String()]; ok {
-		return l
-	}
-	l := &exposure.Layer{
-		Scope: exposure.Scope{Provider: Provider, Account: ni.project},
-		ID:    ni.key + "/firewall", Kind: exposure.LayerFirewall,
-		Name: "firewall of network " + ni.name, Mode: exposure.Ordered, Default: exposure.Deny,
-		Attached: true,
-	}
-	for _, a := range rs {
-		l.Rules = append(l.Rules, a.r.rules(a.tier)...)
-	}
-	sort.SliceStable(l.Rules, func(i, j int) bool {
-		a, b := l.Rules[i], l.Rules[j]
-		if a.Tier != b.Tier {
-			return a.Tier < b.Tier
+		if a.r.action != exposure.Allow {
+			blockers = append(blockers, a.r.rules(a.tier)...)
 		}
-		return a.Priority < b.Priority
-	})
-	e.layers[key.String()] = l
-	return l
+	}
+	if h, ok := e.hops[key.String()]; ok {
+		return h
+	}
+	var h exposure.Hop
+	for _, a := range rs {
+		if a.r.action != exposure.Allow {
+			continue
+		}
+		rules := append(append([]exposure.Rule{}, blockers...), a.r.rules(a.tier)...)
+		sort.SliceStable(rules, func(i, j int) bool {
+			x, y := rules[i], rules[j]
+			if x.Tier != y.Tier {
+				return x.Tier < y.Tier
+			}
+			return x.Priority < y.Priority
+		})
+		h.Layers = append(h.Layers, &exposure.Layer{
+			Scope: exposure.Scope{Provider: Provider, Account: a.r.project},
+			ID:    a.r.id, Kind: a.r.kind(), Name: a.r.name, Mode: exposure.Ordered, Default: exposure.Deny,
+			Latent: true, Attached: true, Rules: rules,
+			Tags: map[string]string{"network": ni.name, "level": a.r.level},
+		})
+	}
+	e.hops[key.String()] = h
+	return h
 }
 
-// unknownNetworkLayer stands for the firewall of a network that is not in
-// the snapshot (a Shared VPC host project that was not collected): its
-// rules are unknown, so it admits nothing, and the gap is reported.
-func (e *estate) unknownNetworkLayer(n *nic) *exposure.Layer {
-	if l, ok := e.layers["unknown|"+n.network]; ok {
-		return l
+func (r *compiledRule) kind() string {
+	if r.level == levelVPC {
+		return exposure.LayerFirewall
 	}
+	return exposure.LayerFirewallPolicy
+}
+
+// unknownNetwork reports an interface in a network that is not in the
+// snapshot (a Shared VPC host project that was not collected): its rules
+// are unknown, so its hop admits nothing, and the gap is reported once.
+func (e *estate) unknownNetwork(n *nic) {
+	if e.unknown[n.network] {
+		return
+	}
+	e.unknown[n.network] = true
 	e.n.errorf(n.inst.project, n.inst.region, n.network,
-		"network of instance %s is not in the snapshot (Shared VPC host project not collected?): its firewall rules are unknown and its instances are reported as closed", n.inst.inst.Name)
-	l := &exposure.Layer{
-		Scope: exposure.Scope{Provider: Provider, Account: n.inst.project},
-		ID:    n.network + "/firewall", Kind: exposure.LayerFirewall,
-		Name: "firewall of network " + lastSegment(n.network) + " (not collected)", Mode: exposure.Ordered, Default: exposure.Deny,
-	}
-	e.layers["unknown|"+n.network] = l
-	return l
+		"network of instance %s is not in the snapshot (Shared VPC host project not collected?): its firewall rules are unknown and its interfaces are reported as closed", n.inst.inst.Name)
 }
 
 // latentLayers adds one AllowUnion layer per allow rule — VPC firewall
@@ -530,10 +553,6 @@ func (e *estate) latentLayers() {
 				continue
 			}
 			seen[r.id] = true
-			kind := exposure.LayerFirewallPolicy
-			if r.level == levelVPC {
-				kind = exposure.LayerFirewall
-			}
 			attached := false
 			for _, n := range ni.members {
 				if n.inst.live && r.appliesTo(n) {
@@ -554,7 +573,7 @@ func (e *estate) latentLayers() {
 			}
 			e.n.inv.Layers = append(e.n.inv.Layers, &exposure.Layer{
 				Scope: exposure.Scope{Provider: Provider, Account: r.project},
-				ID:    r.id, Kind: kind, Name: r.name, Mode: exposure.AllowUnion,
+				ID:    r.id, Kind: r.kind(), Name: r.name, Mode: exposure.AllowUnion,
 				Latent: true, Rules: rules, Attached: attached, Tags: tags,
 			})
 		}

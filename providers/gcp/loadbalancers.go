@@ -180,6 +180,11 @@ func (e *estate) loadBalancerTargets(p *project) {
 		for _, pr := range ranges {
 			f := fwd
 			f.Frontend = pr
+			if len(ranges) > 1 {
+				// Forwards sharing an ID are one listener; each port of a
+				// ports list is its own.
+				f.ID = key + "#" + pr.String()
+			}
 			if len(backends) == 0 {
 				if !f.Terminates {
 					// No backend: a passthrough forward delivers nothing, and
@@ -196,7 +201,7 @@ func (e *estate) loadBalancerTargets(p *project) {
 				if n == nil {
 					g.BackendPath = exposure.Path{{}}
 				} else {
-					g.BackendPath = exposure.Path{{Layers: []*exposure.Layer{e.firewallLayer(n)}}}
+					g.BackendPath = exposure.Path{e.firewallHop(n)}
 				}
 				t.Forwards = append(t.Forwards, g)
 			}

@@ -137,7 +137,7 @@ func aclRule(e aclEntry) (exposure.Rule, error) {
 	if cidr == "" {
 		return rule, fmt.Errorf("neither CidrBlock nor Ipv6CidrBlock set")
 	}
-	if rule.Sources, err = exposure.ParseSources(cidr); err != nil {
+	if rule.Sources, err = cidrSources(cidr); err != nil {
 		return rule, fmt.Errorf("CidrBlock: %w", err)
 	}
 	rule.SourceNames = []string{cidr}

@@ -287,3 +287,21 @@ func parseEndpoint(s string) (exposure.Endpoint, error) {
 	a = a.Unmap()
 	return exposure.Endpoint{IP: a, IPv6: a.Is6()}, nil
 }
+
+// parseCIDR parses a CIDR as the EC2 API prints it: always with a prefix
+// length (a bare address is not a valid CidrIp).
+func parseCIDR(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+	}
+	return exposure.ParsePrefix(s)
+}
+
+// cidrSources returns the set of one CIDR.
+func cidrSources(s string) (*netipx.IPSet, error) {
+	p, err := parseCIDR(s)
+	if err != nil {
+		return nil, err
+	}
+	return exposure.Sources(p), nil
+}

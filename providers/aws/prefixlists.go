@@ -9,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go4.org/netipx"
-
-	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // Managed prefix lists, customer-managed and AWS-managed (CloudFront origin
@@ -105,7 +103,7 @@ func (r *region) loadPrefixLists() {
 		}
 		var b netipx.IPSetBuilder
 		for i, e := range edoc.Entries {
-			p, err := exposure.ParsePrefix(e.Cidr)
+			p, err := parseCIDR(e.Cidr)
 			if err != nil {
 				r.errorf(fmt.Sprintf("%s Entries[%d].Cidr", id, i), "%v; entry skipped", err)
 				continue

@@ -228,7 +228,7 @@ func (r *region) buildRouteLayers() {
 			field := fmt.Sprintf("%s routes[%d]", t.RouteTableId, i)
 			switch {
 			case rt.DestinationCidrBlock != "" || rt.DestinationIpv6CidrBlock != "":
-				p, err := exposure.ParsePrefix(rt.destination())
+				p, err := parseCIDR(rt.destination())
 				if err != nil {
 					r.errorf(field, "route destination: %v", err)
 					continue

@@ -116,7 +116,7 @@ func (r *region) buildSecurityGroupLayers() {
 				refs = append(refs, sgRuleRef{group: ref})
 			}
 			for j, c := range p.IpRanges {
-				src, err := exposure.ParseSources(c.CidrIp)
+				src, err := cidrSources(c.CidrIp)
 				if err != nil {
 					r.errorf(fmt.Sprintf("%s IpRanges[%d].CidrIp", where, j), "%v; source skipped", err)
 					continue
@@ -124,7 +124,7 @@ func (r *region) buildSecurityGroupLayers() {
 				add(c.Description, c.CidrIp, src, "")
 			}
 			for j, c := range p.Ipv6Ranges {
-				src, err := exposure.ParseSources(c.CidrIpv6)
+				src, err := cidrSources(c.CidrIpv6)
 				if err != nil {
 					r.errorf(fmt.Sprintf("%s Ipv6Ranges[%d].CidrIpv6", where, j), "%v; source skipped", err)
 					continue

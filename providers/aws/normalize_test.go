@@ -1,0 +1,84 @@
+package aws
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+)
+
+// TestNormalizeBadInput checks that bad input gives precise errors and
+// that everything else is still normalized.
+func TestNormalizeBadInput(t *testing.T) {
+	t.Parallel()
+	inv, err := Normalize(os.DirFS("testdata/bad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range inv.Errors {
+		if e.Provider != "aws" || e.Account != "111122223333" || e.Region != "eu-west-1" || e.Stage != "normalize" {
+			t.Errorf("error scope %+v", e)
+		}
+		got = append(got, e.Resource+": "+e.Message)
+	}
+	want := []string{
+		"111122223333/eu-west-1/ec2-describe-network-acls.json: decode: line 5: unexpected end of JSON input",
+		"sg-0bad inbound rule 1 IpRanges[1].CidrIp: invalid CIDR \"10.0.0.300/24\"; source skipped",
+		"sg-0bad inbound rule 2: FromPort/ToPort: port range 80-70000 out of range 0-65535; rule skipped",
+		"sg-0bad inbound rule 3: IpProtocol: unknown protocol \"carrier-pigeon\"; rule skipped",
+		"sg-0bad inbound rule 5 PrefixListIds[0]: prefix list pl-missing: entries not in snapshot; source skipped",
+		"rtb-1 routes[2]: route destination: invalid CIDR \"not-a-cidr\"",
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n got  %q\n want %q", got, want)
+	}
+
+	// The good parts of the group survive; the target is still there.
+	l := findLayer(t, inv, "sg-0bad")
+	var rules []string
+	for _, r := range l.Rules {
+		rules = append(rules, r.ID+" "+r.Protocol.String()+" "+strings.Join(exposure.Addrs(r.Sources), ","))
+	}
+	assertLines(t, "rules", rules, []string{
+		"inbound #1 tcp 203.0.113.0/24",
+		"inbound #1 tcp 2001:db8::/33",
+		"inbound #4 udp 0.0.0.0/0",
+	})
+	tg := findTarget(t, inv, "eni-1")
+	// The NACL file is unreadable, so the NACL hops are unknown and left
+	// out (never closed): route table and security groups remain.
+	if got := pathShape(tg.Path); got != "rtb-1 | sg-0bad" {
+		t.Errorf("path %s", got)
+	}
+	eff, _ := exposuresOf(inv, "eni-1")
+	assertLines(t, "effective", eff, []string{
+		"198.51.100.10 eni-1 tcp/22 from 203.0.113.0/24",
+		"198.51.100.10 eni-1 udp/53 from internet4",
+	})
+}
+
+func TestNormalizeEmpty(t *testing.T) {
+	t.Parallel()
+	inv, err := Normalize(os.DirFS("testdata/does-not-exist"))
+	if err != nil || len(inv.Targets)+len(inv.Layers)+len(inv.Errors) != 0 {
+		t.Errorf("missing snapshot: %+v, %v", inv, err)
+	}
+}
+
+func TestFileSafe(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ arn, want string }{
+		{"arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/73e2d6bc24d8a067", "targetgroup_web_73e2d6bc24d8a067"},
+		{"arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2", "listener_app_web_50dc6c495c0c9188_f2f7dc8efc522ab2"},
+		{"pl-0123", "pl-0123"},
+	} {
+		if got := fileSafe(c.arn); got != c.want {
+			t.Errorf("fileSafe(%s) = %s, want %s", c.arn, got, c.want)
+		}
+	}
+}

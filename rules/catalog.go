@@ -161,15 +161,22 @@ func parseCatalog(catName string, catData []byte, compName string, compData []by
 	if len(cf.Rules) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no rules", catName))
 	}
+	firstAt := map[string]string{}
 	for i := range cf.Rules {
 		r := cf.Rules[i]
 		r.Source = f.itemPos("rules", i)
-		if err := r.validate(false); err != nil {
+		bad := false
+		for _, err := range r.validate(false) {
 			errs = append(errs, fmt.Errorf("%s: %w", r.Source, err))
-			continue
+			bad = true
 		}
-		if j, dup := c.byID[r.ID]; dup {
-			errs = append(errs, fmt.Errorf("%s: rule %s: duplicate ID (first at %s)", r.Source, r.ID, c.rules[j].Source))
+		if prev, dup := firstAt[r.ID]; dup && r.ID != "" {
+			errs = append(errs, fmt.Errorf("%s: rule %s: duplicate ID (first at %s)", r.Source, r.ID, prev))
+			bad = true
+		} else {
+			firstAt[r.ID] = r.Source
+		}
+		if bad {
 			continue
 		}
 		r.fillRemediation(cf.ProviderRemediation)
@@ -188,17 +195,20 @@ func parseCatalog(catName string, catData []byte, compName string, compData []by
 	return c, nil
 }
 
-// validate checks a rule and compiles its match. Custom rules carry a CEL
-// condition instead of a match.
-func (r *Rule) validate(custom bool) error {
+// validate checks a rule and compiles its match, returning every problem,
+// each naming the rule. Custom rules carry a CEL condition instead of a
+// match.
+func (r *Rule) validate(custom bool) []error {
 	if r.ID == "" {
-		return errors.New("rule without id")
+		return []error{errors.New("rule without id")}
 	}
 	if strings.ContainsAny(r.ID, " \t*?[]") {
-		return fmt.Errorf("rule %s: id must not contain spaces or glob characters", r.ID)
+		return []error{fmt.Errorf("rule %s: id must not contain spaces or glob characters", r.ID)}
 	}
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("rule %s: "+format, append([]any{r.ID}, a...)...))
+	}
 	if r.Title == "" {
 		bad("title is required")
 	}
@@ -231,10 +241,7 @@ func (r *Rule) validate(custom bool) error {
 			bad("match: %w", err)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("rule %s: %w", r.ID, errors.Join(errs...))
-	}
-	return nil
+	return errs
 }
 
 func (r *Rule) compileMatch() error {

@@ -229,8 +229,10 @@ func parseCustomRules(name string, data []byte, c *Catalog) ([]*customRule, erro
 		if r.Remediation == nil {
 			r.Remediation = map[string]string{}
 		}
-		if err := r.validate(true); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r.Source, err))
+		if verrs := r.validate(true); len(verrs) > 0 {
+			for _, err := range verrs {
+				errs = append(errs, fmt.Errorf("%s: %w", r.Source, err))
+			}
 			continue
 		}
 		if _, ok := c.byID[r.ID]; ok {

@@ -279,6 +279,7 @@ func (c *Catalog) matchPorts(r *Rule, v *view) []candidate {
 			return r.expectsPort(o.Protocol, sp) && v.svc.Contains(sp)
 		}
 		probe := v.bestObservation(inRule)
+		reported := true
 		if v.wide(c.wideRange) {
 			// Inside a wide range the structural rule reports the port,
 			// unless a probe found it open with this rule's service (or
@@ -286,21 +287,23 @@ func (c *Catalog) matchPorts(r *Rule, v *view) []candidate {
 			probe = v.bestObservation(func(o *exposure.Observation, sp uint16) bool {
 				return inRule(o, sp) && o.State == exposure.ProbeOpen && (o.Service == "" || r.servesService(o.Service))
 			})
-			if probe == nil {
-				return nil
+			reported = probe != nil
+			if reported {
+				port = v.servicePort(probe.Port)
 			}
-			port = v.servicePort(probe.Port)
 		} else if probe != nil && probe.State == exposure.ProbeOpen {
 			port = v.servicePort(probe.Port)
 		}
-		cand := candidate{rule: r, port: port, probe: probe, matchedBy: "port", service: r.Service}
-		if v.translated {
-			cand.matchedBy = "backend-port"
+		if reported {
+			cand := candidate{rule: r, port: port, probe: probe, matchedBy: "port", service: r.Service}
+			if v.translated {
+				cand.matchedBy = "backend-port"
+			}
+			if probe != nil && probe.Service != "" && !r.servesService(probe.Service) && len(r.m.services) > 0 {
+				cand.contradicted = true
+			}
+			return []candidate{cand}
 		}
-		if probe != nil && probe.Service != "" && !r.servesService(probe.Service) && len(r.m.services) > 0 {
-			cand.contradicted = true
-		}
-		return []candidate{cand}
 	}
 	// Not the rule's port: a probe may still have found its service here
 	// (SSH on 2222).

@@ -233,6 +233,17 @@ func (c *Catalog) deriveCompliance() {
 	}
 }
 
+// refOrder numbers every control in the order the mappings list them.
+func (c *Catalog) refOrder() map[ComplianceRef]int {
+	order := map[ComplianceRef]int{}
+	for _, fw := range c.frameworks {
+		for _, ctl := range fw.Controls {
+			order[ComplianceRef{Framework: fw.ID, Control: ctl.ID}] = len(order)
+		}
+	}
+	return order
+}
+
 // control returns a control by framework and ID.
 func (c *Catalog) control(fw, id string) (*Framework, *Control) {
 	for i := range c.frameworks {

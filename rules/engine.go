@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,6 +33,8 @@ type Engine struct {
 	now        time.Time
 	// controlsByRule lists, per rule ID, the controls selecting the rule.
 	controlsByRule map[string][]controlRef
+	// refOrder is the order of controls in the compliance mappings.
+	refOrder map[ComplianceRef]int
 }
 
 type controlRef struct {
@@ -48,7 +49,7 @@ func NewEngine(c *Catalog, opts Options) (*Engine, error) {
 	if c == nil {
 		return nil, errors.New("create rules engine: nil catalog")
 	}
-	e := &Engine{cat: c, framework: opts.Framework, now: opts.Now, controlsByRule: map[string][]controlRef{}}
+	e := &Engine{cat: c, framework: opts.Framework, now: opts.Now, controlsByRule: map[string][]controlRef{}, refOrder: c.refOrder()}
 	if e.now.IsZero() {
 		e.now = time.Now()
 	}
@@ -230,7 +231,7 @@ func (e *Engine) finding(v *view, c candidate) Finding {
 		f.Subsumes = append(f.Subsumes, s.ID)
 		add(s.ID)
 	}
-	sortRefs(f.Compliance)
+	sortRefs(f.Compliance, e.refOrder)
 	return f
 }
 
@@ -256,7 +257,7 @@ func (e *Engine) customFinding(v *view, cr *customRule) Finding {
 	if v.svc.Size() == 1 {
 		f.Port = v.svc.From
 	}
-	sortRefs(f.Compliance)
+	sortRefs(f.Compliance, e.refOrder)
 	return f
 }
 
@@ -318,55 +319,11 @@ func scopeToFramework(findings []Finding, fw string) []Finding {
 	return out
 }
 
-func sortRefs(refs []ComplianceRef) {
-	order := Frameworks()
-	sort.SliceStable(refs, func(i, j int) bool {
-		a, b := slices.Index(order, refs[i].Framework), slices.Index(order, refs[j].Framework)
-		if a != b {
-			return a < b
-		}
-		return controlLess(refs[i].Control, refs[j].Control)
-	})
+// sortRefs orders references as the compliance mappings list the
+// frameworks and controls.
+func sortRefs(refs []ComplianceRef, order map[ComplianceRef]int) {
+	sort.SliceStable(refs, func(i, j int) bool { return order[refs[i]] < order[refs[j]] })
 }
-
-// controlLess orders control IDs naturally ("1.2.5" < "1.10", "SC-7" <
-// "SC-7(5)").
-func controlLess(a, b string) bool {
-	return naturalCompare(a, b) < 0
-}
-
-func naturalCompare(a, b string) int {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		ca, cb := a[i], b[j]
-		if isDigit(ca) && isDigit(cb) {
-			si := i
-			for i < len(a) && isDigit(a[i]) {
-				i++
-			}
-			sj := j
-			for j < len(b) && isDigit(b[j]) {
-				j++
-			}
-			na, nb := a[si:i], b[sj:j]
-			if c := cmp.Compare(len(na), len(nb)); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(na, nb); c != 0 {
-				return c
-			}
-			continue
-		}
-		if ca != cb {
-			return cmp.Compare(ca, cb)
-		}
-		i++
-		j++
-	}
-	return cmp.Compare(len(a)-i, len(b)-j)
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func sortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {

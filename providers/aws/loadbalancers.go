@@ -445,9 +445,10 @@ func preservesClientIP(tg *targetGroup) bool {
 }
 
 // listenerTargetGroups returns the target groups a listener's default
-// actions and rules forward to (weight-0 groups get no traffic), and whether
-// some action answers by itself (redirect, fixed response, authentication).
-func listenerTargetGroups(l *listener) (tgs []string, answers bool) {
+// actions and rules forward to; weight-0 groups get no traffic. Redirect,
+// fixed-response and authenticate actions answer from the LB itself, which
+// a terminating forward already covers.
+func listenerTargetGroups(l *listener) (tgs []string) {
 	consider := func(actions []lbAction) {
 		for _, a := range actions {
 			switch a.Type {
@@ -461,8 +462,6 @@ func listenerTargetGroups(l *listener) (tgs []string, answers bool) {
 				} else if a.TargetGroupArn != "" && !slices.Contains(tgs, a.TargetGroupArn) {
 					tgs = append(tgs, a.TargetGroupArn)
 				}
-			case "redirect", "fixed-response", "authenticate-oidc", "authenticate-cognito":
-				answers = true
 			}
 		}
 	}
@@ -470,7 +469,7 @@ func listenerTargetGroups(l *listener) (tgs []string, answers bool) {
 	for _, ru := range l.rules {
 		consider(ru)
 	}
-	return tgs, answers
+	return tgs
 }
 
 // loadBalancerTargets returns a target per internet-facing ALB, NLB and
@@ -574,7 +573,7 @@ func (r *region) elbv2Target(lb *loadBalancer, listeners []*listener, lbByARN ma
 			continue
 		}
 		front := exposure.Port(uint16(l.Port))
-		tgARNs, _ := listenerTargetGroups(l)
+		tgARNs := listenerTargetGroups(l)
 		for _, proto := range protos {
 			backends := 0
 			base := exposure.Forward{

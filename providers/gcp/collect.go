@@ -505,13 +505,14 @@ func (r *projectRun) lists() []list {
 	}
 }
 
-// policyRules fetches the rules of network firewall policies that are
-// associated with a network when the list did not carry them (the list
-// API may leave rules out; get always returns them).
+// policyRules fetches the rules of network firewall policies when the list
+// did not carry them (the list API may leave rules out; get always returns
+// them). Unassociated policies are fetched too: their allow rules are
+// judged as latent exposures.
 func (r *projectRun) policyRules(ctx context.Context, items []proto.Message) []proto.Message {
 	for i, m := range items {
 		pol, ok := m.(*computepb.FirewallPolicy)
-		if !ok || len(pol.GetRules()) > 0 || len(pol.GetAssociations()) == 0 {
+		if !ok || len(pol.GetRules()) > 0 {
 			continue
 		}
 		var full *computepb.FirewallPolicy

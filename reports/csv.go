@@ -33,6 +33,7 @@ var findingCSVHeader = []string{
 	"target_kind", "target_id", "target_name", "target_owner", "evidence",
 	"probe_state", "probe_port", "probe_service", "compliance", "remediation",
 	"suppression_reason", "suppression_owner", "suppression_expires", "exposure_id",
+	"matched_by", "exception_expired",
 }
 
 var exposureCSVHeader = []string{
@@ -68,7 +69,7 @@ func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
 			}
 			row := []string{e.ID, string(e.Level), sev, strings.Join(rulesOf[e], " "),
 				e.Provider, e.Account, e.Region, e.Address, e.Protocol.String(), itoa(e.FromPort), itoa(e.ToPort)}
-			row = append(row, exposureCSVCells(e)...)
+			row = append(row, exposureCSVCells(e, e.Probe)...)
 			if err := write(row); err != nil {
 				return err
 			}
@@ -89,14 +90,19 @@ func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
 			}
 			row := []string{f.ID, f.Severity.String(), f.RuleID, f.Title, string(f.Level), strconv.FormatBool(f.Suppressed),
 				e.Provider, e.Account, e.Region, e.Address, e.Protocol.String(), port, itoa(e.FromPort), itoa(e.ToPort)}
-			row = append(row, exposureCSVCells(e)...)
+			row = append(row, exposureCSVCells(e, f.ProbeView())...)
 			row = append(row, strings.Join(comp, "; "), f.Remediation)
 			if x := f.Suppression; x != nil {
 				row = append(row, x.Reason, x.Owner, x.Expires)
 			} else {
 				row = append(row, "", "", "")
 			}
-			row = append(row, e.ID)
+			row = append(row, e.ID, f.MatchedBy)
+			if x := f.ExpiredException; x != nil {
+				row = append(row, x.Expires)
+			} else {
+				row = append(row, "")
+			}
 			if err := write(row); err != nil {
 				return err
 			}
@@ -107,7 +113,7 @@ func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
 }
 
 // exposureCSVCells are the columns from backend_from_port to probe_service.
-func exposureCSVCells(e *exposureDoc) []string {
+func exposureCSVCells(e *exposureDoc, probe *probeDoc) []string {
 	var bFrom, bTo, bID string
 	if b := e.Backend; b != nil {
 		bFrom, bTo, bID = itoa(b.FromPort), itoa(b.ToPort), b.ID
@@ -125,7 +131,7 @@ func exposureCSVCells(e *exposureDoc) []string {
 		ev = append(ev, s)
 	}
 	var pState, pPort, pService string
-	if p := e.Probe; p != nil {
+	if p := probe; p != nil {
 		pState, pPort, pService = string(p.State), itoa(p.Port), p.Service
 	}
 	return []string{bFrom, bTo, bID, e.SourcesLabel, string(e.SourceBreadth), strings.Join(e.Sources, " "),

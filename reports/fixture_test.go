@@ -111,21 +111,28 @@ func fixtureReport() *Report {
 	}
 
 	findings := []rules.Finding{
-		{RuleID: "ssh-public", Title: "SSH open to the internet", Severity: rules.High, Service: "ssh", Port: 22, Exposure: ssh,
+		{ID: "5f1d0c3b9a7e2468", RuleID: "ssh-public", Title: "SSH open to the internet", Severity: rules.High, Service: "ssh", Port: 22,
+			Exposure: ssh, MatchedBy: "port",
+			Probe: &exposure.Observation{Endpoint: "203.0.113.10", Protocol: exposure.ProtocolTCP, Port: 22, State: exposure.ProbeOpen,
+				Service: "ssh", Product: "OpenSSH_9.6", RTT: 12500 * time.Microsecond},
 			Compliance:  []rules.ComplianceRef{{Framework: "pci-dss", Control: "1.3.1"}, {Framework: "cis-aws", Control: "5.2"}},
 			Remediation: "Remove the 0.0.0.0/0 rule for port 22; reach the host through SSM Session Manager or a VPN."},
 		{RuleID: "rdp-public", Title: "RDP open to the internet", Severity: rules.Critical, Service: "rdp", Port: 3389, Exposure: rdp6,
+			Expired: &rules.Suppression{Reason: "migration window", Owner: "windows@example.com", Expires: "2026-10-01", Source: "exceptions.yaml:4"},
 			Compliance:  []rules.ComplianceRef{{Framework: "cis-aws", Control: "5.3"}},
 			Remediation: "Remove the ::/0 rule for port 3389; use a bastion or Fleet Manager."},
-		{RuleID: "postgres-public", Title: "PostgreSQL reachable from the internet", Severity: rules.High, Service: "postgresql", Port: 5432, Exposure: postgres,
+		{RuleID: "postgres-public", Title: "PostgreSQL reachable from the internet", Severity: rules.High, Service: "postgresql", Port: 5432,
+			Exposure: postgres, MatchedBy: "backend-port",
 			Remediation: "Do not publish databases through an internet-facing load balancer."},
 		{RuleID: "mysql-public", Title: "MySQL open to the internet", Severity: rules.High, Service: "mysql", Port: 3306, Exposure: mysqlLatent,
 			Compliance:  []rules.ComplianceRef{{Framework: "cis-aws", Control: "5.2"}},
 			Remediation: "Delete the unused group or restrict its rule to known addresses."},
 		{RuleID: "wide-port-range", Title: "More than 100 ports open", Severity: rules.Medium, Exposure: rangeLatent,
+			MatchedBy: "range", Subsumes: []string{"dns-public", "ntp-public", "snmp-public"},
 			Remediation: "Open only the ports the service uses."},
 		{RuleID: "telnet-public", Title: "Telnet open to the internet", Severity: rules.Critical, Service: "telnet", Port: 23, Exposure: telnet,
-			Suppressed: &rules.Suppression{Reason: "research honeypot, isolated project", Owner: "secops@example.com", Expires: "2026-12-31"}},
+			Suppressed: &rules.Suppression{Reason: "research honeypot, isolated project", Owner: "secops@example.com", Expires: "2026-12-31",
+				Source: "exceptions.yaml:12"}},
 	}
 
 	return &Report{
@@ -154,11 +161,13 @@ func fixtureReport() *Report {
 		},
 		Exceptions: []ExceptionStatus{
 			{Kind: ExceptionStale, Rule: "ssh-public", Resource: "eni-0dead0beef0dead00", Reason: "jump host (decommissioned)", Owner: "platform@example.com"},
-			{Kind: ExceptionExpired, Rule: "rdp-public", Resource: bastion, Reason: "migration window", Owner: "windows@example.com", Expires: "2026-10-01"},
+			{Kind: ExceptionExpired, Rule: "rdp-public", Resource: bastion, Reason: "migration window", Owner: "windows@example.com",
+				Expires: "2026-10-01", Source: "exceptions.yaml:4"},
 		},
 		Misconfigurations: []Misconfiguration{
 			{ID: "default-sg-open", Title: "Default security group allows traffic", Resource: "sg-0d0d0d0d0d0d0d0d0",
-				Detail: "The default group of vpc-0abc allows all inbound traffic from itself.", Scope: aws},
+				Detail: "The default group of vpc-0abc allows all inbound traffic from itself.", Scope: aws,
+				Severity: rules.Low, Remediation: "Remove every rule from the default security group (CIS AWS 5.4)."},
 		},
 		Errors: []exposure.Error{
 			{Scope: exposure.Scope{Provider: "aws", Account: acct, Region: "ap-south-1"}, Resource: "DescribeSecurityGroups",

@@ -53,9 +53,13 @@ func writeMarkdown(out io.Writer, v *view) error {
 		p("|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range active {
 			e := f.Exposure
-			p("| **%s** | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Severity, mdText(f.RuleID+": "+f.Title),
+			rule := f.RuleID + ": " + f.Title
+			if x := f.ExpiredException; x != nil {
+				rule += " (exception expired " + x.Expires + ")"
+			}
+			p("| **%s** | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Severity, mdText(rule),
 				e.Level, mdText(e.AddressLabel()), mdText(e.PortLabel()), e.Protocol, mdText(e.SourcesLabel),
-				mdText(e.TargetLabel()), mdText(dash(e.ProbeLabel())), mdText(e.EvidenceLabel()))
+				mdText(e.TargetLabel()), mdText(dash(f.ProbeLabel())), mdText(e.EvidenceLabel()))
 		}
 		p("\n")
 		p("<details><summary>Remediation</summary>\n\n")

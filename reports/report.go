@@ -109,6 +109,8 @@ type ExceptionStatus struct {
 	Reason   string        `json:"reason"`
 	Owner    string        `json:"owner,omitempty"`
 	Expires  string        `json:"expires,omitempty"` // YYYY-MM-DD
+	// Source is where the exception is written (file:line).
+	Source string `json:"source,omitempty"`
 }
 
 // Misconfiguration is a configuration problem that is not an exposure by
@@ -119,6 +121,8 @@ type Misconfiguration struct {
 	Resource string `json:"resource"`
 	Detail   string `json:"detail"`
 	exposure.Scope
+	Severity    rules.Severity `json:"severity"`
+	Remediation string         `json:"remediation,omitempty"`
 }
 
 // A writer renders the normalized view of a report in one format.
@@ -132,6 +136,9 @@ var writers = map[string]writer{
 	"csv":      func(w io.Writer, v *view) error { return writeCSV(w, v, CSVOptions{}) },
 	"markdown": writeMarkdown,
 	"html":     writeHTML,
+	"sarif":    writeSARIF,
+	"ocsf":     writeOCSF,
+	"asff":     writeASFF,
 }
 
 // Formats returns the names of the supported formats, sorted.

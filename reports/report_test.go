@@ -79,7 +79,7 @@ func firstDiff(got, want []byte) string {
 }
 
 func TestFormatsAndUnknown(t *testing.T) {
-	want := []string{"csv", "html", "json", "markdown", "table"}
+	want := []string{"asff", "csv", "html", "json", "markdown", "ocsf", "sarif", "table"}
 	if got := Formats(); !slices.Equal(got, want) {
 		t.Errorf("Formats() = %v, want %v", got, want)
 	}
@@ -270,6 +270,12 @@ func TestJSONContent(t *testing.T) {
 	tel := byRule["telnet-public"]
 	if !tel.Suppressed || tel.Suppression == nil || tel.Suppression.Owner != "secops@example.com" {
 		t.Errorf("suppressed finding = %+v", tel)
+	}
+	if f := byRule["ssh-public"]; f.ID != "5f1d0c3b9a7e2468" || f.MatchedBy != "port" || f.Probe == nil || f.Probe.Product != "OpenSSH_9.6" {
+		t.Errorf("the rules engine's finding ID, match and probe are kept: %+v", f)
+	}
+	if f := byRule["rdp-public"]; f.ExpiredException == nil || f.ExpiredException.Source != "exceptions.yaml:4" || f.Suppressed {
+		t.Errorf("expired exception = %+v", f.ExpiredException)
 	}
 	if c := byRule["ssh-public"].Compliance; len(c) != 2 || c[0].Framework != "cis-aws" {
 		t.Errorf("compliance refs not sorted: %+v", c)

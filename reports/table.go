@@ -74,7 +74,7 @@ func writeTable(out io.Writer, v *view, opts TableOptions) error {
 			e := f.Exposure
 			t.rows = append(t.rows, []string{
 				strings.ToUpper(f.Severity.String()), f.RuleID, e.AddressLabel(), e.PortLabel(),
-				e.Protocol.String(), e.SourcesLabel, e.TargetLabel(), dash(e.ProbeLabel()), e.EvidenceLabel(),
+				e.Protocol.String(), e.SourcesLabel, e.TargetLabel(), dash(f.ProbeLabel()), e.EvidenceLabel(),
 			})
 			t.sev = append(t.sev, f.Severity)
 		}

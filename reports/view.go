@@ -181,6 +181,14 @@ type findingDoc struct {
 	Remediation string                `json:"remediation,omitempty"`
 	Suppressed  bool                  `json:"suppressed"`
 	Suppression *rules.Suppression    `json:"suppression,omitempty"`
+	// ExpiredException is an exception that matched but has expired: the
+	// finding is reported again.
+	ExpiredException *rules.Suppression `json:"expiredException,omitempty"`
+	MatchedBy        string             `json:"matchedBy,omitempty"`
+	Subsumes         []string           `json:"subsumes,omitempty"`
+	Custom           bool               `json:"custom,omitempty"`
+	// Probe is the observation the rules engine tied to the finding's port.
+	Probe *probeDoc `json:"probe,omitempty"`
 
 	// Exposure is the exposure the finding is about (never nil).
 	Exposure *exposureDoc `json:"-"`
@@ -252,9 +260,17 @@ func newView(r *Report) *view {
 		slices.SortFunc(fd.Compliance, func(a, b rules.ComplianceRef) int {
 			return cmp.Or(strings.Compare(a.Framework, b.Framework), naturalCompare(a.Control, b.Control))
 		})
-		fd.ID = x.ID + ":" + f.RuleID
-		if f.Port != 0 {
-			fd.ID += ":" + strconv.Itoa(int(f.Port))
+		fd.ExpiredException, fd.MatchedBy, fd.Custom = f.Expired, f.MatchedBy, f.Custom
+		fd.Subsumes = slices.Clone(f.Subsumes)
+		if f.Probe != nil {
+			fd.Probe = newProbeDoc(f.Probe)
+		}
+		fd.ID = f.ID
+		if fd.ID == "" {
+			fd.ID = x.ID + ":" + f.RuleID
+			if f.Port != 0 {
+				fd.ID += ":" + strconv.Itoa(int(f.Port))
+			}
 		}
 		if !fd.Suppressed && (!x.HasFindings || f.Severity > x.MaxSeverity) {
 			x.MaxSeverity, x.HasFindings = f.Severity, true
@@ -490,10 +506,14 @@ func matchProbe(probes map[probeKey][]exposure.Observation, e *exposure.Exposure
 	if best == nil {
 		return nil
 	}
+	return newProbeDoc(best)
+}
+
+func newProbeDoc(o *exposure.Observation) *probeDoc {
 	return &probeDoc{
-		Endpoint: best.Endpoint, Protocol: best.Protocol, Port: int(best.Port), State: best.State,
-		Service: best.Service, Product: best.Product, Evidence: best.Evidence,
-		RTTMs: float64(best.RTT.Microseconds()) / 1000, Error: best.Error,
+		Endpoint: o.Endpoint, Protocol: o.Protocol, Port: int(o.Port), State: o.State,
+		Service: o.Service, Product: o.Product, Evidence: o.Evidence,
+		RTTMs: float64(o.RTT.Microseconds()) / 1000, Error: o.Error,
 	}
 }
 
@@ -688,13 +708,32 @@ func (e *exposureDoc) TargetLabel() string {
 }
 
 // ProbeLabel is the probe outcome ("open ssh"), or "" when not probed.
-func (e *exposureDoc) ProbeLabel() string {
-	if e.Probe == nil {
+func (e *exposureDoc) ProbeLabel() string { return e.Probe.label() }
+
+// ProbeLabel is the outcome of the finding's own probe, or of the
+// exposure's when the rules engine tied none to the finding.
+func (f *findingDoc) ProbeLabel() string {
+	if f.Probe != nil {
+		return f.Probe.label()
+	}
+	return f.Exposure.ProbeLabel()
+}
+
+// ProbeView is the probe shown for the finding.
+func (f *findingDoc) ProbeView() *probeDoc {
+	if f.Probe != nil {
+		return f.Probe
+	}
+	return f.Exposure.Probe
+}
+
+func (p *probeDoc) label() string {
+	if p == nil {
 		return ""
 	}
-	s := string(e.Probe.State)
-	if e.Probe.Service != "" {
-		s += " " + e.Probe.Service
+	s := string(p.State)
+	if p.Service != "" {
+		s += " " + p.Service
 	}
 	return s
 }

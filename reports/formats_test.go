@@ -1,0 +1,125 @@
+package reports
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func decodeInto(t *testing.T, format string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(render(t, format, fixtureReport()), v); err != nil {
+		t.Fatalf("%s output is not JSON: %v", format, err)
+	}
+}
+
+func TestSARIF(t *testing.T) {
+	var log sarifLog
+	decodeInto(t, "sarif", &log)
+	if log.Version != "2.1.0" || len(log.Runs) != 1 {
+		t.Fatalf("sarif version %q runs %d", log.Version, len(log.Runs))
+	}
+	run := log.Runs[0]
+	if len(run.Results) != 6 {
+		t.Errorf("results = %d, want one per finding (6)", len(run.Results))
+	}
+	if run.Invocations[0].ExecutionSuccessful || len(run.Invocations[0].Notifications) != 1 {
+		t.Errorf("a partial run must not be reported as successful: %+v", run.Invocations)
+	}
+	for _, r := range run.Results {
+		rule := run.Tool.Driver.Rules[r.RuleIndex]
+		if rule.ID != r.RuleID {
+			t.Errorf("result %s points at rule %s", r.RuleID, rule.ID)
+		}
+		if r.PartialFingerprints["portcullisFinding/v1"] == "" || len(r.Locations) != 1 ||
+			strings.Contains(r.Locations[0].PhysicalLocation.ArtifactLocation.URI, " ") {
+			t.Errorf("result %s lacks a fingerprint or location: %+v", r.RuleID, r)
+		}
+		switch r.RuleID {
+		case "rdp-public":
+			if r.Level != "error" || rule.Properties["security-severity"] != "9.5" {
+				t.Errorf("critical rule level %s severity %v", r.Level, rule.Properties["security-severity"])
+			}
+		case "wide-port-range":
+			if r.Level != "warning" {
+				t.Errorf("medium rule level %s", r.Level)
+			}
+		case "telnet-public":
+			if len(r.Suppressions) != 1 || r.Suppressions[0].Status != "accepted" {
+				t.Errorf("suppressed finding has suppressions %+v", r.Suppressions)
+			}
+		}
+	}
+	if uri := resourceURI(&exposureDoc{Provider: "aws", Account: acct, Region: "eu-west-1", Target: targetDoc{ID: nlbARN}}); !strings.HasPrefix(uri, "aws/111122223333/eu-west-1/arn:aws:") {
+		t.Errorf("resource URI = %s", uri)
+	}
+}
+
+func TestOCSF(t *testing.T) {
+	var events []ocsfFinding
+	decodeInto(t, "ocsf", &events)
+	if len(events) != 6 {
+		t.Fatalf("events = %d, want 6", len(events))
+	}
+	byRule := map[string]ocsfFinding{}
+	for _, e := range events {
+		byRule[e.FindingInfo.Analytic.UID] = e
+		if e.ClassUID != 2004 || e.CategoryUID != 2 || e.TypeUID != e.ClassUID*100+e.ActivityID ||
+			e.Metadata.Version != ocsfVersion || e.FindingInfo.UID == "" || e.Time != 1795561200000 {
+			t.Errorf("event %s breaks the Detection Finding base: %+v", e.FindingInfo.UID, e)
+		}
+	}
+	if e := byRule["rdp-public"]; e.SeverityID != 5 || e.Evidences[0].DstEndpoint.IP != "2001:db8:1::10" ||
+		e.Evidences[0].DstEndpoint.Port != 3389 || e.Cloud.Provider != "AWS" {
+		t.Errorf("rdp event = %+v", e)
+	}
+	if e := byRule["postgres-public"]; e.Evidences[0].DstEndpoint.Hostname != nlbHost || e.Evidences[0].DstEndpoint.IP != "" {
+		t.Errorf("load balancer reached by name: %+v", e.Evidences[0].DstEndpoint)
+	}
+	if e := byRule["telnet-public"]; e.StatusID != 3 || e.StatusDetail == "" || e.Cloud.Provider != "GCP" {
+		t.Errorf("suppressed event = status %d %q", e.StatusID, e.StatusDetail)
+	}
+	if e := byRule["mysql-public"]; e.Evidences[0].DstEndpoint != nil || e.Unmapped["level"] != "latent" {
+		t.Errorf("latent event = %+v", e)
+	}
+}
+
+func TestASFF(t *testing.T) {
+	var findings []asffFinding
+	decodeInto(t, "asff", &findings)
+	if len(findings) != 5 {
+		t.Fatalf("findings = %d, want the 5 AWS ones (GCP findings cannot go to Security Hub)", len(findings))
+	}
+	ids := map[string]bool{}
+	for _, f := range findings {
+		if f.SchemaVersion != "2018-10-08" || f.ID == "" || f.GeneratorID == "" || len(f.AwsAccountID) != 12 ||
+			f.CreatedAt == "" || f.UpdatedAt == "" || len(f.Types) == 0 || f.Title == "" || f.Description == "" ||
+			!strings.HasPrefix(f.ProductArn, "arn:aws:securityhub:"+f.Region+":") || len(f.Resources) != 1 {
+			t.Errorf("finding %s lacks a required field: %+v", f.ID, f)
+		}
+		if ids[f.ID] {
+			t.Errorf("duplicate Id %s", f.ID)
+		}
+		ids[f.ID] = true
+		if utf8.RuneCountInString(f.Title) > 256 || utf8.RuneCountInString(f.Description) > 1024 {
+			t.Errorf("finding %s exceeds ASFF limits", f.ID)
+		}
+		r := f.Resources[0]
+		switch r.Type {
+		case "AwsEc2NetworkInterface", "AwsEc2SecurityGroup", "AwsEc2NetworkAcl", "AwsElbv2LoadBalancer":
+			if !strings.HasPrefix(r.ID, "arn:aws:") {
+				t.Errorf("resource %s has no ARN", r.ID)
+			}
+		default:
+			t.Errorf("unexpected resource type %s for %s", r.Type, r.ID)
+		}
+	}
+	for _, c := range []struct{ region, want string }{
+		{"eu-west-1", "aws"}, {"cn-north-1", "aws-cn"}, {"us-gov-west-1", "aws-us-gov"},
+	} {
+		if got := partitionOf(c.region); got != c.want {
+			t.Errorf("partitionOf(%s) = %s, want %s", c.region, got, c.want)
+		}
+	}
+}

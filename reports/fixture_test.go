@@ -118,7 +118,7 @@ func fixtureReport() *Report {
 			Compliance:  []rules.ComplianceRef{{Framework: "pci-dss", Control: "1.3.1"}, {Framework: "cis-aws", Control: "5.2"}},
 			Remediation: "Remove the 0.0.0.0/0 rule for port 22; reach the host through SSM Session Manager or a VPN."},
 		{RuleID: "rdp-public", Title: "RDP open to the internet", Severity: rules.Critical, Service: "rdp", Port: 3389, Exposure: rdp6,
-			Expired: &rules.Suppression{Reason: "migration window", Owner: "windows@example.com", Expires: "2026-10-01", Source: "exceptions.yaml:4"},
+			Expired:     &rules.Suppression{Reason: "migration window", Owner: "windows@example.com", Expires: "2026-10-01", Source: "exceptions.yaml:4"},
 			Compliance:  []rules.ComplianceRef{{Framework: "cis-aws", Control: "5.3"}},
 			Remediation: "Remove the ::/0 rule for port 3389; use a bastion or Fleet Manager."},
 		{RuleID: "postgres-public", Title: "PostgreSQL reachable from the internet", Severity: rules.High, Service: "postgresql", Port: 5432,

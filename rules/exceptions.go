@@ -85,8 +85,10 @@ func parseExceptions(name string, data []byte, ruleIDs map[string]bool) ([]*Exce
 	for i := range ef.Exceptions {
 		x := ef.Exceptions[i]
 		x.Source = f.itemPos("exceptions", i)
-		if err := x.compile(ruleIDs); err != nil {
-			errs = append(errs, fmt.Errorf("%s: exception: %w", x.Source, err))
+		if xerrs := x.compile(ruleIDs); len(xerrs) > 0 {
+			for _, err := range xerrs {
+				errs = append(errs, fmt.Errorf("%s: exception: %w", x.Source, err))
+			}
 			continue
 		}
 		out = append(out, &x)
@@ -97,7 +99,9 @@ func parseExceptions(name string, data []byte, ruleIDs map[string]bool) ([]*Exce
 	return out, nil
 }
 
-func (x *Exception) compile(ruleIDs map[string]bool) error {
+// compile validates the exception and prepares its matchers; it returns
+// every problem found.
+func (x *Exception) compile(ruleIDs map[string]bool) []error {
 	var errs []error
 	if strings.TrimSpace(x.Reason) == "" {
 		errs = append(errs, errors.New("reason is required"))
@@ -134,7 +138,7 @@ func (x *Exception) compile(ruleIDs map[string]bool) error {
 			x.match[field] = globRegexp(pattern)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // globRegexp turns a glob (* any run of characters, including "/" in

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"flag"
+	"os"
 	"net/netip"
 	"testing"
 	"time"
@@ -133,4 +134,13 @@ func hasRef(f Finding, fw, ctl string) bool {
 		}
 	}
 	return false
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

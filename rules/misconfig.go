@@ -45,6 +45,8 @@ type Misconfiguration struct {
 	LayerName string `json:"layerName,omitempty"`
 	LayerKind string `json:"layerKind"`
 	Protocol  string `json:"protocol,omitempty"`
+	// Family is the address family whose internet is cut off: ipv4, ipv6.
+	Family string `json:"family,omitempty"`
 	// Ports are the affected ports ("1024-65535", "1024-32767").
 	Ports       string          `json:"ports,omitempty"`
 	Message     string          `json:"message"`
@@ -73,18 +75,53 @@ func CheckNACLReturnTraffic(layers []*exposure.Layer) []Misconfiguration {
 			continue
 		}
 		seen[key] = true
-		for _, proto := range []exposure.Protocol{exposure.ProtocolTCP, exposure.ProtocolUDP} {
-			blocked := blockedEphemeral(l, proto)
-			if len(blocked) == 0 {
-				continue
+		// IPv6 is judged only where the NACL has IPv6 entries: an IPv4-only
+		// VPC's NACL denies all IPv6 by default and that is no mistake.
+		families := []string{FamilyIPv4}
+		if mentionsIPv6(l) {
+			families = append(families, FamilyIPv6)
+		}
+		for _, fam := range families {
+			for _, proto := range []exposure.Protocol{exposure.ProtocolTCP, exposure.ProtocolUDP} {
+				blocked := blockedEphemeral(l, proto, publicFamily(fam))
+				if len(blocked) == 0 {
+					continue
+				}
+				out = append(out, naclMisconfig(l, proto, fam, blocked))
 			}
-			out = append(out, naclMisconfig(l, proto, blocked))
 		}
 	}
 	return out
 }
 
-func naclMisconfig(l *exposure.Layer, proto exposure.Protocol, blocked []exposure.PortRange) Misconfiguration {
+// mentionsIPv6 reports whether any rule of the layer names IPv6 addresses.
+func mentionsIPv6(l *exposure.Layer) bool {
+	for _, r := range l.Rules {
+		if r.Sources == nil {
+			continue
+		}
+		for _, p := range r.Sources.Prefixes() {
+			if p.Addr().Is6() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// publicFamily returns the public internet of one address family.
+func publicFamily(family string) *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	for _, p := range exposure.PublicInternet().Prefixes() {
+		if p.Addr().Is4() == (family == FamilyIPv4) {
+			b.AddPrefix(p)
+		}
+	}
+	s, _ := b.IPSet()
+	return s
+}
+
+func naclMisconfig(l *exposure.Layer, proto exposure.Protocol, family string, blocked []exposure.PortRange) Misconfiguration {
 	whole := len(blocked) == 1 && blocked[0] == ephemeralPorts
 	var ports []string
 	for _, b := range blocked {
@@ -92,7 +129,11 @@ func naclMisconfig(l *exposure.Layer, proto exposure.Protocol, blocked []exposur
 	}
 	m := Misconfiguration{
 		Scope: l.Scope, Layer: l.ID, LayerName: l.Name, LayerKind: l.Kind,
-		Protocol: proto.String(), Ports: strings.Join(ports, ","), Severity: Low,
+		Protocol: proto.String(), Family: family, Ports: strings.Join(ports, ","), Severity: Low,
+	}
+	anyNet := "0.0.0.0/0"
+	if family == FamilyIPv6 {
+		anyNet = "::/0"
 	}
 	if whole {
 		m.Severity = Medium
@@ -107,20 +148,20 @@ func naclMisconfig(l *exposure.Layer, proto exposure.Protocol, blocked []exposur
 	if l.Egress {
 		m.Kind = MisconfigNACLEgressEphemeral
 		m.Title = "Outbound network ACL blocks replies to internet clients"
-		m.Message = fmt.Sprintf("outbound rules deny %s %s (%s) to every internet address: replies of services the subnet exposes cannot reach clients whose source port falls there", proto, what, m.Ports)
-		m.Remediation = fmt.Sprintf("Add an outbound allow rule for %s 1024-65535 to 0.0.0.0/0 (and ::/0 in dual-stack VPCs), numbered before any deny that covers it: network ACLs are stateless and replies need their own rule.", proto)
+		m.Message = fmt.Sprintf("outbound rules deny %s %s (%s) to every %s internet address: replies of services the subnet exposes cannot reach clients whose source port falls there", proto, what, m.Ports, family)
+		m.Remediation = fmt.Sprintf("Add an outbound allow rule for %s 1024-65535 to %s, numbered before any deny that covers it: network ACLs are stateless and replies need their own rule.", proto, anyNet)
 	} else {
 		m.Kind = MisconfigNACLIngressEphemeral
 		m.Title = "Inbound network ACL blocks replies to the subnet's outbound connections"
-		m.Message = fmt.Sprintf("inbound rules deny %s %s (%s) from every internet address: replies to connections the subnet opens (updates, API calls, NAT gateway traffic) are dropped", proto, what, m.Ports)
-		m.Remediation = fmt.Sprintf("Add an inbound allow rule for %s 1024-65535 from 0.0.0.0/0 (and ::/0 in dual-stack VPCs), numbered before any deny that covers it; security groups still decide what may connect, since they are stateful.", proto)
+		m.Message = fmt.Sprintf("inbound rules deny %s %s (%s) from every %s internet address: replies to connections the subnet opens (updates, API calls, NAT gateway traffic) are dropped", proto, what, m.Ports, family)
+		m.Remediation = fmt.Sprintf("Add an inbound allow rule for %s 1024-65535 from %s, numbered before any deny that covers it; security groups still decide what may connect, since they are stateful.", proto, anyNet)
 	}
 	return m
 }
 
 // blockedEphemeral returns the ephemeral port ranges on which an ordered
-// layer denies the protocol for every public address.
-func blockedEphemeral(l *exposure.Layer, proto exposure.Protocol) []exposure.PortRange {
+// layer denies the protocol for every address of universe.
+func blockedEphemeral(l *exposure.Layer, proto exposure.Protocol, universe *netipx.IPSet) []exposure.PortRange {
 	rules := slices.Clone(l.Rules)
 	sort.SliceStable(rules, func(i, j int) bool {
 		a, b := rules[i], rules[j]
@@ -151,7 +192,7 @@ func blockedEphemeral(l *exposure.Layer, proto exposure.Protocol) []exposure.Por
 	var blocked []exposure.PortRange
 	for i := 0; i+1 < len(bounds); i++ {
 		seg := exposure.PortRange{From: uint16(bounds[i]), To: uint16(bounds[i+1] - 1)}
-		if allowsAnyPublic(l, rules, proto, seg) {
+		if allowsAny(l, rules, proto, seg, universe) {
 			continue
 		}
 		if n := len(blocked); n > 0 && int(blocked[n-1].To)+1 == int(seg.From) {
@@ -163,10 +204,10 @@ func blockedEphemeral(l *exposure.Layer, proto exposure.Protocol) []exposure.Por
 	return blocked
 }
 
-// allowsAnyPublic walks an ordered layer's rules for one port segment and
-// reports whether some public address is allowed.
-func allowsAnyPublic(l *exposure.Layer, rules []exposure.Rule, proto exposure.Protocol, seg exposure.PortRange) bool {
-	undecided := exposure.PublicInternet()
+// allowsAny walks an ordered layer's rules for one port segment and reports
+// whether some address of universe is allowed.
+func allowsAny(l *exposure.Layer, rules []exposure.Rule, proto exposure.Protocol, seg exposure.PortRange, universe *netipx.IPSet) bool {
+	undecided := universe
 	for _, r := range rules {
 		if r.Protocol != proto && r.Protocol != exposure.ProtocolAll {
 			continue

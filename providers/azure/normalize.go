@@ -65,6 +65,9 @@ type estate struct {
 	// natMembers maps an inbound NAT rule ID to member IP configuration IDs.
 	natMembers map[string][]string
 
+	// spelled maps a normalized ID to its spelling in the API, for errors.
+	spelled map[string]string
+
 	layers  map[string]*exposure.Layer // variant cache
 	badNSGs map[string]bool            // NSG references already reported missing
 }
@@ -84,6 +87,7 @@ func newEstate() *estate {
 		asgMembers:  map[string]*netipx.IPSet{},
 		poolMembers: map[string][]string{},
 		natMembers:  map[string][]string{},
+		spelled:     map[string]string{},
 		layers:      map[string]*exposure.Layer{},
 		badNSGs:     map[string]bool{},
 	}
@@ -98,6 +102,21 @@ func (e *estate) errorf(scope exposure.Scope, resource, format string, args ...a
 		Stage:    "normalize",
 		Message:  fmt.Sprintf(format, args...),
 	})
+}
+
+// spell remembers how the API spelled a reference.
+func (e *estate) spell(r *ref) {
+	if r != nil && r.ID != "" {
+		e.spelled[r.id()] = r.ID
+	}
+}
+
+// spelling returns the API's spelling of a normalized ID.
+func (e *estate) spelling(id string) string {
+	if s, ok := e.spelled[id]; ok {
+		return s
+	}
+	return id
 }
 
 // source is where a resource was read from, for errors.
@@ -259,6 +278,7 @@ func (e *estate) addVNet(src source, d *vnetDoc) {
 	e.vnets[normID(d.ID)] = v
 	for _, sd := range d.Properties.Subnets {
 		s := &subnet{id: sd.ID, name: sd.Name, vnet: v, nsgID: sd.Properties.NetworkSecurityGroup.id(), routeID: sd.Properties.RouteTable.id()}
+		e.spell(sd.Properties.NetworkSecurityGroup)
 		cidrs := sd.Properties.AddressPrefixes
 		if sd.Properties.AddressPrefix != "" {
 			cidrs = append([]string{sd.Properties.AddressPrefix}, cidrs...)
@@ -297,6 +317,7 @@ type ipconfig struct {
 
 func (e *estate) addNIC(src source, d *nicDoc) {
 	n := &nic{doc: d, src: src, nsgID: d.Properties.NetworkSecurityGroup.id()}
+	e.spell(d.Properties.NetworkSecurityGroup)
 	if d.Properties.VirtualMachine != nil {
 		n.vm = d.Properties.VirtualMachine.ID
 	}

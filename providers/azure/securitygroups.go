@@ -419,11 +419,11 @@ func (e *estate) missingNSG(id string) *exposure.Layer {
 	}
 	if !e.badNSGs[id] {
 		e.badNSGs[id] = true
-		e.errorf(exposure.Scope{Account: subscriptionOf(id)}, id, "network security group is referenced but not in the snapshot: taken as admitting everything")
+		e.errorf(exposure.Scope{Account: subscriptionOf(id)}, e.spelling(id), "network security group is referenced but not in the snapshot: taken as admitting everything")
 	}
 	l := &exposure.Layer{
 		Scope: exposure.Scope{Provider: Provider, Account: subscriptionOf(id)},
-		ID:    id, Kind: exposure.LayerNSG, Name: lastSegment(id) + " (not in snapshot: assumed open)",
+		ID:    e.spelling(id), Kind: exposure.LayerNSG, Name: lastSegment(e.spelling(id)) + " (not in snapshot: assumed open)",
 		Mode:  exposure.AllowUnion,
 		Rules: []exposure.Rule{{ID: "unknown", Action: exposure.Allow, Protocol: exposure.ProtocolAll, Sources: exposure.AnySource(), SourceNames: []string{"*"}}},
 	}

@@ -2,8 +2,8 @@ package rules
 
 import (
 	"flag"
-	"os"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 

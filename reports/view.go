@@ -24,6 +24,18 @@ type view struct {
 	// public4 and public6 are the public internet of each family, to say
 	// "anyone" about a source set.
 	public4, public6 *netipx.IPSet
+	// sources caches what is derived from a source set, by pointer and by
+	// content: an estate has few distinct sets (0.0.0.0/0, an office
+	// range) shared by many exposures.
+	sourcesByPtr map[*netipx.IPSet]*sourceInfo
+	sourcesByKey map[string]*sourceInfo
+}
+
+// sourceInfo is what the report shows about one source set.
+type sourceInfo struct {
+	prefixes []string
+	breadth  exposure.Breadth
+	label    string
 }
 
 // document is the JSON report; see docs/report-format.md and
@@ -195,7 +207,7 @@ type findingDoc struct {
 }
 
 func newView(r *Report) *view {
-	v := &view{}
+	v := &view{sourcesByPtr: map[*netipx.IPSet]*sourceInfo{}, sourcesByKey: map[string]*sourceInfo{}}
 	v.public4, v.public6 = splitFamilies(exposure.PublicInternet())
 	d := &v.Doc
 	d.SchemaVersion = SchemaVersion
@@ -381,7 +393,7 @@ func summarize(d *document, failOn rules.Severity) summaryDoc {
 	return s
 }
 
-func (v *view) exposureDoc(e *exposure.Exposure, probes map[probeKey][]exposure.Observation) *exposureDoc {
+func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Observation) *exposureDoc {
 	x := &exposureDoc{
 		ID:       e.ID(),
 		Level:    e.Level,
@@ -398,8 +410,6 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[probeKey][]exposure.
 			Owner: e.Target.Owner,
 			Tags:  e.Target.Tags,
 		},
-		Sources:       []string{},
-		SourceBreadth: exposure.SourceBreadth(e.Sources),
 		Evidence:      slices.Clone(e.Evidence),
 		ports:         e.Ports,
 	}
@@ -425,23 +435,14 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[probeKey][]exposure.
 			FromPort: int(b.Ports.From), ToPort: int(b.Ports.To),
 		}
 	}
-	if e.Sources != nil {
-		for _, p := range e.Sources.Prefixes() {
-			x.Sources = append(x.Sources, p.String())
-		}
-	}
-	x.SourcesLabel = v.sourcesLabel(e.Sources)
+	si := v.sourceInfo(e.Sources)
+	x.Sources, x.SourceBreadth, x.SourcesLabel = si.prefixes, si.breadth, si.label
 	if x.Address != "" {
 		x.Probe = matchProbe(probes, e)
 	}
 	return x
 }
 
-// probeKey indexes observations by endpoint and protocol.
-type probeKey struct {
-	endpoint string
-	protocol exposure.Protocol
-}
 
 func endpointKey(s string) string {
 	if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
@@ -450,10 +451,11 @@ func endpointKey(s string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
 }
 
-func indexObservations(obs []exposure.Observation) map[probeKey][]exposure.Observation {
-	m := make(map[probeKey][]exposure.Observation)
+// indexObservations indexes observations by endpoint.
+func indexObservations(obs []exposure.Observation) map[string][]exposure.Observation {
+	m := make(map[string][]exposure.Observation)
 	for _, o := range obs {
-		k := probeKey{endpointKey(o.Endpoint), o.Protocol}
+		k := endpointKey(o.Endpoint)
 		m[k] = append(m[k], o)
 	}
 	return m
@@ -476,7 +478,7 @@ func rankOf(s exposure.ProbeState) int {
 // matchProbe returns the most telling observation of the exposure's
 // endpoint, protocol and a port within its range: open before closed before
 // filtered, then the lowest port.
-func matchProbe(probes map[probeKey][]exposure.Observation, e *exposure.Exposure) *probeDoc {
+func matchProbe(probes map[string][]exposure.Observation, e *exposure.Exposure) *probeDoc {
 	var keys []string
 	if e.Endpoint.IP.IsValid() {
 		keys = append(keys, endpointKey(e.Endpoint.IP.String()))
@@ -486,20 +488,16 @@ func matchProbe(probes map[probeKey][]exposure.Observation, e *exposure.Exposure
 	}
 	var best *exposure.Observation
 	for _, k := range keys {
-		for p, list := range probes {
-			if p.endpoint != k || (p.protocol != e.Protocol && e.Protocol != exposure.ProtocolAll) {
+		list := probes[k]
+		for i := range list {
+			o := &list[i]
+			if (o.Protocol != e.Protocol && e.Protocol != exposure.ProtocolAll) || !e.Ports.Contains(o.Port) {
 				continue
 			}
-			for i := range list {
-				o := &list[i]
-				if !e.Ports.Contains(o.Port) {
-					continue
-				}
-				if best == nil || rankOf(o.State) < rankOf(best.State) ||
-					(rankOf(o.State) == rankOf(best.State) && (o.Port < best.Port ||
-						(o.Port == best.Port && o.Protocol < best.Protocol))) {
-					best = o
-				}
+			if best == nil || rankOf(o.State) < rankOf(best.State) ||
+				(rankOf(o.State) == rankOf(best.State) && (o.Port < best.Port ||
+					(o.Port == best.Port && o.Protocol < best.Protocol))) {
+				best = o
 			}
 		}
 	}
@@ -631,6 +629,30 @@ func coversAll(outer, inner *netipx.IPSet) bool {
 		}
 	}
 	return len(rs) > 0
+}
+
+func (v *view) sourceInfo(s *netipx.IPSet) *sourceInfo {
+	if s == nil {
+		s = &netipx.IPSet{}
+	}
+	if si, ok := v.sourcesByPtr[s]; ok {
+		return si
+	}
+	var key strings.Builder
+	for _, r := range s.Ranges() {
+		key.WriteString(r.String())
+		key.WriteByte(' ')
+	}
+	si, ok := v.sourcesByKey[key.String()]
+	if !ok {
+		si = &sourceInfo{prefixes: []string{}, breadth: exposure.SourceBreadth(s), label: v.sourcesLabel(s)}
+		for _, p := range s.Prefixes() {
+			si.prefixes = append(si.prefixes, p.String())
+		}
+		v.sourcesByKey[key.String()] = si
+	}
+	v.sourcesByPtr[s] = si
+	return si
 }
 
 // sourcesLabel summarizes a source set for people: "anyone", "anyone

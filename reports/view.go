@@ -410,8 +410,8 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 			Owner: e.Target.Owner,
 			Tags:  e.Target.Tags,
 		},
-		Evidence:      slices.Clone(e.Evidence),
-		ports:         e.Ports,
+		Evidence: slices.Clone(e.Evidence),
+		ports:    e.Ports,
 	}
 	if x.Level == "" {
 		x.Level = exposure.Effective
@@ -442,7 +442,6 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 	}
 	return x
 }
-
 
 func endpointKey(s string) string {
 	if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {

@@ -1,10 +1,10 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -270,7 +270,7 @@ func (ctl *Control) inScope(v *view) bool {
 	if len(ctl.Breadth) > 0 && !slices.Contains(ctl.Breadth, string(v.breadth)) {
 		return false
 	}
-	if len(ctl.LayerKinds) > 0 && !v.admittedBy(ctl.LayerKinds, "") {
+	if len(ctl.LayerKinds) > 0 && !v.admittedBy(ctl.LayerKinds) {
 		return false
 	}
 	switch ctl.Internet {
@@ -331,14 +331,18 @@ type ControlEvidence struct {
 	Detail     string   `json:"detail,omitempty"`
 }
 
-func findingEvidence(f *Finding) ControlEvidence {
+func findingEvidence(f *Finding, ids map[*exposure.Exposure]string) ControlEvidence {
 	e := f.Exposure
+	id, ok := ids[e]
+	if !ok {
+		id = e.ID()
+	}
 	port := e.Ports.String()
 	if f.Port != 0 {
 		port = fmt.Sprint(f.Port)
 	}
 	return ControlEvidence{
-		RuleID: f.RuleID, FindingID: f.ID, ExposureID: e.ID(),
+		RuleID: f.RuleID, FindingID: f.ID, ExposureID: id,
 		Provider: e.Provider, Account: e.Account, Region: e.Region,
 		Resource: e.Target.ID, Level: string(e.Level), Protocol: e.Protocol.String(),
 		Port: port, Severity: f.Severity,
@@ -359,6 +363,16 @@ func (c *Catalog) evaluateCompliance(framework string, findings []Finding, views
 			if l != nil {
 				audited[l.Provider] = true
 			}
+		}
+	}
+	ids := make(map[*exposure.Exposure]string, len(views))
+	for _, v := range views {
+		ids[v.e] = v.id
+	}
+	byRef := map[ComplianceRef][]int{}
+	for j := range findings {
+		for _, r := range findings[j].Compliance {
+			byRef[r] = append(byRef[r], j)
 		}
 	}
 	var out []ControlResult
@@ -390,15 +404,12 @@ func (c *Catalog) evaluateCompliance(framework string, findings []Finding, views
 					}
 				}
 				ref := ComplianceRef{Framework: fw.ID, Control: ctl.ID}
-				for j := range findings {
+				for _, j := range byRef[ref] {
 					f := &findings[j]
-					if !slices.Contains(f.Compliance, ref) {
-						continue
-					}
 					if f.Suppressed != nil {
-						res.Excepted = append(res.Excepted, findingEvidence(f))
+						res.Excepted = append(res.Excepted, findingEvidence(f, ids))
 					} else {
-						res.Evidence = append(res.Evidence, findingEvidence(f))
+						res.Evidence = append(res.Evidence, findingEvidence(f, ids))
 					}
 				}
 				switch {
@@ -466,26 +477,16 @@ func decideDefaultSG(res *ControlResult, layers []*exposure.Layer, misconfigs []
 }
 
 func sortEvidence(ev []ControlEvidence) {
-	sort.SliceStable(ev, func(i, j int) bool {
-		a, b := ev[i], ev[j]
-		if a.Provider != b.Provider {
-			return a.Provider < b.Provider
-		}
-		if a.Account != b.Account {
-			return a.Account < b.Account
-		}
-		if a.Region != b.Region {
-			return a.Region < b.Region
-		}
-		if a.Resource != b.Resource {
-			return a.Resource < b.Resource
-		}
-		if a.RuleID != b.RuleID {
-			return a.RuleID < b.RuleID
-		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
-		}
-		return a.FindingID < b.FindingID
+	slices.SortFunc(ev, func(a, b ControlEvidence) int {
+		return cmp.Or(
+			cmp.Compare(a.Provider, b.Provider),
+			cmp.Compare(a.Account, b.Account),
+			cmp.Compare(a.Region, b.Region),
+			cmp.Compare(a.Resource, b.Resource),
+			cmp.Compare(a.RuleID, b.RuleID),
+			cmp.Compare(a.Port, b.Port),
+			cmp.Compare(a.FindingID, b.FindingID),
+			cmp.Compare(a.Detail, b.Detail),
+		)
 	})
 }

@@ -120,11 +120,15 @@ func celView(v *view) *CELExposure {
 		Tags:       map[string]string{},
 		LayerKinds: []string{}, Layers: []string{},
 	}
-	if e.Sources != nil {
-		for _, p := range exposure.Intersect(e.Sources, exposure.PublicInternet()).Prefixes() {
-			ce.Sources = append(ce.Sources, p.String())
+	if v.facts.prefixes == nil {
+		v.facts.prefixes = []string{}
+		if e.Sources != nil {
+			for _, p := range exposure.Intersect(e.Sources, exposure.PublicInternet()).Prefixes() {
+				v.facts.prefixes = append(v.facts.prefixes, p.String())
+			}
 		}
 	}
+	ce.Sources = v.facts.prefixes
 	for k, val := range e.Target.Tags {
 		ce.Tags[k] = val
 	}

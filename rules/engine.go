@@ -148,12 +148,13 @@ func (e *Engine) EvaluateInput(in Input) *Result {
 	res := &Result{}
 	idx := indexObservations(in.Observations)
 	views := make([]*view, 0, len(in.Exposures))
+	sc := sourceCache{}
 	var findings []Finding
 	for _, x := range in.Exposures {
 		if x == nil {
 			continue
 		}
-		v := newView(x, idx)
+		v := newView(x, idx, sc)
 		views = append(views, v)
 		for i := range e.cat.rules {
 			r := &e.cat.rules[i]

@@ -144,3 +144,5 @@ func readFile(t testing.TB, path string) string {
 	}
 	return string(b)
 }
+
+func writeBytes(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

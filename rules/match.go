@@ -28,7 +28,8 @@ type view struct {
 	breadth, b4, b6 exposure.Breadth
 	// obs are the observations on the exposure's endpoint, protocol and
 	// frontend ports.
-	obs []*exposure.Observation
+	obs   []*exposure.Observation
+	facts *sourceFacts
 }
 
 // obsIndex groups observations by endpoint.
@@ -43,7 +44,60 @@ func indexObservations(obs []exposure.Observation) obsIndex {
 	return idx
 }
 
-func newView(e *exposure.Exposure, idx obsIndex) *view {
+// sourceCache memoizes source-set facts within one evaluation: analyses
+// produce many exposures with equal source sets, and classifying a set
+// against the public internet is the costliest step of evaluation.
+type sourceCache map[string]*sourceFacts
+
+type sourceFacts struct {
+	b4, b6   exposure.Breadth
+	prefixes []string // lazily: the public prefixes, for CEL
+}
+
+func (sc sourceCache) facts(s *netipx.IPSet) *sourceFacts {
+	key := setKey(s)
+	if f, ok := sc[key]; ok {
+		return f
+	}
+	f := &sourceFacts{}
+	f.b4, f.b6 = familyBreadth(s)
+	sc[key] = f
+	return f
+}
+
+// setKey renders a set's ranges; equal sets get equal keys.
+func setKey(s *netipx.IPSet) string {
+	if s == nil {
+		return "nil"
+	}
+	var b strings.Builder
+	for _, r := range s.Ranges() {
+		b.WriteString(r.String())
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+// widerBreadth returns the wider of two breadths.
+func widerBreadth(a, b exposure.Breadth) exposure.Breadth {
+	rank := func(x exposure.Breadth) int {
+		switch x {
+		case exposure.BreadthAnyone:
+			return 3
+		case exposure.BreadthBroad:
+			return 2
+		case exposure.BreadthNarrow:
+			return 1
+		}
+		return 0
+	}
+	if rank(a) >= rank(b) {
+		return a
+	}
+	return b
+}
+
+func newView(e *exposure.Exposure, idx obsIndex, sc sourceCache) *view {
 	v := &view{e: e, id: e.ID(), svcProto: e.Protocol, svc: e.Ports}
 	if e.Backend != nil {
 		v.translated = e.Backend.Ports != e.Ports
@@ -52,8 +106,11 @@ func newView(e *exposure.Exposure, idx obsIndex) *view {
 			v.svcProto = e.Backend.Protocol
 		}
 	}
-	v.b4, v.b6 = familyBreadth(e.Sources)
-	v.breadth = exposure.SourceBreadth(e.Sources)
+	v.facts = sc.facts(e.Sources)
+	v.b4, v.b6 = v.facts.b4, v.facts.b6
+	// SourceBreadth thresholds are per family, so the widest family's
+	// breadth is the whole set's.
+	v.breadth = widerBreadth(v.b4, v.b6)
 	if ep := e.Endpoint.String(); ep != "" && e.Level == exposure.Effective {
 		for _, o := range idx[ep] {
 			if (o.Protocol == e.Protocol || e.Protocol == exposure.ProtocolAll) && e.Ports.Contains(o.Port) {
@@ -95,7 +152,7 @@ func (v *view) familyBreadth(family string) exposure.Breadth {
 
 // admittedBy reports whether a layer of one of the kinds let the exposure
 // in: an allowing evidence entry, or the layer itself for latent exposures.
-func (v *view) admittedBy(kinds []string, _ string) bool {
+func (v *view) admittedBy(kinds []string) bool {
 	if v.e.Level == exposure.Latent && slices.Contains(kinds, v.e.Target.Kind) {
 		return true
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -130,17 +131,31 @@ func (c *collector) Collect(ctx context.Context, snap *providers.Snapshot, progr
 		limit = 4
 	}
 	progress.Add(len(subs))
+	var succeeded atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	for _, sub := range subs {
 		g.Go(func() error {
-			c.collectSubscription(gctx, snap, sub)
+			succeeded.Add(int64(c.collectSubscription(gctx, snap, sub)))
 			progress.Done("azure " + sub)
 			return nil
 		})
 	}
 	_ = g.Wait()
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if succeeded.Load() == 0 {
+		// Every call of every subscription failed: most likely the
+		// credentials, which a report full of per-API errors would hide.
+		errs := snap.Errors()
+		msg := "no call succeeded"
+		if len(errs) > 0 {
+			msg = errs[0].Error()
+		}
+		return fmt.Errorf("collect azure: nothing could be collected: %s", msg)
+	}
+	return nil
 }
 
 // listSubscriptions returns the enabled subscriptions the credentials see.
@@ -179,7 +194,10 @@ type listCall struct {
 	pages func(ctx context.Context) ([]json.RawMessage, error)
 }
 
-func (c *collector) collectSubscription(ctx context.Context, snap *providers.Snapshot, sub string) {
+// collectSubscription collects one subscription and returns the number of
+// calls that succeeded.
+func (c *collector) collectSubscription(ctx context.Context, snap *providers.Snapshot, sub string) int {
+	ok := 0
 	fail := func(api string, err error) {
 		c.log.Warn("azure collection failed", "subscription", sub, "api", api, "error", err)
 		snap.AddError(exposure.Error{
@@ -192,7 +210,7 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 	f, err := armnetwork.NewClientFactory(sub, c.cred, c.opts)
 	if err != nil {
 		fail("armnetwork", err)
-		return
+		return 0
 	}
 	calls := []listCall{
 		{fileNSGs, "networkSecurityGroups", func(ctx context.Context) ([]json.RawMessage, error) {
@@ -230,13 +248,14 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 	for _, call := range calls {
 		if ctx.Err() != nil {
 			fail(call.api, ctx.Err())
-			return
+			return ok
 		}
 		values, err := call.pages(ctx)
 		if err != nil {
 			fail(call.api, err)
 			continue
 		}
+		ok++
 		got[call.file] = values
 		if err := snap.PutJSON(providers.Join(Provider, sub, call.file), listDocument{Value: values}); err != nil {
 			fail(call.api, err)
@@ -251,8 +270,8 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 		if json.Unmarshal(raw, &p) != nil {
 			continue
 		}
-		rg, name, ok := resourceGroupAndName(p.ID)
-		if !ok {
+		rg, name, valid := resourceGroupAndName(p.ID)
+		if !valid {
 			continue
 		}
 		api := "firewallPolicies/" + name + "/ruleCollectionGroups"
@@ -261,6 +280,7 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 			fail(api, err)
 			continue
 		}
+		ok++
 		file := providers.Join(Provider, sub, dirRuleCollectionGroups, rcgFileName(rg, name))
 		if err := snap.PutJSON(file, listDocument{Value: values}); err != nil {
 			fail(api, err)
@@ -282,8 +302,11 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 		}
 		if err != nil {
 			fail("locations/"+loc+"/serviceTags", err)
+		} else {
+			ok++
 		}
 	}
+	return ok
 }
 
 // listDocument is the shape of every list file: the API's own page format

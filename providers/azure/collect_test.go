@@ -221,6 +221,11 @@ var wantEffective = []string{
 	"lb-web/fe-web 203.0.113.80 tcp 443 from internet4 -> vm-lb-a tcp 8443",
 	"lb-web/fe-web 203.0.113.80 tcp 50022 from 203.0.113.0/24 -> vm-lb-a tcp 22",
 	"lb-web/fe-web 203.0.113.80 tcp 50100-50199 from 203.0.113.0/24 -> vm-lb-a tcp 22",
+	// Floating IP: the NSG sees the frontend address, so the rule for the
+	// backend's private address (1433) does not apply and 1434 does; the
+	// backend is an IP-based pool member resolved to its NIC.
+	"lb-dsr/fe-dsr 203.0.113.82 tcp 1434 from internet4 -> vm-lb-a tcp 1434",
+	"lb-dsr/fe-dsr 203.0.113.82 udp 9000 from internet4 -> vm-lb-a udp 9000",
 	// `*` protocol from Internet on the NIC NSG.
 	"vm-any (nic-vm-any/ipconfig1) 203.0.113.70 all 0-65535 from internet4",
 	"vm-any (nic-vm-any/ipconfig1) 203.0.113.70 icmp 0-65535 from internet4",
@@ -283,6 +288,7 @@ func TestCollectNormalizeAnalyze(t *testing.T) {
 	}
 	res := exposure.Analyze(inv)
 	got := render(res.Effective)
+	wantEffective := slices.Sorted(slices.Values(wantEffective))
 	if !slices.Equal(got, wantEffective) {
 		t.Errorf("effective exposures:\n got:\n  %s\n want:\n  %s", strings.Join(got, "\n  "), strings.Join(wantEffective, "\n  "))
 	}
@@ -369,5 +375,26 @@ func TestLayersShared(t *testing.T) {
 	}
 	if !slices.Equal(ids, []string{"AllowVnetInBound", "AllowAzureLoadBalancerInBound", "DenyAllInBound"}) {
 		t.Errorf("nsg-default-only rules = %v", ids)
+	}
+}
+
+// TestCollectNothingCollected: when every call fails (bad credentials, no
+// access at all) Collect says so instead of returning a snapshot of errors.
+func TestCollectNothingCollected(t *testing.T) {
+	srv := newARMServer(t, "testdata/estate")
+	for coll := range armFiles {
+		srv.deny[subB+"/"+coll] = true
+	}
+	c, err := NewCollector(context.Background(), Config{Endpoint: srv.URL, Subscriptions: []string{subB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := providers.NewSnapshot()
+	err = c.Collect(context.Background(), snap, nil)
+	if err == nil || !strings.Contains(err.Error(), "nothing could be collected") || !strings.Contains(err.Error(), "AuthorizationFailed") {
+		t.Errorf("Collect = %v, want a nothing-collected error naming AuthorizationFailed", err)
+	}
+	if n := len(snap.Errors()); n != len(armFiles) {
+		t.Errorf("%d snapshot errors, want one per API (%d)", n, len(armFiles))
 	}
 }

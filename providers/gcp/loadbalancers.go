@@ -145,7 +145,7 @@ func (e *estate) loadBalancerTargets(p *project) {
 				break
 			}
 			for _, u := range pool.Instances {
-				if ii := e.insts[resourceKey(u)]; ii != nil {
+				if ii := e.insts[resourceKey(u)]; ii != nil && ii.live {
 					backends = append(backends, backendRef{inst: ii})
 				}
 			}
@@ -155,7 +155,7 @@ func (e *estate) loadBalancerTargets(p *project) {
 				e.n.errorf(p.id, region, res+" target", "target instance %s is not in %s", fr.Target, FileTargetInstances)
 				break
 			}
-			if ii := e.insts[resourceKey(ti.Instance)]; ii != nil {
+			if ii := e.insts[resourceKey(ti.Instance)]; ii != nil && ii.live {
 				backends = append(backends, backendRef{inst: ii, network: resourceKey(ti.Network)})
 			}
 		case fr.BackendService != "":

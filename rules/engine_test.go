@@ -264,3 +264,33 @@ func TestFindingIDsStable(t *testing.T) {
 		t.Error("different exposures share a finding ID")
 	}
 }
+
+// TestBreadthRefinement: the internet minus a few denied hosts is still
+// anyone; minus a /8 it is broad.
+func TestBreadthRefinement(t *testing.T) {
+	eng := mustEngine(t, Options{})
+	minus := func(cidrs ...string) []string {
+		// 0.0.0.0/0 minus the given prefixes, as prefixes.
+		all, _ := exposure.ParseSources("0.0.0.0/0")
+		rm, _ := exposure.ParseSources(cidrs...)
+		var out []string
+		for _, p := range exposure.Intersect(all, complementOf(rm)).Prefixes() {
+			out = append(out, p.String())
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name    string
+		sources []string
+		want    Severity
+	}{
+		{"all", []string{"0.0.0.0/0"}, Critical},
+		{"minus two hosts", minus("203.0.113.5/32", "198.51.100.0/24"), Critical},
+		{"minus a /8", minus("11.0.0.0/8"), High},
+	} {
+		got := findingsOf(eng.Evaluate([]*exposure.Exposure{expSpec{Ports: "6379", Sources: tt.sources}.build(t)}, nil), "PORT-REDIS")
+		if len(got) != 1 || got[0].Severity != tt.want {
+			t.Errorf("%s: %+v, want %s", tt.name, got, tt.want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go4.org/netipx"
+
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
@@ -146,3 +148,12 @@ func readFile(t testing.TB, path string) string {
 }
 
 func writeBytes(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+func complementOf(s *netipx.IPSet) *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
+	b.AddPrefix(netip.MustParsePrefix("::/0"))
+	b.RemoveSet(s)
+	out, _ := b.IPSet()
+	return out
+}

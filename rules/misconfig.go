@@ -82,8 +82,12 @@ func CheckNACLReturnTraffic(layers []*exposure.Layer) []Misconfiguration {
 			families = append(families, FamilyIPv6)
 		}
 		for _, fam := range families {
+			universe := publicV4
+			if fam == FamilyIPv6 {
+				universe = publicV6
+			}
 			for _, proto := range []exposure.Protocol{exposure.ProtocolTCP, exposure.ProtocolUDP} {
-				blocked := blockedEphemeral(l, proto, publicFamily(fam))
+				blocked := blockedEphemeral(l, proto, universe)
 				if len(blocked) == 0 {
 					continue
 				}

@@ -126,9 +126,9 @@ func writeMarkdown(out io.Writer, v *view) error {
 
 	if len(d.Misconfigurations) > 0 {
 		p("## Misconfigurations\n\n")
-		p("| ID | Title | Resource | Account | Region | Detail |\n|---|---|---|---|---|---|\n")
+		p("| Severity | ID | Title | Resource | Account | Region | Detail |\n|---|---|---|---|---|---|---|\n")
 		for _, m := range d.Misconfigurations {
-			p("| %s | %s | %s | %s | %s | %s |\n", mdText(m.ID), mdText(m.Title), mdText(m.Resource),
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", m.Severity, mdText(m.ID), mdText(m.Title), mdText(m.Resource),
 				mdText(m.Provider+" "+m.Account), mdText(dash(m.Region)), mdText(m.Detail))
 		}
 		p("\n")

@@ -141,10 +141,11 @@ func writeTable(out io.Writer, v *view, opts TableOptions) error {
 
 	if len(d.Misconfigurations) > 0 {
 		fmt.Fprintf(w, "\nMISCONFIGURATIONS (%d)\n", len(d.Misconfigurations))
-		t := textTable{cols: []column{{title: "ID", min: 6}, {title: "RESOURCE", min: 10}, {title: "ACCOUNT", min: 7, drop: 2},
-			{title: "REGION", min: 6, drop: 1}, {title: "TITLE", min: 10}}}
+		t := textTable{cols: []column{{title: "SEVERITY", min: 8}, {title: "ID", min: 6}, {title: "RESOURCE", min: 10},
+			{title: "ACCOUNT", min: 7, drop: 2}, {title: "REGION", min: 6, drop: 1}, {title: "TITLE", min: 10}}}
 		for _, m := range d.Misconfigurations {
-			t.rows = append(t.rows, []string{m.ID, m.Resource, m.Account, dash(m.Region), m.Title})
+			t.rows = append(t.rows, []string{strings.ToUpper(m.Severity.String()), m.ID, m.Resource, m.Account, dash(m.Region), m.Title})
+			t.sev = append(t.sev, m.Severity)
 		}
 		t.write(w, opts)
 	}

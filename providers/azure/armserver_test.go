@@ -104,6 +104,19 @@ func (s *armServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
+	case len(parts) == 5 && strings.EqualFold(parts[3], "Microsoft.Compute") && strings.EqualFold(parts[4], "virtualMachineScaleSets"):
+		if s.deny[parts[1]+"/virtualmachinescalesets"] {
+			armError(w, http.StatusForbidden, "AuthorizationFailed", "The client does not have authorization to perform action 'Microsoft.Compute/virtualMachineScaleSets/read'")
+			return
+		}
+		s.list(w, r, path.Join(parts[1], fileScaleSets))
+	case len(parts) == 9 && strings.EqualFold(parts[6], "virtualMachineScaleSets"):
+		dir := map[string]string{"networkinterfaces": dirScaleSetNICs, "publicipaddresses": dirScaleSetPublics}[strings.ToLower(parts[8])]
+		if dir == "" {
+			armError(w, http.StatusNotFound, "NotFound", r.URL.Path)
+			return
+		}
+		s.list(w, r, path.Join(parts[1], dir, scaleSetFile(scaleSetRef{parts[3], parts[7]})))
 	case len(parts) == 9 && strings.EqualFold(parts[6], "firewallPolicies") && strings.EqualFold(parts[8], "ruleCollectionGroups"):
 		s.list(w, r, path.Join(parts[1], dirRuleCollectionGroups, rcgFileName(parts[3], parts[7])))
 	default:

@@ -66,4 +66,7 @@ var Permissions = []string{
 	"Microsoft.Network/firewallPolicies/read",
 	"Microsoft.Network/firewallPolicies/ruleCollectionGroups/read",
 	"Microsoft.Network/locations/serviceTags/read",
+	"Microsoft.Compute/virtualMachineScaleSets/read",
+	"Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
+	"Microsoft.Compute/virtualMachineScaleSets/publicIPAddresses/read",
 }

@@ -262,6 +262,8 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 		}
 	}
 
+	ok += c.collectScaleSets(ctx, snap, sub, f, got[fileLoadBalancers], fail)
+
 	// Firewall policy rules live in per-policy rule collection groups.
 	for _, raw := range got[fileFirewallPolicies] {
 		var p struct {

@@ -160,6 +160,10 @@ func rbacAction(p string) string {
 		return "Microsoft.Resources/subscriptions/read"
 	case len(parts) == 5 && parts[3] == "Microsoft.Network":
 		return "Microsoft.Network/" + parts[4] + "/read"
+	case len(parts) == 5 && parts[3] == "Microsoft.Compute":
+		return "Microsoft.Compute/" + parts[4] + "/read"
+	case len(parts) == 9 && strings.EqualFold(parts[5], "Microsoft.Compute"):
+		return "Microsoft.Compute/virtualMachineScaleSets/" + parts[8] + "/read"
 	case len(parts) == 7 && parts[4] == "locations":
 		return "Microsoft.Network/locations/" + parts[6] + "/read"
 	case len(parts) == 9 && parts[6] == "firewallPolicies":
@@ -226,6 +230,14 @@ var wantEffective = []string{
 	// backend is an IP-based pool member resolved to its NIC.
 	"lb-dsr/fe-dsr 203.0.113.82 tcp 1434 from internet4 -> vm-lb-a tcp 1434",
 	"lb-dsr/fe-dsr 203.0.113.82 udp 9000 from internet4 -> vm-lb-a udp 9000",
+	// A Uniform scale set: NICs and instance public IPs listed under the
+	// scale set, NAT rules derived from a NAT pool.
+	"lb-vmss/fe-vmss 203.0.113.84 tcp 50000 from 198.51.100.0/24 -> vmss-api_0 tcp 22",
+	"lb-vmss/fe-vmss 203.0.113.84 tcp 50001 from 198.51.100.0/24 -> vmss-api_1 tcp 22",
+	"lb-vmss/fe-vmss 203.0.113.84 tcp 80 from internet4 -> vmss-api_0 tcp 8080",
+	"lb-vmss/fe-vmss 203.0.113.84 tcp 80 from internet4 -> vmss-api_1 tcp 8080",
+	"vmss-api_1 (vmss-api-nic/ipconfig1) 203.0.113.86 tcp 22 from 198.51.100.0/24",
+	"vmss-api_1 (vmss-api-nic/ipconfig1) 203.0.113.86 tcp 8080 from internet4",
 	// `*` protocol from Internet on the NIC NSG.
 	"vm-any (nic-vm-any/ipconfig1) 203.0.113.70 all 0-65535 from internet4",
 	"vm-any (nic-vm-any/ipconfig1) 203.0.113.70 icmp 0-65535 from internet4",
@@ -358,8 +370,8 @@ func TestLayersShared(t *testing.T) {
 			whole[l.Name] = l
 		}
 	}
-	if len(whole) != 12 {
-		t.Errorf("got %d whole NSG layers, want 12", len(whole))
+	if len(whole) != 13 {
+		t.Errorf("got %d whole NSG layers, want 13", len(whole))
 	}
 	if o := whole["nsg-orphan"]; o == nil || o.Attached || !o.Latent {
 		t.Errorf("nsg-orphan: %+v, want unattached and latent", o)
@@ -385,6 +397,7 @@ func TestCollectNothingCollected(t *testing.T) {
 	for coll := range armFiles {
 		srv.deny[subB+"/"+coll] = true
 	}
+	srv.deny[subB+"/virtualmachinescalesets"] = true
 	c, err := NewCollector(context.Background(), Config{Endpoint: srv.URL, Subscriptions: []string{subB}})
 	if err != nil {
 		t.Fatal(err)
@@ -394,7 +407,7 @@ func TestCollectNothingCollected(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nothing could be collected") || !strings.Contains(err.Error(), "AuthorizationFailed") {
 		t.Errorf("Collect = %v, want a nothing-collected error naming AuthorizationFailed", err)
 	}
-	if n := len(snap.Errors()); n != len(armFiles) {
-		t.Errorf("%d snapshot errors, want one per API (%d)", n, len(armFiles))
+	if n := len(snap.Errors()); n != len(armFiles)+1 {
+		t.Errorf("%d snapshot errors, want one per API (%d)", n, len(armFiles)+1)
 	}
 }

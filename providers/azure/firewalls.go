@@ -336,7 +336,7 @@ func (e *estate) dnatBackend(fw *firewall, r *dnatRule, v *vnet) (id, name strin
 	if ic := e.ipconfigByAddress(r.toAddr, v); ic != nil {
 		name := ic.nic.doc.Name
 		if ic.nic.vm != "" {
-			name = lastSegment(ic.nic.vm)
+			name = vmName(ic.nic.vm)
 		}
 		t := e.ipconfigTarget(ic)
 		t.dst = r.toAddr

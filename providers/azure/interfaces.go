@@ -3,6 +3,7 @@ package azure
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/portcullis-sec/portcullis/exposure"
 )
@@ -139,9 +140,18 @@ func (e *estate) buildInterfaces() {
 func (e *estate) interfaceName(ic *ipconfig) string {
 	name := ic.nic.doc.Name + "/" + ic.name
 	if ic.nic.vm != "" {
-		return lastSegment(ic.nic.vm) + " (" + name + ")"
+		return vmName(ic.nic.vm) + " (" + name + ")"
 	}
 	return name
+}
+
+// vmName is a VM's name; a Uniform scale-set instance is named
+// "<scale set>_<instance>", as Azure shows it.
+func vmName(id string) string {
+	if s, ok := scaleSetOf(id); ok && !strings.EqualFold(lastSegment(id), s.name) {
+		return s.name + "_" + lastSegment(id)
+	}
+	return lastSegment(id)
 }
 
 // owner is the VM behind a NIC, or the NIC itself.

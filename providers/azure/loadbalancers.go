@@ -114,7 +114,7 @@ func (e *estate) ipconfigBackend(lb *loadBalancer, icID string) backend {
 	}
 	name := ic.nic.doc.Name
 	if ic.nic.vm != "" {
-		name = lastSegment(ic.nic.vm)
+		name = vmName(ic.nic.vm)
 	}
 	return backend{id: ic.nic.doc.ID, name: name, target: e.ipconfigTarget(ic), known: true}
 }

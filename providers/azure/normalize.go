@@ -178,6 +178,7 @@ func (e *estate) load(fsys fs.FS, sub string) {
 	readList(e, fsys, sub, fileVNets, func(src source, d *vnetDoc) { e.addVNet(src, d) })
 	readList(e, fsys, sub, fileNICs, func(src source, d *nicDoc) { e.addNIC(src, d) })
 	readList(e, fsys, sub, filePublicIPs, func(src source, d *publicIPDoc) { e.addPublicIP(src, d) })
+	e.loadScaleSets(fsys, sub)
 	readList(e, fsys, sub, fileLoadBalancers, func(src source, d *lbDoc) {
 		e.lbs = append(e.lbs, &loadBalancer{doc: d, src: src})
 	})

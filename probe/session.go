@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -61,7 +62,7 @@ func (s *session) cfg() *Config { return &s.p.cfg }
 func (s *session) connect(ctx context.Context) (time.Duration, error) {
 	s.close()
 	if err := s.p.wait(ctx, s.dial.Addr()); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %w", errNotProbed, err)
 	}
 	timeout := s.cfg().Timeout
 	if !s.deadline.IsZero() {
@@ -174,22 +175,34 @@ func (r *recorder) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// errNotProbed marks a probe the run's end prevented.
+var errNotProbed = errors.New("not probed")
+
 // outcome maps a dial error to a port state, as nmap does for a connect
 // scan: refused (RST, or ICMP port unreachable for UDP) is closed; silence
 // until the timeout, or an ICMP host/network unreachable (what a firewall's
 // REJECT with admin-prohibited gives), is filtered.
-func outcome(err error) (exposure.ProbeState, string) {
+func outcome(ctx context.Context, err error) (exposure.ProbeState, string) {
 	switch {
+	case errors.Is(err, errNotProbed), ctx.Err() != nil, runEnded(ctx):
+		// The run ended (or will before the rate limiter lets this probe
+		// go): no answer was waited for, so nothing is known.
+		return exposure.ProbeSkipped, "not probed: the run ended first"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return exposure.ProbeClosed, "connection refused"
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return exposure.ProbeFiltered, "no answer before the timeout"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return exposure.ProbeFiltered, "unreachable: " + err.Error()
-	case errors.Is(err, context.Canceled):
-		return exposure.ProbeSkipped, "not probed: " + err.Error()
 	}
 	return exposure.ProbeError, err.Error()
+}
+
+// runEnded reports whether ctx's deadline has passed (a dial cut short by
+// it can return just before ctx.Err is set).
+func runEnded(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func isTimeout(err error) bool {

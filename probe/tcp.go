@@ -44,7 +44,7 @@ func (p *Prober) probeTCP(ctx context.Context, t Target, dial netip.AddrPort) ex
 	defer s.close()
 	rtt, err := s.connect(ctx)
 	if err != nil {
-		state, reason := outcome(err)
+		state, reason := outcome(ctx, err)
 		obs := exposure.Observation{State: state}
 		if state == exposure.ProbeError || state == exposure.ProbeSkipped {
 			obs.Error = reason

@@ -49,7 +49,7 @@ func (p *Prober) probeUDP(ctx context.Context, t Target, dial netip.AddrPort) ex
 	s := &session{p: p, t: t, dial: dial, network: "udp"}
 	defer s.close()
 	if _, err := s.connect(ctx); err != nil {
-		state, reason := outcome(err)
+		state, reason := outcome(ctx, err)
 		return exposure.Observation{State: state, Error: reason}
 	}
 	names := udpOrder
@@ -89,7 +89,7 @@ func (p *Prober) probeUDP(ctx context.Context, t Target, dial netip.AddrPort) ex
 			}
 		}
 	}
-	state, reason := outcome(err)
+	state, reason := outcome(ctx, err)
 	obs := exposure.Observation{State: state, Evidence: map[string]string{"probes": strings.Join(names, ",")}}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):

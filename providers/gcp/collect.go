@@ -61,6 +61,7 @@ var Permissions = []string{
 	"compute.networks.getEffectiveFirewalls",
 	"compute.networks.list",
 	"compute.networkFirewallPolicies.get",
+	"compute.networkEndpointGroups.list",
 	"compute.networkFirewallPolicies.list",
 	"compute.regionNetworkFirewallPolicies.get",
 	"compute.routers.list",
@@ -100,6 +101,7 @@ type Collector struct {
 	tcpProxies    *compute.TargetTcpProxiesClient
 	urlMaps       *compute.UrlMapsClient
 	routers       *compute.RoutersClient
+	negs          *compute.NetworkEndpointGroupsClient
 	closers       []func() error
 	projectsCache *resourcemanager.ProjectsClient
 }
@@ -210,6 +212,10 @@ func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) 
 	mk("routers", func() (interface{ Close() error }, error) {
 		c.routers, err = compute.NewRoutersRESTClient(ctx, o...)
 		return c.routers, err
+	})
+	mk("network endpoint groups", func() (interface{ Close() error }, error) {
+		c.negs, err = compute.NewNetworkEndpointGroupsRESTClient(ctx, o...)
+		return c.negs, err
 	})
 	if err != nil {
 		_ = c.Close()
@@ -391,17 +397,7 @@ func (c *Collector) collectProject(ctx context.Context, snap *providers.Snapshot
 			return nil
 		})
 	}
-	for _, n := range networks {
-		g.Go(func() error {
-			resp, err := c.networks.GetEffectiveFirewalls(gctx, &computepb.GetEffectiveFirewallsNetworkRequest{Project: project, Network: n.GetName()})
-			if err != nil {
-				r.fail("compute.networks.getEffectiveFirewalls "+n.GetName(), err)
-				return nil
-			}
-			r.putMessage(providers.Join(DirEffectiveFirewalls, n.GetName()+".json"), resp)
-			return nil
-		})
-	}
+	r.effectiveFirewalls(gctx, g, networks)
 	_ = g.Wait()
 }
 
@@ -416,169 +412,11 @@ type list struct {
 }
 
 func (r *projectRun) lists() []list {
-	c, p := r.c, r.project
-	return []list{
-		{file: FileSubnetworks, method: "compute.subnetworks.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.subnetworks.AggregatedList(ctx, &computepb.AggregatedListSubnetworksRequest{Project: p}),
-				func(v compute.SubnetworksScopedListPair) []*computepb.Subnetwork { return v.Value.GetSubnetworks() })
-		}},
-		{file: FileFirewallRules, method: "compute.firewalls.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return messages(drain(c.firewalls.List(ctx, &computepb.ListFirewallsRequest{Project: p})))
-		}},
-		{file: FileNetworkFirewallPolicies, method: "compute.networkFirewallPolicies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.netPolicies.AggregatedList(ctx, &computepb.AggregatedListNetworkFirewallPoliciesRequest{Project: p}),
-				func(v compute.FirewallPoliciesScopedListPair) []*computepb.FirewallPolicy {
-					return v.Value.GetFirewallPolicies()
-				})
-		}, after: r.policyRules},
-		{file: FileInstances, method: "compute.instances.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{Project: p}),
-				func(v compute.InstancesScopedListPair) []*computepb.Instance { return v.Value.GetInstances() })
-		}},
-		{file: FileForwardingRules, method: "compute.forwardingRules.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			regional, err := aggregated(c.fwdRules.AggregatedList(ctx, &computepb.AggregatedListForwardingRulesRequest{Project: p}),
-				func(v compute.ForwardingRulesScopedListPair) []*computepb.ForwardingRule {
-					return v.Value.GetForwardingRules()
-				})
-			if err != nil {
-				return nil, err
-			}
-			// gcloud lists regional and global forwarding rules together;
-			// the snapshot does the same.
-			global, err := messages(drain(c.globalFwd.List(ctx, &computepb.ListGlobalForwardingRulesRequest{Project: p})))
-			if err != nil {
-				return regional, fmt.Errorf("compute.globalForwardingRules.list: %w", err)
-			}
-			return append(regional, global...), nil
-		}},
-		{file: FileTargetPools, method: "compute.targetPools.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.targetPools.AggregatedList(ctx, &computepb.AggregatedListTargetPoolsRequest{Project: p}),
-				func(v compute.TargetPoolsScopedListPair) []*computepb.TargetPool { return v.Value.GetTargetPools() })
-		}},
-		{file: FileTargetInstances, method: "compute.targetInstances.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.targetInst.AggregatedList(ctx, &computepb.AggregatedListTargetInstancesRequest{Project: p}),
-				func(v compute.TargetInstancesScopedListPair) []*computepb.TargetInstance {
-					return v.Value.GetTargetInstances()
-				})
-		}},
-		{file: FileBackendServices, method: "compute.backendServices.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.backends.AggregatedList(ctx, &computepb.AggregatedListBackendServicesRequest{Project: p}),
-				func(v compute.BackendServicesScopedListPair) []*computepb.BackendService {
-					return v.Value.GetBackendServices()
-				})
-		}},
-		{file: FileInstanceGroups, method: "compute.instanceGroups.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.groups.AggregatedList(ctx, &computepb.AggregatedListInstanceGroupsRequest{Project: p}),
-				func(v compute.InstanceGroupsScopedListPair) []*computepb.InstanceGroup {
-					return v.Value.GetInstanceGroups()
-				})
-		}, after: r.groupMembers},
-		{file: FileTargetHTTPProxies, method: "compute.targetHttpProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.httpProxies.AggregatedList(ctx, &computepb.AggregatedListTargetHttpProxiesRequest{Project: p}),
-				func(v compute.TargetHttpProxiesScopedListPair) []*computepb.TargetHttpProxy {
-					return v.Value.GetTargetHttpProxies()
-				})
-		}},
-		{file: FileTargetHTTPSProxies, method: "compute.targetHttpsProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.httpsProxies.AggregatedList(ctx, &computepb.AggregatedListTargetHttpsProxiesRequest{Project: p}),
-				func(v compute.TargetHttpsProxiesScopedListPair) []*computepb.TargetHttpsProxy {
-					return v.Value.GetTargetHttpsProxies()
-				})
-		}},
-		{file: FileTargetSSLProxies, method: "compute.targetSslProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return messages(drain(c.sslProxies.List(ctx, &computepb.ListTargetSslProxiesRequest{Project: p})))
-		}},
-		{file: FileTargetTCPProxies, method: "compute.targetTcpProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.tcpProxies.AggregatedList(ctx, &computepb.AggregatedListTargetTcpProxiesRequest{Project: p}),
-				func(v compute.TargetTcpProxiesScopedListPair) []*computepb.TargetTcpProxy {
-					return v.Value.GetTargetTcpProxies()
-				})
-		}},
-		{file: FileURLMaps, method: "compute.urlMaps.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.urlMaps.AggregatedList(ctx, &computepb.AggregatedListUrlMapsRequest{Project: p}),
-				func(v compute.UrlMapsScopedListPair) []*computepb.UrlMap { return v.Value.GetUrlMaps() })
-		}},
-		{file: FileRouters, method: "compute.routers.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
-			return aggregated(c.routers.AggregatedList(ctx, &computepb.AggregatedListRoutersRequest{Project: p}),
-				func(v compute.RoutersScopedListPair) []*computepb.Router { return v.Value.GetRouters() })
-		}},
-	}
-}
-
-// policyRules fetches the rules of network firewall policies when the list
-// did not carry them (the list API may leave rules out; get always returns
-// them). Unassociated policies are fetched too: their allow rules are
-// judged as latent exposures.
-func (r *projectRun) policyRules(ctx context.Context, items []proto.Message) []proto.Message {
-	for i, m := range items {
-		pol, ok := m.(*computepb.FirewallPolicy)
-		if !ok || len(pol.GetRules()) > 0 {
-			continue
-		}
-		var full *computepb.FirewallPolicy
-		var err error
-		method := "compute.networkFirewallPolicies.get"
-		if region := lastSegment(pol.GetRegion()); region != "" {
-			method = "compute.regionNetworkFirewallPolicies.get"
-			full, err = r.c.regPolicies.Get(ctx, &computepb.GetRegionNetworkFirewallPolicyRequest{Project: r.project, Region: region, FirewallPolicy: pol.GetName()})
-		} else {
-			full, err = r.c.netPolicies.Get(ctx, &computepb.GetNetworkFirewallPolicyRequest{Project: r.project, FirewallPolicy: pol.GetName()})
-		}
-		if err != nil {
-			r.fail(method+" "+pol.GetName(), err)
-			continue
-		}
-		items[i] = full
-	}
-	return items
-}
-
-// groupMembers lists the instances of every instance group into
-// instance-group-members.json and returns the groups unchanged.
-func (r *projectRun) groupMembers(ctx context.Context, items []proto.Message) []proto.Message {
-	members := []groupMembersDoc{}
-	for _, m := range items {
-		grp, ok := m.(*computepb.InstanceGroup)
-		if !ok {
-			continue
-		}
-		body := &computepb.InstanceGroupsListInstancesRequest{InstanceState: proto.String("ALL")}
-		var got []*computepb.InstanceWithNamedPorts
-		var err error
-		if zone := lastSegment(grp.GetZone()); zone != "" {
-			got, err = drain(r.c.groups.ListInstances(ctx, &computepb.ListInstancesInstanceGroupsRequest{
-				Project: r.project, Zone: zone, InstanceGroup: grp.GetName(), InstanceGroupsListInstancesRequestResource: body}))
-		} else {
-			got, err = drain(r.c.regionGroups.ListInstances(ctx, &computepb.ListInstancesRegionInstanceGroupsRequest{
-				Project: r.project, Region: lastSegment(grp.GetRegion()), InstanceGroup: grp.GetName(),
-				RegionInstanceGroupsListInstancesRequestResource: &computepb.RegionInstanceGroupsListInstancesRequest{InstanceState: proto.String("ALL")}}))
-		}
-		if err != nil {
-			r.fail("compute.instanceGroups.listInstances "+grp.GetName(), err)
-			continue
-		}
-		doc := groupMembersDoc{InstanceGroup: grp.GetSelfLink()}
-		for _, w := range got {
-			b, err := protojson.Marshal(w)
-			if err != nil {
-				continue
-			}
-			doc.Instances = append(doc.Instances, b)
-		}
-		members = append(members, doc)
-	}
-	if err := r.snap.PutJSON(r.path(FileInstanceGroupMembers), members); err != nil {
-		r.fail("snapshot "+FileInstanceGroupMembers, err)
-	}
-	return items
-}
-
-// groupMembersDoc is one entry of instance-group-members.json: a group's
-// selfLink and what `gcloud compute instance-groups list-instances GROUP
-// --format=json` prints for it.
-type groupMembersDoc struct {
-	InstanceGroup string            `json:"instanceGroup"`
-	Instances     []json.RawMessage `json:"instances"`
+	var out []list
+	out = append(out, r.instanceLists()...)
+	out = append(out, r.firewallLists()...)
+	out = append(out, r.loadBalancerLists()...)
+	return append(out, r.natLists()...)
 }
 
 func (r *projectRun) path(file string) string { return providers.Join(Provider, r.project, file) }

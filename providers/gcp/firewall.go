@@ -1,15 +1,21 @@
 package gcp
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"go4.org/netipx"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/providers"
 )
 
 // Rule evaluation order, from
@@ -595,4 +601,67 @@ func (n *nic) addresses() []netip.Addr {
 	out := append([]netip.Addr{}, n.internal...)
 	out = append(out, n.ext4...)
 	return append(out, n.ext6...)
+}
+
+// firewallLists are the VPC firewall rules and the network firewall
+// policies (global and regional, aggregated) of a project.
+func (r *projectRun) firewallLists() []list {
+	c, p := r.c, r.project
+	return []list{
+		{file: FileFirewallRules, method: "compute.firewalls.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return messages(drain(c.firewalls.List(ctx, &computepb.ListFirewallsRequest{Project: p})))
+		}},
+		{file: FileNetworkFirewallPolicies, method: "compute.networkFirewallPolicies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.netPolicies.AggregatedList(ctx, &computepb.AggregatedListNetworkFirewallPoliciesRequest{Project: p}),
+				func(v compute.FirewallPoliciesScopedListPair) []*computepb.FirewallPolicy {
+					return v.Value.GetFirewallPolicies()
+				})
+		}, after: r.policyRules},
+	}
+}
+
+// effectiveFirewalls stores networks.getEffectiveFirewalls for each
+// network: the documented way to read the hierarchical (organization and
+// folder) policies that apply, in evaluation order, with only project-level
+// permissions.
+func (r *projectRun) effectiveFirewalls(ctx context.Context, g *errgroup.Group, networks []*computepb.Network) {
+	for _, n := range networks {
+		g.Go(func() error {
+			resp, err := r.c.networks.GetEffectiveFirewalls(ctx, &computepb.GetEffectiveFirewallsNetworkRequest{Project: r.project, Network: n.GetName()})
+			if err != nil {
+				r.fail("compute.networks.getEffectiveFirewalls "+n.GetName(), err)
+				return nil
+			}
+			r.putMessage(providers.Join(DirEffectiveFirewalls, n.GetName()+".json"), resp)
+			return nil
+		})
+	}
+}
+
+// policyRules fetches the rules of network firewall policies when the list
+// did not carry them (the list API may leave rules out; get always returns
+// them). Unassociated policies are fetched too: their allow rules are
+// judged as latent exposures.
+func (r *projectRun) policyRules(ctx context.Context, items []proto.Message) []proto.Message {
+	for i, m := range items {
+		pol, ok := m.(*computepb.FirewallPolicy)
+		if !ok || len(pol.GetRules()) > 0 {
+			continue
+		}
+		var full *computepb.FirewallPolicy
+		var err error
+		method := "compute.networkFirewallPolicies.get"
+		if region := lastSegment(pol.GetRegion()); region != "" {
+			method = "compute.regionNetworkFirewallPolicies.get"
+			full, err = r.c.regPolicies.Get(ctx, &computepb.GetRegionNetworkFirewallPolicyRequest{Project: r.project, Region: region, FirewallPolicy: pol.GetName()})
+		} else {
+			full, err = r.c.netPolicies.Get(ctx, &computepb.GetNetworkFirewallPolicyRequest{Project: r.project, FirewallPolicy: pol.GetName()})
+		}
+		if err != nil {
+			r.fail(method+" "+pol.GetName(), err)
+			continue
+		}
+		items[i] = full
+	}
+	return items
 }

@@ -34,6 +34,8 @@ const (
 	FileBackendServices         = "backend-services.json"
 	FileInstanceGroups          = "instance-groups.json"
 	FileInstanceGroupMembers    = "instance-group-members.json"
+	FileNetworkEndpointGroups   = "network-endpoint-groups.json"
+	FileNetworkEndpoints        = "network-endpoint-group-members.json"
 	FileTargetHTTPProxies       = "target-http-proxies.json"
 	FileTargetHTTPSProxies      = "target-https-proxies.json"
 	FileTargetSSLProxies        = "target-ssl-proxies.json"

@@ -1,10 +1,16 @@
 package gcp
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"go4.org/netipx"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/portcullis-sec/portcullis/exposure"
 )
@@ -16,6 +22,8 @@ type lbIndex struct {
 	services  map[string]*backendService
 	groups    map[string]*instanceGroup
 	members   map[string]*instanceGroupMembers
+	negs      map[string]*networkEndpointGroup
+	negEPs    map[string]*negEndpoints
 	proxies   map[string]*targetProxy
 	urlMaps   map[string]*urlMap
 	proxyNets map[string]*netipx.IPSet // network|region → proxy-only subnets
@@ -23,7 +31,8 @@ type lbIndex struct {
 
 func (e *estate) lbIndex() *lbIndex {
 	x := &lbIndex{pools: map[string]*targetPool{}, tinsts: map[string]*targetInstance{}, services: map[string]*backendService{},
-		groups: map[string]*instanceGroup{}, members: map[string]*instanceGroupMembers{}, proxies: map[string]*targetProxy{},
+		groups: map[string]*instanceGroup{}, members: map[string]*instanceGroupMembers{},
+		negs: map[string]*networkEndpointGroup{}, negEPs: map[string]*negEndpoints{}, proxies: map[string]*targetProxy{},
 		urlMaps: map[string]*urlMap{}, proxyNets: map[string]*netipx.IPSet{}}
 	builders := map[string]*netipx.IPSetBuilder{}
 	for _, p := range e.projects {
@@ -41,6 +50,12 @@ func (e *estate) lbIndex() *lbIndex {
 		}
 		for _, v := range p.groupMembers {
 			x.members[resourceKey(v.InstanceGroup)] = v
+		}
+		for _, v := range p.negs {
+			x.negs[resourceKey(v.SelfLink)] = v
+		}
+		for _, v := range p.negEndpoints {
+			x.negEPs[resourceKey(v.NetworkEndpointGroup)] = v
 		}
 		for _, l := range [][]*targetProxy{p.httpProxies, p.httpsProxies, p.sslProxies, p.tcpProxies} {
 			for _, v := range l {
@@ -282,6 +297,10 @@ func (e *estate) proxyBackends(x *lbIndex, p *project, res, region, target strin
 func (e *estate) serviceBackends(x *lbIndex, p *project, res string, bs *backendService, proxy bool) []backendRef {
 	var out []backendRef
 	for _, b := range bs.Backends {
+		if segmentKind(b.Group) == "networkEndpointGroups" {
+			out = append(out, e.negBackends(x, p, res, bs, b.Group, proxy)...)
+			continue
+		}
 		if segmentKind(b.Group) != "instanceGroups" {
 			continue
 		}
@@ -306,6 +325,57 @@ func (e *estate) serviceBackends(x *lbIndex, p *project, res string, bs *backend
 			}
 			out = append(out, backendRef{inst: ii, network: network, port: port})
 		}
+	}
+	return out
+}
+
+// negBackends lists the live instances of a zonal VM network endpoint
+// group. Proxies reach each on its endpoint port (or the group's default
+// port); passthrough balancers keep the port. Serverless, internet and
+// hybrid groups have no instance and are skipped.
+func (e *estate) negBackends(x *lbIndex, p *project, res string, bs *backendService, group string, proxy bool) []backendRef {
+	gk := resourceKey(group)
+	neg := x.negs[gk]
+	if neg != nil && !vmEndpointTypes[neg.NetworkEndpointType] {
+		return nil
+	}
+	if segmentAfter(gk, "zones") == "" {
+		return nil // regional and global groups are serverless, internet or PSC
+	}
+	eps := x.negEPs[gk]
+	if eps == nil {
+		e.n.errorf(p.id, lastSegment(bs.Region), res, "endpoints of network endpoint group %s are not in %s", group, FileNetworkEndpoints)
+		return nil
+	}
+	var out []backendRef
+	for _, ep := range eps.Endpoints {
+		name := ep.NetworkEndpoint.Instance
+		if name == "" {
+			continue
+		}
+		key := resourceKey(name)
+		if !strings.Contains(name, "/") {
+			key = "projects/" + segmentAfter(gk, "projects") + "/zones/" + segmentAfter(gk, "zones") + "/instances/" + name
+		}
+		ii := e.insts[key]
+		if ii == nil || !ii.live {
+			continue
+		}
+		b := backendRef{inst: ii}
+		if neg != nil {
+			b.network = resourceKey(neg.Network)
+		}
+		if proxy {
+			switch {
+			case ep.NetworkEndpoint.Port > 0 && ep.NetworkEndpoint.Port <= 65535:
+				b.port = uint16(ep.NetworkEndpoint.Port)
+			case neg != nil && neg.DefaultPort > 0 && neg.DefaultPort <= 65535:
+				b.port = uint16(neg.DefaultPort)
+			default:
+				b.port = namedPortOf(bs, nil)
+			}
+		}
+		out = append(out, b)
 	}
 	return out
 }
@@ -382,4 +452,173 @@ func frPorts(fr *forwardingRule, proto exposure.Protocol) ([]exposure.PortRange,
 		out = append(out, exposure.AllPorts)
 	}
 	return out, nil
+}
+
+// loadBalancerLists are the forwarding rules and everything between them
+// and the backend instances.
+func (r *projectRun) loadBalancerLists() []list {
+	c, p := r.c, r.project
+	return []list{
+		{file: FileForwardingRules, method: "compute.forwardingRules.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			regional, err := aggregated(c.fwdRules.AggregatedList(ctx, &computepb.AggregatedListForwardingRulesRequest{Project: p}),
+				func(v compute.ForwardingRulesScopedListPair) []*computepb.ForwardingRule {
+					return v.Value.GetForwardingRules()
+				})
+			if err != nil {
+				return nil, err
+			}
+			// gcloud lists regional and global forwarding rules together;
+			// the snapshot does the same.
+			global, err := messages(drain(c.globalFwd.List(ctx, &computepb.ListGlobalForwardingRulesRequest{Project: p})))
+			if err != nil {
+				return regional, fmt.Errorf("compute.globalForwardingRules.list: %w", err)
+			}
+			return append(regional, global...), nil
+		}},
+		{file: FileTargetPools, method: "compute.targetPools.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.targetPools.AggregatedList(ctx, &computepb.AggregatedListTargetPoolsRequest{Project: p}),
+				func(v compute.TargetPoolsScopedListPair) []*computepb.TargetPool { return v.Value.GetTargetPools() })
+		}},
+		{file: FileTargetInstances, method: "compute.targetInstances.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.targetInst.AggregatedList(ctx, &computepb.AggregatedListTargetInstancesRequest{Project: p}),
+				func(v compute.TargetInstancesScopedListPair) []*computepb.TargetInstance {
+					return v.Value.GetTargetInstances()
+				})
+		}},
+		{file: FileBackendServices, method: "compute.backendServices.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.backends.AggregatedList(ctx, &computepb.AggregatedListBackendServicesRequest{Project: p}),
+				func(v compute.BackendServicesScopedListPair) []*computepb.BackendService {
+					return v.Value.GetBackendServices()
+				})
+		}},
+		{file: FileInstanceGroups, method: "compute.instanceGroups.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.groups.AggregatedList(ctx, &computepb.AggregatedListInstanceGroupsRequest{Project: p}),
+				func(v compute.InstanceGroupsScopedListPair) []*computepb.InstanceGroup {
+					return v.Value.GetInstanceGroups()
+				})
+		}, after: r.groupMembers},
+		{file: FileNetworkEndpointGroups, method: "compute.networkEndpointGroups.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.negs.AggregatedList(ctx, &computepb.AggregatedListNetworkEndpointGroupsRequest{Project: p}),
+				func(v compute.NetworkEndpointGroupsScopedListPair) []*computepb.NetworkEndpointGroup {
+					return v.Value.GetNetworkEndpointGroups()
+				})
+		}, after: r.negMembers},
+		{file: FileTargetHTTPProxies, method: "compute.targetHttpProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.httpProxies.AggregatedList(ctx, &computepb.AggregatedListTargetHttpProxiesRequest{Project: p}),
+				func(v compute.TargetHttpProxiesScopedListPair) []*computepb.TargetHttpProxy {
+					return v.Value.GetTargetHttpProxies()
+				})
+		}},
+		{file: FileTargetHTTPSProxies, method: "compute.targetHttpsProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.httpsProxies.AggregatedList(ctx, &computepb.AggregatedListTargetHttpsProxiesRequest{Project: p}),
+				func(v compute.TargetHttpsProxiesScopedListPair) []*computepb.TargetHttpsProxy {
+					return v.Value.GetTargetHttpsProxies()
+				})
+		}},
+		{file: FileTargetSSLProxies, method: "compute.targetSslProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return messages(drain(c.sslProxies.List(ctx, &computepb.ListTargetSslProxiesRequest{Project: p})))
+		}},
+		{file: FileTargetTCPProxies, method: "compute.targetTcpProxies.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.tcpProxies.AggregatedList(ctx, &computepb.AggregatedListTargetTcpProxiesRequest{Project: p}),
+				func(v compute.TargetTcpProxiesScopedListPair) []*computepb.TargetTcpProxy {
+					return v.Value.GetTargetTcpProxies()
+				})
+		}},
+		{file: FileURLMaps, method: "compute.urlMaps.list", fetch: func(ctx context.Context) ([]proto.Message, error) {
+			return aggregated(c.urlMaps.AggregatedList(ctx, &computepb.AggregatedListUrlMapsRequest{Project: p}),
+				func(v compute.UrlMapsScopedListPair) []*computepb.UrlMap { return v.Value.GetUrlMaps() })
+		}},
+	}
+}
+
+// groupMembers lists the instances of every instance group into
+// instance-group-members.json and returns the groups unchanged.
+func (r *projectRun) groupMembers(ctx context.Context, items []proto.Message) []proto.Message {
+	members := []groupMembersDoc{}
+	for _, m := range items {
+		grp, ok := m.(*computepb.InstanceGroup)
+		if !ok {
+			continue
+		}
+		body := &computepb.InstanceGroupsListInstancesRequest{InstanceState: proto.String("ALL")}
+		var got []*computepb.InstanceWithNamedPorts
+		var err error
+		if zone := lastSegment(grp.GetZone()); zone != "" {
+			got, err = drain(r.c.groups.ListInstances(ctx, &computepb.ListInstancesInstanceGroupsRequest{
+				Project: r.project, Zone: zone, InstanceGroup: grp.GetName(), InstanceGroupsListInstancesRequestResource: body}))
+		} else {
+			got, err = drain(r.c.regionGroups.ListInstances(ctx, &computepb.ListInstancesRegionInstanceGroupsRequest{
+				Project: r.project, Region: lastSegment(grp.GetRegion()), InstanceGroup: grp.GetName(),
+				RegionInstanceGroupsListInstancesRequestResource: &computepb.RegionInstanceGroupsListInstancesRequest{InstanceState: proto.String("ALL")}}))
+		}
+		if err != nil {
+			r.fail("compute.instanceGroups.listInstances "+grp.GetName(), err)
+			continue
+		}
+		doc := groupMembersDoc{InstanceGroup: grp.GetSelfLink()}
+		for _, w := range got {
+			b, err := protojson.Marshal(w)
+			if err != nil {
+				continue
+			}
+			doc.Instances = append(doc.Instances, b)
+		}
+		members = append(members, doc)
+	}
+	if err := r.snap.PutJSON(r.path(FileInstanceGroupMembers), members); err != nil {
+		r.fail("snapshot "+FileInstanceGroupMembers, err)
+	}
+	return items
+}
+
+// groupMembersDoc is one entry of instance-group-members.json: a group's
+// selfLink and what `gcloud compute instance-groups list-instances GROUP
+// --format=json` prints for it.
+type groupMembersDoc struct {
+	InstanceGroup string            `json:"instanceGroup"`
+	Instances     []json.RawMessage `json:"instances"`
+}
+
+// negMembers lists the endpoints of every zonal network endpoint group
+// whose endpoints are VMs (GCE_VM_IP for passthrough load balancers,
+// GCE_VM_IP_PORT for proxies) into network-endpoint-group-members.json;
+// serverless, internet and hybrid groups have no instance behind them.
+func (r *projectRun) negMembers(ctx context.Context, items []proto.Message) []proto.Message {
+	docs := []negMembersDoc{}
+	for _, m := range items {
+		neg, ok := m.(*computepb.NetworkEndpointGroup)
+		if !ok || neg.GetZone() == "" || !vmEndpointTypes[neg.GetNetworkEndpointType()] {
+			continue
+		}
+		got, err := drain(r.c.negs.ListNetworkEndpoints(ctx, &computepb.ListNetworkEndpointsNetworkEndpointGroupsRequest{
+			Project: r.project, Zone: lastSegment(neg.GetZone()), NetworkEndpointGroup: neg.GetName(),
+			NetworkEndpointGroupsListEndpointsRequestResource: &computepb.NetworkEndpointGroupsListEndpointsRequest{HealthStatus: proto.String("SKIP")}}))
+		if err != nil {
+			r.fail("compute.networkEndpointGroups.listNetworkEndpoints "+neg.GetName(), err)
+			continue
+		}
+		doc := negMembersDoc{NetworkEndpointGroup: neg.GetSelfLink(), Endpoints: []json.RawMessage{}}
+		for _, ep := range got {
+			if b, err := protojson.Marshal(ep); err == nil {
+				doc.Endpoints = append(doc.Endpoints, b)
+			}
+		}
+		docs = append(docs, doc)
+	}
+	if err := r.snap.PutJSON(r.path(FileNetworkEndpoints), docs); err != nil {
+		r.fail("snapshot "+FileNetworkEndpoints, err)
+	}
+	return items
+}
+
+// vmEndpointTypes are the network endpoint group types whose endpoints are
+// VM network interfaces.
+var vmEndpointTypes = map[string]bool{"GCE_VM_IP": true, "GCE_VM_IP_PORT": true}
+
+// negMembersDoc is one entry of network-endpoint-group-members.json: a
+// group's selfLink and what `gcloud compute network-endpoint-groups
+// list-network-endpoints NEG --zone Z --format=json` prints for it.
+type negMembersDoc struct {
+	NetworkEndpointGroup string            `json:"networkEndpointGroup"`
+	Endpoints            []json.RawMessage `json:"endpoints"`
 }

@@ -28,6 +28,8 @@ type project struct {
 	backendServices []*backendService
 	instanceGroups  []*instanceGroup
 	groupMembers    []*instanceGroupMembers
+	negs            []*networkEndpointGroup
+	negEndpoints    []*negEndpoints
 	httpProxies     []*targetProxy
 	httpsProxies    []*targetProxy
 	sslProxies      []*targetProxy
@@ -88,6 +90,8 @@ func (n *normalizer) loadProject(id string) *project {
 	readList(n, p, FileBackendServices, &p.backendServices)
 	readList(n, p, FileInstanceGroups, &p.instanceGroups)
 	readList(n, p, FileInstanceGroupMembers, &p.groupMembers)
+	readList(n, p, FileNetworkEndpointGroups, &p.negs)
+	readList(n, p, FileNetworkEndpoints, &p.negEndpoints)
 	readList(n, p, FileTargetHTTPProxies, &p.httpProxies)
 	readList(n, p, FileTargetHTTPSProxies, &p.httpsProxies)
 	readList(n, p, FileTargetSSLProxies, &p.sslProxies)

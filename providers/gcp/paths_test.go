@@ -82,6 +82,11 @@ var situations = []struct {
 		"web-nlb 203.0.113.50 tcp/443 any -> web-1:443",
 		"web-nlb 203.0.113.50 tcp/443 any -> web-2:443",
 	}},
+	{"passthrough backend service, allPorts, zonal GCE_VM_IP endpoint group", []string{"app-nlb"}, []string{
+		"app-nlb 203.0.113.51 tcp/10250 203.0.113.0/24 -> app-1:10250",
+		"app-nlb 203.0.113.51 tcp/9000 any -> app-1:9000",
+		"app-nlb 203.0.113.51 tcp/9443 192.0.2.0/24 -> app-1:9443",
+	}},
 	{"proxy load balancer, IPv4 and IPv6, backend on the named port", []string{"web-https", "web-https-v6"}, []string{
 		"web-https 198.51.100.60 tcp/443 any -> web-2:8080",
 		"web-https-v6 2001:db8:2::60 tcp/443 any -> web-2:8080",

@@ -277,3 +277,23 @@ type router struct {
 		NatIPAllocateOption string   `json:"natIpAllocateOption"`
 	} `json:"nats"`
 }
+
+type networkEndpointGroup struct {
+	Name                string `json:"name"`
+	SelfLink            string `json:"selfLink"`
+	Zone                string `json:"zone"`
+	Network             string `json:"network"`
+	NetworkEndpointType string `json:"networkEndpointType"`
+	DefaultPort         int    `json:"defaultPort"`
+}
+
+type negEndpoints struct {
+	NetworkEndpointGroup string `json:"networkEndpointGroup"`
+	Endpoints            []struct {
+		NetworkEndpoint struct {
+			Instance  string `json:"instance"`
+			IPAddress string `json:"ipAddress"`
+			Port      int    `json:"port"`
+		} `json:"networkEndpoint"`
+	} `json:"endpoints"`
+}

@@ -167,6 +167,10 @@ func (f *fakeCompute) route(method string, seg []string) (route, bool) {
 		"POST regions/*/instanceGroups/*/listInstances": {"compute.instanceGroups.list", func(w http.ResponseWriter, r *http.Request, p string, s []string) {
 			f.members(w, r, p, s[3])
 		}},
+		"GET aggregated/networkEndpointGroups": agg("compute.networkEndpointGroups.list", FileNetworkEndpointGroups, nil),
+		"POST zones/*/networkEndpointGroups/*/listNetworkEndpoints": {"compute.networkEndpointGroups.list", func(w http.ResponseWriter, r *http.Request, p string, s []string) {
+			f.endpoints(w, r, p, s[3])
+		}},
 		"GET aggregated/targetHttpProxies":  agg("compute.targetHttpProxies.list", FileTargetHTTPProxies, nil),
 		"GET aggregated/targetHttpsProxies": agg("compute.targetHttpsProxies.list", FileTargetHTTPSProxies, nil),
 		"GET global/targetSslProxies":       list("compute.targetSslProxies.list", FileTargetSSLProxies, nil),
@@ -183,7 +187,7 @@ func shape(seg []string) []string {
 	out := append([]string(nil), seg...)
 	for i := range out {
 		if i > 0 && (out[i-1] == "zones" || out[i-1] == "regions" || out[i-1] == "networks" ||
-			out[i-1] == "instanceGroups" || out[i-1] == "firewallPolicies") {
+			out[i-1] == "instanceGroups" || out[i-1] == "firewallPolicies" || out[i-1] == "networkEndpointGroups") {
 			out[i] = "*"
 		}
 	}
@@ -274,6 +278,8 @@ func scopedField(file string) string {
 		return "backendServices"
 	case FileInstanceGroups:
 		return "instanceGroups"
+	case FileNetworkEndpointGroups:
+		return "networkEndpointGroups"
 	case FileTargetHTTPProxies:
 		return "targetHttpProxies"
 	case FileTargetHTTPSProxies:
@@ -350,6 +356,40 @@ func (f *fakeCompute) members(w http.ResponseWriter, r *http.Request, p, group s
 		return
 	}
 	f.fail(w, apiFailure{code: 404, reason: "notFound", message: "The resource 'projects/" + p + "/instanceGroups/" + group + "' was not found"})
+}
+
+// endpoints serves networkEndpointGroups.listNetworkEndpoints, paged.
+func (f *fakeCompute) endpoints(w http.ResponseWriter, r *http.Request, p, neg string) {
+	var body struct {
+		HealthStatus string `json:"healthStatus"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		f.fail(w, apiFailure{code: 400, reason: "parseError", message: "body: " + err.Error()})
+		return
+	}
+	var docs []struct {
+		NetworkEndpointGroup string           `json:"networkEndpointGroup"`
+		Endpoints            []map[string]any `json:"endpoints"`
+	}
+	b, _ := fs.ReadFile(f.fsys, path.Join(p, FileNetworkEndpoints))
+	_ = json.Unmarshal(b, &docs)
+	for _, d := range docs {
+		if lastSegment(d.NetworkEndpointGroup) != neg {
+			continue
+		}
+		start := 0
+		if tok := r.URL.Query().Get("pageToken"); tok != "" {
+			start, _ = strconv.Atoi(tok)
+		}
+		end := min(start+f.pageSize, len(d.Endpoints))
+		resp := map[string]any{"kind": "compute#networkEndpointGroupsListNetworkEndpoints", "items": d.Endpoints[start:end]}
+		if end < len(d.Endpoints) {
+			resp["nextPageToken"] = strconv.Itoa(end)
+		}
+		writeJSON(w, resp)
+		return
+	}
+	f.fail(w, apiFailure{code: 404, reason: "notFound", message: "The resource 'projects/" + p + "/networkEndpointGroups/" + neg + "' was not found"})
 }
 
 func (f *fakeCompute) searchProjects(w http.ResponseWriter, r *http.Request) {

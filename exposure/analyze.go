@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"fmt"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,24 +29,26 @@ type Result struct {
 // https://docs.aws.amazon.com/vpc/latest/userguide/custom-network-acl.html#nacl-ephemeral-ports
 var ephemeral = PortRange{1024, 65535}
 
+// Address universes, in the analysis's internal form.
+var (
+	anyAS     = toAddrSet(AnySource())
+	public4AS = toAddrSet(public4)
+	public6AS = toAddrSet(public6)
+	publicAS  = toAddrSet(publicInternet)
+	v4AS      = toAddrSet(Sources(anyIPv4))
+	v6AS      = subtractSets(toAddrSet(Sources(anyIPv6)), v4AS)
+)
+
 // Analyze computes the effective and latent exposures of an inventory. It
 // is pure: no I/O, no clock, no shared state. Layers, hops and paths shared
-// between targets are evaluated once.
+// between targets are evaluated once, so the cost grows with the number of
+// distinct paths and rules, not with their product.
 func Analyze(inv *Inventory) *Result {
-	a := &analyzer{
-		layers:    map[*Layer]*layerEval{},
-		layerIdx:  map[*Layer]int{},
-		hops:      map[string]*trafficSet{},
-		paths:     map[string]*trafficSet{},
-		templates: map[string][]segment{},
-		cover:     map[string]*trafficSet{},
-		res:       &Result{},
-	}
+	a := newAnalyzer()
 	for _, t := range inv.Targets {
-		if t == nil {
-			continue
+		if t != nil {
+			a.target(t)
 		}
-		a.target(t)
 	}
 	a.latent(inv)
 	sortExposures(a.res.Effective)
@@ -56,25 +57,71 @@ func Analyze(inv *Inventory) *Result {
 }
 
 type analyzer struct {
+	sets      map[*netipx.IPSet]addrSet
 	layers    map[*Layer]*layerEval
 	layerIdx  map[*Layer]int
 	hops      map[string]*trafficSet
 	paths     map[string]*trafficSet
-	templates map[string][]segment // path key + family → what gets through, with evidence
-	cover     map[string]*trafficSet
+	templates map[string][]segment
+	latentIDs map[string]bool
+	cover     map[string][]coverItem
+	evs       map[evKey]*Evidence
+	ipsets    map[setKey]*netipx.IPSet
 	res       *Result
 }
 
+func newAnalyzer() *analyzer {
+	return &analyzer{
+		sets:      map[*netipx.IPSet]addrSet{},
+		layers:    map[*Layer]*layerEval{},
+		layerIdx:  map[*Layer]int{},
+		hops:      map[string]*trafficSet{},
+		paths:     map[string]*trafficSet{},
+		templates: map[string][]segment{},
+		latentIDs: map[string]bool{},
+		cover:     map[string][]coverItem{},
+		evs:       map[evKey]*Evidence{},
+		ipsets:    map[setKey]*netipx.IPSet{},
+		res:       &Result{},
+	}
+}
+
+// set converts a rule's sources once per distinct *IPSet.
+func (a *analyzer) set(s *netipx.IPSet) addrSet {
+	if s == nil {
+		return nil
+	}
+	if as, ok := a.sets[s]; ok {
+		return as
+	}
+	as := toAddrSet(s)
+	a.sets[s] = as
+	return as
+}
+
 // layerEval is a layer's evaluation: what it admits as a hop, and for
-// evidence, what each of its rules admitted.
+// evidence, what each of its rules admitted, indexed by protocol.
 type layerEval struct {
 	admits  *trafficSet
 	contrib []contribution
+	atoms   map[Protocol][]atom
 }
 
+// contribution is what one rule admitted: the rule's own item in an
+// AllowUnion layer, what was still undecided when it matched (ts) in an
+// Ordered or Egress layer.
 type contribution struct {
 	rule *Rule // nil for an Ordered layer's default allow
+	it   item
 	ts   *trafficSet
+}
+
+// atom is one port segment a rule admitted. Its Evidence is built only if
+// an exposure shows it.
+type atom struct {
+	ports PortRange
+	set   addrSet
+	rule  *Rule
 }
 
 func (a *analyzer) layer(l *Layer) *layerEval {
@@ -83,15 +130,47 @@ func (a *analyzer) layer(l *Layer) *layerEval {
 	}
 	var ev *layerEval
 	if l.Mode == Ordered {
-		ev = evalOrdered(l)
+		ev = a.evalOrdered(l)
 	} else {
-		ev = evalUnion(l)
+		ev = a.evalUnion(l)
 	}
 	if l.Egress {
 		ev = replies(ev)
 	}
+	ev.atoms = map[Protocol][]atom{}
 	a.layers[l] = ev
+	if l.Latent && !l.Egress {
+		a.latentIDs[l.ID] = true
+	}
 	return ev
+}
+
+// atomsFor lists, sorted by port, what each rule of l admitted for p.
+func (a *analyzer) atomsFor(l *Layer, p Protocol) []atom {
+	ev := a.layer(l)
+	if at, ok := ev.atoms[p]; ok {
+		return at
+	}
+	var at []atom
+	for _, c := range ev.contrib {
+		if c.ts == nil {
+			if c.it.proto == p || c.it.proto == ProtocolAll {
+				for _, r := range c.it.portsFor(p) {
+					at = append(at, atom{r, c.it.set, c.rule})
+				}
+			}
+			continue
+		}
+		m := c.ts.get(p)
+		for i, s := range m.sets {
+			if len(s) > 0 {
+				at = append(at, atom{PortRange{m.starts[i], m.end(i)}, s, c.rule})
+			}
+		}
+	}
+	sort.SliceStable(at, func(i, j int) bool { return at[i].ports.From < at[j].ports.From })
+	ev.atoms[p] = at
+	return at
 }
 
 func validRule(r *Rule) bool {
@@ -103,17 +182,26 @@ func validRule(r *Rule) bool {
 	return true
 }
 
-func evalUnion(l *Layer) *layerEval {
-	ev := &layerEval{admits: emptyTraffic()}
+func (a *analyzer) ruleItem(r *Rule) item {
+	return item{proto: r.Protocol, ports: r.Ports, set: a.set(r.Sources)}
+}
+
+func (a *analyzer) evalUnion(l *Layer) *layerEval {
+	ev := &layerEval{}
+	items := make([]item, 0, len(l.Rules))
 	for i := range l.Rules {
 		r := &l.Rules[i]
 		if r.Action != Allow || !validRule(r) {
 			continue
 		}
-		ts := ruleTraffic(r)
-		ev.contrib = append(ev.contrib, contribution{rule: r, ts: ts})
-		ev.admits = ev.admits.union(ts)
+		it := a.ruleItem(r)
+		if len(it.set) == 0 {
+			continue
+		}
+		items = append(items, it)
+		ev.contrib = append(ev.contrib, contribution{rule: r, it: it})
 	}
+	ev.admits = build(items)
 	return ev
 }
 
@@ -129,7 +217,7 @@ func actionRank(a Action) int {
 	return 2
 }
 
-func evalOrdered(l *Layer) *layerEval {
+func (a *analyzer) evalOrdered(l *Layer) *layerEval {
 	order := make([]int, 0, len(l.Rules))
 	for i := range l.Rules {
 		if validRule(&l.Rules[i]) {
@@ -147,15 +235,17 @@ func evalOrdered(l *Layer) *layerEval {
 		return actionRank(x.Action) < actionRank(y.Action)
 	})
 	ev := &layerEval{admits: emptyTraffic()}
-	undecided := allTraffic(AnySource())
+	undecided := allTraffic(anyAS)
 	var open *trafficSet // undecided within the current tier
-	tier := 0
 	for k, i := range order {
 		r := &l.Rules[i]
-		if k == 0 || r.Tier != tier {
-			tier, open = r.Tier, undecided
+		if k == 0 || r.Tier != l.Rules[order[k-1]].Tier {
+			open = undecided
 		}
-		m := open.intersect(ruleTraffic(r))
+		if open.empty() {
+			continue
+		}
+		m := open.intersect(build([]item{a.ruleItem(r)}))
 		if m.empty() {
 			continue
 		}
@@ -183,18 +273,21 @@ func evalOrdered(l *Layer) *layerEval {
 func replies(ev *layerEval) *layerEval {
 	out := &layerEval{admits: replyTraffic(ev.admits)}
 	for _, c := range ev.contrib {
-		out.contrib = append(out.contrib, contribution{rule: c.rule, ts: replyTraffic(c.ts)})
+		ts := c.ts
+		if ts == nil {
+			ts = build([]item{c.it})
+		}
+		out.contrib = append(out.contrib, contribution{rule: c.rule, ts: replyTraffic(ts)})
 	}
 	return out
 }
 
 func replyTraffic(t *trafficSet) *trafficSet {
 	conv := func(p Protocol, m *portMap) *portMap {
-		var s *netipx.IPSet = emptySet
+		var s addrSet
 		for i, set := range m.sets {
-			seg := PortRange{m.starts[i], m.end(i)}
-			if !p.HasPorts() || seg.Overlaps(ephemeral) {
-				s = union(s, set)
+			if !p.HasPorts() || (PortRange{m.starts[i], m.end(i)}).Overlaps(ephemeral) {
+				s = unionSets(s, set)
 			}
 		}
 		return uniformMap(s)
@@ -242,6 +335,9 @@ func (a *analyzer) pathKey(p Path) string {
 }
 
 func (a *analyzer) hop(h Hop) *trafficSet {
+	if len(h.Layers) == 1 && h.Layers[0] != nil {
+		return a.layer(h.Layers[0]).admits
+	}
 	k := a.hopKey(h)
 	if ts, ok := a.hops[k]; ok {
 		return ts
@@ -256,34 +352,67 @@ func (a *analyzer) hop(h Hop) *trafficSet {
 	return ts
 }
 
-// path is what gets through every hop, from any address.
+// path is what gets through every hop, from any address; cached for
+// the backend paths of forwards, which many listeners share.
 func (a *analyzer) path(p Path) *trafficSet {
 	k := a.pathKey(p)
 	if ts, ok := a.paths[k]; ok {
 		return ts
 	}
-	ts := allTraffic(AnySource())
-	for _, h := range p {
-		ts = ts.intersect(a.hop(h))
-	}
+	ts := a.pathUncached(p)
 	a.paths[k] = ts
 	return ts
 }
 
+// pathUncached evaluates a path whose result the caller caches itself.
+func (a *analyzer) pathUncached(p Path) *trafficSet {
+	ts := allTraffic(anyAS)
+	for _, h := range p {
+		ts = ts.intersect(a.hop(h))
+		if ts.empty() {
+			break
+		}
+	}
+	return ts
+}
+
+// setKey identifies an addrSet by its backing array: sets are never
+// modified once built, so equal keys mean equal sets.
+type setKey struct {
+	first *span
+	n     int
+}
+
+// ipSet converts a set for the API, once per distinct backing array.
+func (a *analyzer) ipSet(s addrSet) *netipx.IPSet {
+	if len(s) == 0 {
+		return &netipx.IPSet{}
+	}
+	k := setKey{&s[0], len(s)}
+	if r, ok := a.ipsets[k]; ok {
+		return r
+	}
+	r := s.ipSet()
+	a.ipsets[k] = r
+	return r
+}
+
 // segment is one protocol and port range of a traffic set with its
-// sources.
+// sources and the rules that admitted it.
 type segment struct {
 	proto    Protocol
 	ports    PortRange
-	sources  *netipx.IPSet
-	evidence []Evidence
+	sources  addrSet
+	ipset    *netipx.IPSet
+	evs      []*Evidence
+	evidence []Evidence // evs, dereferenced once per template
 }
 
-func familyUniverse(v6 bool) *netipx.IPSet {
+func familyUniverse(v6 bool) addrSet {
 	if v6 {
-		return public6
+		return public6AS
 	}
-	return public4
+	return public4AS
 }
 
 // segments lists the non-empty segments of t, reporting ICMP only for
@@ -294,14 +423,13 @@ func segments(t *trafficSet) []segment {
 		for i, s := range m.sets {
 			switch p {
 			case ProtocolICMP:
-				s = intersect(s, public4All)
+				s = intersectSets(s, v4AS)
 			case ProtocolICMPv6:
-				s = intersect(s, public6All)
+				s = intersectSets(s, v6AS)
 			}
-			if isEmpty(s) {
-				continue
+			if len(s) > 0 {
+				out = append(out, segment{proto: p, ports: PortRange{m.starts[i], m.end(i)}, sources: s})
 			}
-			out = append(out, segment{proto: p, ports: PortRange{m.starts[i], m.end(i)}, sources: s})
 		}
 	}
 	for _, p := range t.reportedProtocols() {
@@ -311,40 +439,44 @@ func segments(t *trafficSet) []segment {
 	return out
 }
 
-var (
-	public4All = Sources(anyIPv4)
-	public6All = Sources(anyIPv6)
-)
-
-// evidence lists the rules of a path's layers that admitted (p, ports,
-// sources).
-func (a *analyzer) evidence(path Path, p Protocol, ports PortRange, src *netipx.IPSet) []Evidence {
-	var out []Evidence
-	for _, h := range path {
+func pathLayers(p Path) []*Layer {
+	var out []*Layer
+	for _, h := range p {
 		for _, l := range h.Layers {
 			if l != nil {
-				out = append(out, a.layerEvidence(l, p, ports, src)...)
+				out = append(out, l)
 			}
 		}
 	}
 	return out
 }
 
-func (a *analyzer) layerEvidence(l *Layer, p Protocol, ports PortRange, src *netipx.IPSet) []Evidence {
-	var out []Evidence
-	for _, c := range a.layer(l).contrib {
-		if !admitsAny(c.ts.get(p), ports, src) {
-			continue
-		}
-		if e := evidenceOf(l, c.rule); !containsEvidence(out, e) {
-			out = append(out, e)
+// evidence lists the rules of the layers that admitted (p, ports, src).
+func (a *analyzer) evidence(layers []*Layer, p Protocol, ports PortRange, src addrSet) []*Evidence {
+	var out []*Evidence
+	for _, l := range layers {
+		for _, at := range a.atomsFor(l, p) {
+			if at.ports.From > ports.To {
+				break
+			}
+			if at.ports.Overlaps(ports) && overlapsSets(at.set, src) {
+				if e := a.evidenceOf(l, at.rule); !containsEvidence(out, e) {
+					out = append(out, e)
+				}
+			}
 		}
 	}
 	return out
 }
 
-func evidenceOf(l *Layer, r *Rule) Evidence {
-	e := Evidence{Layer: l.ID, LayerKind: l.Kind, LayerName: l.Name, Action: Allow.String()}
+// evidenceOf returns the one Evidence value of a rule (or a layer's
+// default), shared by every exposure it admits.
+func (a *analyzer) evidenceOf(l *Layer, r *Rule) *Evidence {
+	k := evKey{l, r}
+	if e, ok := a.evs[k]; ok {
+		return e
+	}
+	e := &Evidence{Layer: l.ID, LayerKind: l.Kind, LayerName: l.Name, Action: Allow.String()}
 	if r == nil {
 		e.Rule = "default"
 	} else {
@@ -355,98 +487,109 @@ func evidenceOf(l *Layer, r *Rule) Evidence {
 	if l.Egress {
 		e.Note = strings.TrimSpace("replies " + e.Note)
 	}
+	a.evs[k] = e
 	return e
 }
 
-func admitsAny(m *portMap, ports PortRange, src *netipx.IPSet) bool {
-	for i, s := range m.sets {
-		if isEmpty(s) || !(PortRange{m.starts[i], m.end(i)}).Overlaps(ports) {
-			continue
-		}
-		if s.Overlaps(src) {
+type evKey struct {
+	l *Layer
+	r *Rule
+}
+
+func containsEvidence(list []*Evidence, e *Evidence) bool {
+	for _, x := range list {
+		if x == e || (x.Layer == e.Layer && x.Rule == e.Rule && x.LayerKind == e.LayerKind && x.Note == e.Note) {
 			return true
 		}
 	}
 	return false
 }
 
-// template is what reaches a target's own ports through path p from the
-// public internet of one family, with evidence; shared by every target
-// with the same path.
-func (a *analyzer) template(p Path, v6 bool) []segment {
-	k := a.pathKey(p) + "/" + strconv.FormatBool(v6)
-	if segs, ok := a.templates[k]; ok {
-		return segs
+func derefEvidence(list []*Evidence) []Evidence {
+	out := make([]Evidence, len(list))
+	for i, e := range list {
+		out[i] = *e
 	}
-	var layers []*Layer
-	for _, h := range p {
-		for _, l := range h.Layers {
-			if l != nil {
-				layers = append(layers, l)
-			}
+	return out
+}
+
+func samePointers(a, b []*Evidence) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
 		}
 	}
-	var segs []segment
-	for _, s := range segments(a.path(p).restrictSources(familyUniverse(v6))) {
-		segs = append(segs, a.split(layers, s)...)
-	}
-	a.templates[k] = segs
-	return segs
+	return true
 }
 
 // split cuts a segment where the rules that admit it change, so that each
 // exposure's evidence names exactly the rules that let its ports in.
 func (a *analyzer) split(layers []*Layer, s segment) []segment {
 	type cand struct {
-		ev    Evidence
+		ev    *Evidence
 		ports PortRange
 	}
 	var cands []cand
-	cuts := map[uint32]bool{uint32(s.ports.From): true, uint32(s.ports.To) + 1: true}
+	cuts := []uint32{uint32(s.ports.From), uint32(s.ports.To) + 1}
 	for _, l := range layers {
-		for _, c := range a.layer(l).contrib {
-			m := c.ts.get(s.proto)
-			for i, set := range m.sets {
-				r := PortRange{m.starts[i], m.end(i)}
-				if isEmpty(set) || !r.Overlaps(s.ports) || !set.Overlaps(s.sources) {
-					continue
-				}
-				r = PortRange{max(r.From, s.ports.From), min(r.To, s.ports.To)}
-				cands = append(cands, cand{evidenceOf(l, c.rule), r})
-				cuts[uint32(r.From)], cuts[uint32(r.To)+1] = true, true
+		for _, at := range a.atomsFor(l, s.proto) {
+			if at.ports.From > s.ports.To {
+				break
 			}
+			if !at.ports.Overlaps(s.ports) || !overlapsSets(at.set, s.sources) {
+				continue
+			}
+			r := PortRange{max(at.ports.From, s.ports.From), min(at.ports.To, s.ports.To)}
+			cands = append(cands, cand{a.evidenceOf(l, at.rule), r})
+			cuts = append(cuts, uint32(r.From), uint32(r.To)+1)
 		}
 	}
-	points := make([]uint32, 0, len(cuts))
-	for p := range cuts {
-		points = append(points, p)
-	}
-	sort.Slice(points, func(i, j int) bool { return points[i] < points[j] })
+	sort.Slice(cuts, func(i, j int) bool { return cuts[i] < cuts[j] })
 	var out []segment
-	for i := 0; i+1 < len(points); i++ {
-		piece := PortRange{uint16(points[i]), uint16(points[i+1] - 1)}
-		var ev []Evidence
+	for i := 0; i+1 < len(cuts); i++ {
+		if cuts[i] == cuts[i+1] {
+			continue
+		}
+		piece := PortRange{uint16(cuts[i]), uint16(cuts[i+1] - 1)}
+		var ev []*Evidence
 		for _, c := range cands {
 			if c.ports.Overlaps(piece) && !containsEvidence(ev, c.ev) {
 				ev = append(ev, c.ev)
 			}
 		}
-		if n := len(out); n > 0 && reflect.DeepEqual(out[n-1].evidence, ev) {
+		if n := len(out); n > 0 && samePointers(out[n-1].evs, ev) {
 			out[n-1].ports.To = piece.To
 			continue
 		}
-		out = append(out, segment{proto: s.proto, ports: piece, sources: s.sources, evidence: ev})
+		out = append(out, segment{proto: s.proto, ports: piece, sources: s.sources, evs: ev})
 	}
 	return out
 }
 
-func containsEvidence(list []Evidence, e Evidence) bool {
-	for _, x := range list {
-		if x.Layer == e.Layer && x.Rule == e.Rule && x.LayerKind == e.LayerKind {
-			return true
+// template is what reaches a target's own ports through path p from the
+// public internet of one family, with evidence; shared by every target
+// with the same path. Building it also records what it covers of each
+// latent layer, once per path rather than once per target.
+func (a *analyzer) template(p Path, v6 bool) []segment {
+	k := a.pathKey(p) + "/" + strconv.FormatBool(v6)
+	if segs, ok := a.templates[k]; ok {
+		return segs
+	}
+	layers := pathLayers(p)
+	var segs []segment
+	for _, s := range segments(a.pathUncached(p).restrictSources(familyUniverse(v6))) {
+		for _, piece := range a.split(layers, s) {
+			piece.ipset = a.ipSet(piece.sources)
+			piece.evidence = derefEvidence(piece.evs)
+			a.addCover(piece.evs, piece.proto, piece.ports, piece.sources)
+			segs = append(segs, piece)
 		}
 	}
-	return false
+	a.templates[k] = segs
+	return segs
 }
 
 func (a *analyzer) target(t *Target) {
@@ -465,9 +608,12 @@ func (a *analyzer) target(t *Target) {
 		}
 		v6 := ep.Is6()
 		if len(t.Forwards) == 0 {
-			for _, s := range a.template(t.Path, v6) {
-				a.emit(&Exposure{Level: Effective, Scope: t.Scope, Target: ref, Endpoint: ep,
-					Protocol: s.proto, Ports: s.ports, Sources: s.sources, Evidence: s.evidence})
+			segs := a.template(t.Path, v6)
+			slab := make([]Exposure, len(segs)) // one allocation per endpoint
+			for i, s := range segs {
+				slab[i] = Exposure{Level: Effective, Scope: t.Scope, Target: ref,
+					Endpoint: ep, Protocol: s.proto, Ports: s.ports, Sources: s.ipset, Evidence: s.evidence}
+				a.res.Effective = append(a.res.Effective, &slab[i])
 			}
 			continue
 		}
@@ -478,6 +624,7 @@ func (a *analyzer) target(t *Target) {
 // forwards computes what reaches a load balancer's or NAT rule's backends.
 func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
 	front := a.path(t.Path).restrictSources(familyUniverse(v6))
+	frontLayers := pathLayers(t.Path)
 	// Forwards sharing an ID (one listener, several backends) are judged
 	// together: a terminating listener is open once, whatever its backends.
 	var order []string
@@ -489,31 +636,39 @@ func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
 		}
 		groups[f.ID] = append(groups[f.ID], f)
 	}
+	emit := func(e *Exposure, src addrSet) {
+		e.Level, e.Scope, e.Target, e.Endpoint = Effective, t.Scope, ref, ep
+		e.Sources = a.ipSet(src)
+		a.res.Effective = append(a.res.Effective, e)
+	}
 	for _, id := range order {
 		fs := groups[id]
 		f0 := fs[0]
-		listen := front.intersect(ruleTraffic(&Rule{Protocol: f0.Protocol, Ports: []PortRange{f0.Frontend}, Sources: AnySource()}))
-		delivered := emptyTraffic()
+		listen := front.intersect(build([]item{{proto: f0.Protocol, ports: []PortRange{f0.Frontend}, set: anyAS}}))
+		var delivered []item
 		for _, f := range fs {
 			if f.Backend == "" && len(f.BackendPath) == 0 {
 				continue // no registered backend
 			}
 			back := a.path(f.BackendPath)
+			backLayers := pathLayers(f.BackendPath)
+			proxy := a.set(f.ProxySources)
 			for _, s := range segments(listen) {
-				for _, d := range deliver(f, s, back) {
-					fr := d.front
-					ev := append(a.evidence(t.Path, s.proto, fr, d.sources), forwardEvidence(f, s.proto, d))
+				for _, d := range deliver(f, proxy, s, back) {
+					ev := a.evidence(frontLayers, s.proto, d.front, d.sources)
+					a.addCover(ev, s.proto, d.front, d.sources)
+					ev = append(ev, forwardEvidence(f, s.proto, d))
 					backSrc := d.sources
 					if f.ProxySources != nil {
-						backSrc = f.ProxySources
-					} else {
-						a.addCover(f.BackendPath, s.proto, d.back, d.sources)
+						backSrc = proxy // the backend sees the proxy, not the client
 					}
-					ev = append(ev, a.evidence(f.BackendPath, s.proto, d.back, backSrc)...)
-					a.emit(&Exposure{Level: Effective, Scope: t.Scope, Target: ref, Endpoint: ep,
-						Protocol: s.proto, Ports: fr, Sources: d.sources, Evidence: ev,
-						Backend: &Backend{ID: f.Backend, Name: f.BackendName, Forward: f.ID, Protocol: s.proto, Ports: d.back}})
-					delivered = delivered.union(ruleTraffic(&Rule{Protocol: s.proto, Ports: []PortRange{fr}, Sources: d.sources}))
+					bev := a.evidence(backLayers, s.proto, d.back, backSrc)
+					if f.ProxySources == nil {
+						a.addCover(bev, s.proto, d.back, d.sources)
+					}
+					emit(&Exposure{Protocol: s.proto, Ports: d.front, Evidence: derefEvidence(append(ev, bev...)),
+						Backend: &Backend{ID: f.Backend, Name: f.BackendName, Forward: f.ID, Protocol: s.proto, Ports: d.back}}, d.sources)
+					delivered = append(delivered, item{proto: s.proto, ports: []PortRange{d.front}, set: d.sources})
 				}
 			}
 		}
@@ -522,35 +677,36 @@ func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
 		}
 		// A proxy accepts the connection itself: what no backend takes is
 		// still an open frontend port.
-		for _, s := range segments(listen.subtract(delivered)) {
-			ev := append(a.evidence(t.Path, s.proto, s.ports, s.sources), forwardEvidence(f0, s.proto, delivery{front: s.ports}))
-			a.emit(&Exposure{Level: Effective, Scope: t.Scope, Target: ref, Endpoint: ep,
-				Protocol: s.proto, Ports: s.ports, Sources: s.sources, Evidence: ev})
+		for _, s := range segments(listen.subtract(build(delivered))) {
+			ev := a.evidence(frontLayers, s.proto, s.ports, s.sources)
+			a.addCover(ev, s.proto, s.ports, s.sources)
+			emit(&Exposure{Protocol: s.proto, Ports: s.ports,
+				Evidence: derefEvidence(append(ev, forwardEvidence(f0, s.proto, delivery{front: s.ports})))}, s.sources)
 		}
 	}
 }
 
 type delivery struct {
 	front, back PortRange
-	sources     *netipx.IPSet
+	sources     addrSet
 }
 
 // deliver splits one frontend segment by what the backend path admits on
 // the translated port(s).
-func deliver(f *Forward, s segment, back *trafficSet) []delivery {
+func deliver(f *Forward, proxy addrSet, s segment, back *trafficSet) []delivery {
 	m := back.get(s.proto)
-	admitted := func(b *netipx.IPSet) *netipx.IPSet {
+	admitted := func(b addrSet) addrSet {
 		if f.ProxySources != nil {
-			if b.Overlaps(f.ProxySources) {
+			if overlapsSets(b, proxy) {
 				return s.sources // the proxy delivers every client that reached it
 			}
-			return emptySet
+			return nil
 		}
-		return intersect(s.sources, b)
+		return intersectSets(s.sources, b)
 	}
 	if f.BackendPort != 0 && s.proto.HasPorts() {
 		src := admitted(m.at(f.BackendPort))
-		if isEmpty(src) {
+		if len(src) == 0 {
 			return nil
 		}
 		return []delivery{{front: s.ports, back: Port(f.BackendPort), sources: src}}
@@ -562,8 +718,8 @@ func deliver(f *Forward, s segment, back *trafficSet) []delivery {
 			continue
 		}
 		r := PortRange{max(seg.From, s.ports.From), min(seg.To, s.ports.To)}
-		if src := admitted(b); !isEmpty(src) {
-			if n := len(out); n > 0 && out[n-1].front.To+1 == r.From && setsEqual(out[n-1].sources, src) {
+		if src := admitted(b); len(src) > 0 {
+			if n := len(out); n > 0 && out[n-1].front.To+1 == r.From && sameSet(out[n-1].sources, src) {
 				out[n-1].front.To, out[n-1].back.To = r.To, r.To
 				continue
 			}
@@ -573,7 +729,7 @@ func deliver(f *Forward, s segment, back *trafficSet) []delivery {
 	return out
 }
 
-func forwardEvidence(f *Forward, p Protocol, d delivery) Evidence {
+func forwardEvidence(f *Forward, p Protocol, d delivery) *Evidence {
 	kind := f.Kind
 	if kind == "" {
 		kind = LayerListener
@@ -581,45 +737,39 @@ func forwardEvidence(f *Forward, p Protocol, d delivery) Evidence {
 	rule := p.String() + " " + d.front.String()
 	if d.back != (PortRange{}) {
 		rule += " → " + d.back.String()
-	}
-	if f.Backend != "" && d.back != (PortRange{}) {
-		rule += " on " + f.Backend
-	}
-	return Evidence{Layer: f.ID, LayerKind: kind, LayerName: f.Name, Rule: rule, Action: "forward"}
-}
-
-// emit records an effective exposure and what it covers of each latent
-// layer on its path.
-func (a *analyzer) emit(e *Exposure) {
-	a.res.Effective = append(a.res.Effective, e)
-	if e.Backend != nil {
-		// Only the frontend layers saw the client directly; the backend
-		// layers were covered in forwards().
-		for _, ev := range e.Evidence {
-			if ev.Action == "forward" {
-				break
-			}
-			a.coverLayer(ev.Layer, e.Protocol, e.Ports, e.Sources)
+		if f.Backend != "" {
+			rule += " on " + f.Backend
 		}
-		return
 	}
-	for _, ev := range e.Evidence {
-		a.coverLayer(ev.Layer, e.Protocol, e.Ports, e.Sources)
+	return &Evidence{Layer: f.ID, LayerKind: kind, LayerName: f.Name, Rule: rule, Action: "forward"}
+}
+
+// addCover records that (p, ports, src) reached a target through each
+// latent layer named in ev.
+func (a *analyzer) addCover(ev []*Evidence, p Protocol, ports PortRange, src addrSet) {
+	var last string
+	for _, e := range ev {
+		if e.Layer == last || !a.latentIDs[e.Layer] {
+			continue
+		}
+		last = e.Layer
+		a.cover[e.Layer] = append(a.cover[e.Layer], coverItem{p, ports, src})
 	}
 }
 
-func (a *analyzer) addCover(p Path, proto Protocol, ports PortRange, src *netipx.IPSet) {
-	for _, ev := range a.evidence(p, proto, ports, src) {
-		a.coverLayer(ev.Layer, proto, ports, src)
-	}
+// coverItem is a piece of effective exposure credited to a latent layer.
+type coverItem struct {
+	proto Protocol
+	ports PortRange
+	set   addrSet
 }
 
-func (a *analyzer) coverLayer(id string, p Protocol, ports PortRange, src *netipx.IPSet) {
-	ts := ruleTraffic(&Rule{Protocol: p, Ports: []PortRange{ports}, Sources: src})
-	if c, ok := a.cover[id]; ok {
-		ts = c.union(ts)
+func buildCover(cs []coverItem) *trafficSet {
+	items := make([]item, len(cs))
+	for i, c := range cs {
+		items[i] = item{proto: c.proto, ports: []PortRange{c.ports}, set: c.set}
 	}
-	a.cover[id] = ts
+	return build(items)
 }
 
 // latent reports, per latent layer, what its own rules admit from the
@@ -643,29 +793,25 @@ func (a *analyzer) latent(inv *Inventory) {
 		if t == nil {
 			continue
 		}
-		for _, h := range t.Path {
-			for _, l := range h.Layers {
-				add(l)
-			}
+		for _, l := range pathLayers(t.Path) {
+			add(l)
 		}
 		for _, f := range t.Forwards {
-			for _, h := range f.BackendPath {
-				for _, l := range h.Layers {
-					add(l)
-				}
+			for _, l := range pathLayers(f.BackendPath) {
+				add(l)
 			}
 		}
 	}
 	for _, l := range layers {
-		own := a.layer(l).admits.restrictSources(PublicInternet())
-		if c, ok := a.cover[l.ID]; ok {
-			own = own.subtract(c)
+		own := a.layer(l).admits.restrictSources(publicAS)
+		if c := a.cover[l.ID]; len(c) > 0 {
+			own = own.subtract(buildCover(c))
 		}
 		ref := TargetRef{ID: l.ID, Kind: l.Kind, Name: l.Name, Tags: l.Tags}
 		for _, seg := range segments(own) {
 			for _, s := range a.split([]*Layer{l}, seg) {
 				a.res.Latent = append(a.res.Latent, &Exposure{Level: Latent, Scope: l.Scope, Target: ref,
-					Protocol: s.proto, Ports: s.ports, Sources: s.sources, Evidence: s.evidence})
+					Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: derefEvidence(s.evs)})
 			}
 		}
 	}
@@ -686,7 +832,7 @@ func sortExposures(es []*Exposure) {
 		if x.Target.ID != y.Target.ID {
 			return x.Target.ID < y.Target.ID
 		}
-		if ex, ey := x.Endpoint.String(), y.Endpoint.String(); ex != ey {
+		if x.Endpoint != y.Endpoint {
 			return endpointLess(x.Endpoint, y.Endpoint)
 		}
 		if x.Protocol != y.Protocol {
@@ -700,7 +846,7 @@ func sortExposures(es []*Exposure) {
 }
 
 func endpointLess(a, b Endpoint) bool {
-	if a.IP.IsValid() && b.IP.IsValid() {
+	if a.IP.IsValid() && b.IP.IsValid() && a.IP != b.IP {
 		return a.IP.Less(b.IP)
 	}
 	return a.String() < b.String()

@@ -130,7 +130,7 @@ func TestAnalyzeEffective(t *testing.T) {
 			target: eni("eni-1", "203.0.113.10", hop(rt), hop(ordered("acl-1", LayerNetworkACL,
 				deny("90", 90, ProtocolTCP, "22", src(t, "198.51.100.0/24")),
 				prio(allow("100", ProtocolAll, "", anyone), 100))), hop(ssh)),
-			want: []string{"eni-1 203.0.113.10 tcp 22 " + strings.Join(Addrs(subtract(PublicInternet(), src(t, "198.51.100.0/24", "::/0"))), ",")},
+			want: []string{"eni-1 203.0.113.10 tcp 22 " + strings.Join(Addrs(subtractSets(public4AS, toAddrSet(src(t, "198.51.100.0/24"))).ipSet()), ",")},
 		},
 		{
 			name: "NACL allow before deny: first match wins",
@@ -403,14 +403,13 @@ func TestAnalyzeSharesWork(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		targets = append(targets, eni(fmt.Sprintf("eni-%02d", i), fmt.Sprintf("203.0.113.%d", i+1), hop(s)))
 	}
-	a := &analyzer{layers: map[*Layer]*layerEval{}, layerIdx: map[*Layer]int{}, hops: map[string]*trafficSet{},
-		paths: map[string]*trafficSet{}, templates: map[string][]segment{}, cover: map[string]*trafficSet{}, res: &Result{}}
+	a := newAnalyzer()
 	for _, t := range targets {
 		a.target(t)
 	}
-	if len(a.res.Effective) != 50 || len(a.paths) != 1 || len(a.templates) != 1 {
-		t.Errorf("got %d exposures from %d path evaluations and %d templates; want 50, 1, 1",
-			len(a.res.Effective), len(a.paths), len(a.templates))
+	if len(a.res.Effective) != 50 || len(a.layers) != 1 || len(a.templates) != 1 {
+		t.Errorf("got %d exposures from %d layer evaluations and %d templates; want 50, 1, 1",
+			len(a.res.Effective), len(a.layers), len(a.templates))
 	}
 }
 
@@ -460,5 +459,34 @@ func TestParseProtocolAndPorts(t *testing.T) {
 	}
 	if r, err := ParsePortRange("8000-8999"); err != nil || r != (PortRange{8000, 8999}) {
 		t.Errorf("ParsePortRange(8000-8999) = %v, %v", r, err)
+	}
+}
+
+func TestIPv6SourcesHoldNoIPv4(t *testing.T) {
+	res := Analyze(&Inventory{Layers: []*Layer{sg("sg-v6", allow("0", ProtocolTCP, "22", src(t, "::/0")))}})
+	if len(res.Latent) != 1 {
+		t.Fatalf("latent = %q, want one exposure", describeAll(res.Latent))
+	}
+	for _, p := range res.Latent[0].Sources.Prefixes() {
+		if p.Addr().Is4() {
+			t.Errorf("IPv6-only rule yields IPv4 source %s", p)
+		}
+	}
+	if got := SourceBreadth(res.Latent[0].Sources); got != BreadthAnyone {
+		t.Errorf("breadth = %s, want anyone", got)
+	}
+	// The conversion round-trips mixed sets, less the IPv4-mapped IPv6
+	// block (never an internet source).
+	in := src(t, "0.0.0.0/0", "::/0", "198.51.100.0/24")
+	var want netipx.IPSetBuilder
+	want.AddSet(in)
+	want.RemovePrefix(netip.MustParsePrefix("::ffff:0:0/96"))
+	w, _ := want.IPSet()
+	if out := toAddrSet(in).ipSet(); !out.Equal(w) {
+		t.Errorf("round trip of %v = %v", Addrs(in), Addrs(out))
+	}
+	in = src(t, "203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8")
+	if out := toAddrSet(in).ipSet(); !out.Equal(in) {
+		t.Errorf("round trip of %v = %v", Addrs(in), Addrs(out))
 	}
 }

@@ -2,8 +2,6 @@ package exposure
 
 import (
 	"sort"
-
-	"go4.org/netipx"
 )
 
 // This file holds the internal representation of "what traffic a layer,
@@ -12,76 +10,19 @@ import (
 // admitted on it. Protocols not named explicitly share one "rest" map, so
 // a rule for every protocol is exact without enumerating 256 protocols.
 
-var emptySet = &netipx.IPSet{}
-
-func isEmpty(s *netipx.IPSet) bool { return s == nil || s.Equal(emptySet) }
-
-func union(a, b *netipx.IPSet) *netipx.IPSet {
-	switch {
-	case isEmpty(a):
-		return b
-	case isEmpty(b) || a == b:
-		return a
-	}
-	var sb netipx.IPSetBuilder
-	sb.AddSet(a)
-	sb.AddSet(b)
-	s, _ := sb.IPSet()
-	return s
-}
-
-func intersect(a, b *netipx.IPSet) *netipx.IPSet {
-	switch {
-	case isEmpty(a) || isEmpty(b):
-		return emptySet
-	case a == b:
-		return a
-	}
-	var sb netipx.IPSetBuilder
-	sb.AddSet(a)
-	sb.Intersect(b)
-	s, _ := sb.IPSet()
-	return s
-}
-
-func subtract(a, b *netipx.IPSet) *netipx.IPSet {
-	switch {
-	case isEmpty(a) || a == b:
-		return emptySet
-	case isEmpty(b):
-		return a
-	}
-	var sb netipx.IPSetBuilder
-	sb.AddSet(a)
-	sb.RemoveSet(b)
-	s, _ := sb.IPSet()
-	return s
-}
-
-func setsEqual(a, b *netipx.IPSet) bool {
-	if a == b {
-		return true
-	}
-	if isEmpty(a) || isEmpty(b) {
-		return isEmpty(a) && isEmpty(b)
-	}
-	return a.Equal(b)
-}
-
 // portMap cuts the port axis 0-65535 into segments: segment i covers
 // starts[i] up to starts[i+1]-1 (the last one up to 65535) and admits
 // sets[i]. starts[0] is always 0; adjacent segments have different sets.
 type portMap struct {
 	starts []uint16
-	sets   []*netipx.IPSet
+	sets   []addrSet
 }
 
-func uniformMap(s *netipx.IPSet) *portMap {
-	if s == nil {
-		s = emptySet
-	}
-	return &portMap{starts: []uint16{0}, sets: []*netipx.IPSet{s}}
+func uniformMap(s addrSet) *portMap {
+	return &portMap{starts: []uint16{0}, sets: []addrSet{s}}
 }
+
+var emptyMap = uniformMap(nil)
 
 func (m *portMap) end(i int) uint16 {
 	if i+1 < len(m.starts) {
@@ -92,7 +33,7 @@ func (m *portMap) end(i int) uint16 {
 
 func (m *portMap) empty() bool {
 	for _, s := range m.sets {
-		if !isEmpty(s) {
+		if len(s) > 0 {
 			return false
 		}
 	}
@@ -100,22 +41,42 @@ func (m *portMap) empty() bool {
 }
 
 // at returns the set admitted on port p.
-func (m *portMap) at(p uint16) *netipx.IPSet {
+func (m *portMap) at(p uint16) addrSet {
 	i := sort.Search(len(m.starts), func(i int) bool { return m.starts[i] > p }) - 1
 	return m.sets[i]
 }
 
-// combineMaps applies f segment by segment to two maps.
-func combineMaps(x, y *portMap, f func(a, b *netipx.IPSet) *netipx.IPSet) *portMap {
+// push appends a segment, merging it into the last one when the sets are
+// equal.
+func (m *portMap) push(start uint16, s addrSet) {
+	if n := len(m.sets); n > 0 && sameSet(m.sets[n-1], s) {
+		return
+	}
+	m.starts = append(m.starts, start)
+	m.sets = append(m.sets, s)
+}
+
+// combineMaps applies f segment by segment to two maps. When every result
+// is x's own set, x itself is returned and nothing is allocated.
+func combineMaps(x, y *portMap, f func(a, b addrSet) addrSet) *portMap {
+	if len(x.starts) == 1 && len(y.starts) == 1 {
+		r := f(x.sets[0], y.sets[0])
+		if sameSet(r, x.sets[0]) && (len(r) == 0 || &r[0] == &x.sets[0][0]) {
+			return x
+		}
+		return uniformMap(r)
+	}
+	if unchanged(x, y, f) {
+		return x
+	}
 	out := &portMap{
 		starts: make([]uint16, 0, len(x.starts)+len(y.starts)),
-		sets:   make([]*netipx.IPSet, 0, len(x.starts)+len(y.starts)),
+		sets:   make([]addrSet, 0, len(x.starts)+len(y.starts)),
 	}
 	i, j := 0, 0
 	start := uint32(0)
 	for start <= 65535 {
-		s := f(x.sets[i], y.sets[j])
-		out.push(uint16(start), s)
+		out.push(uint16(start), f(x.sets[i], y.sets[j]))
 		ei, ej := x.end(i), y.end(j)
 		e := min(ei, ej)
 		if ei == e {
@@ -129,44 +90,26 @@ func combineMaps(x, y *portMap, f func(a, b *netipx.IPSet) *netipx.IPSet) *portM
 	return out
 }
 
-// push appends a segment, merging it into the last one when the sets are
-// equal.
-func (m *portMap) push(start uint16, s *netipx.IPSet) {
-	if s == nil {
-		s = emptySet
-	}
-	if n := len(m.sets); n > 0 && setsEqual(m.sets[n-1], s) {
-		return
-	}
-	m.starts = append(m.starts, start)
-	m.sets = append(m.sets, s)
-}
-
-// rangeMap admits s on the given ranges (empty = every port) and nothing
-// elsewhere.
-func rangeMap(ranges []PortRange, s *netipx.IPSet) *portMap {
-	if len(ranges) == 0 {
-		return uniformMap(s)
-	}
-	rs := append([]PortRange(nil), ranges...)
-	sort.Slice(rs, func(i, j int) bool { return rs[i].From < rs[j].From })
-	m := &portMap{}
-	next := uint32(0) // first port not yet described
-	for _, r := range rs {
-		if uint32(r.To) < next {
-			continue // inside what is already covered
+// unchanged reports whether f(x, y) is x, segment by segment, by identity.
+func unchanged(x, y *portMap, f func(a, b addrSet) addrSet) bool {
+	i, j := 0, 0
+	start := uint32(0)
+	for start <= 65535 {
+		r := f(x.sets[i], y.sets[j])
+		if len(r) != len(x.sets[i]) || (len(r) > 0 && &r[0] != &x.sets[i][0]) {
+			return false
 		}
-		from := max(uint32(r.From), next)
-		if from > next {
-			m.push(uint16(next), emptySet)
+		ei, ej := x.end(i), y.end(j)
+		e := min(ei, ej)
+		if ei == e {
+			i++
 		}
-		m.push(uint16(from), s)
-		next = uint32(r.To) + 1
+		if ej == e {
+			j++
+		}
+		start = uint32(e) + 1
 	}
-	if next <= 65535 {
-		m.push(uint16(next), emptySet)
-	}
-	return m
+	return true
 }
 
 // trafficSet is what a layer, hop or path admits.
@@ -175,9 +118,9 @@ type trafficSet struct {
 	rest   *portMap // every protocol not in protos
 }
 
-func emptyTraffic() *trafficSet { return &trafficSet{rest: uniformMap(emptySet)} }
+func emptyTraffic() *trafficSet { return &trafficSet{rest: emptyMap} }
 
-func allTraffic(s *netipx.IPSet) *trafficSet { return &trafficSet{rest: uniformMap(s)} }
+func allTraffic(s addrSet) *trafficSet { return &trafficSet{rest: uniformMap(s)} }
 
 func (t *trafficSet) get(p Protocol) *portMap {
 	if m, ok := t.protos[p]; ok {
@@ -186,52 +129,141 @@ func (t *trafficSet) get(p Protocol) *portMap {
 	return t.rest
 }
 
-// ruleTraffic is what one rule matches.
-func ruleTraffic(r *Rule) *trafficSet {
-	src := r.Sources
-	if src == nil {
-		src = emptySet
-	}
-	if r.Protocol == ProtocolAll {
-		// Every protocol, every port: the rule's port list, if any, is
-		// meaningless without a protocol, as AWS and Azure document.
-		return allTraffic(src)
-	}
-	ports := r.Ports
-	if !r.Protocol.HasPorts() && !r.Protocol.IsICMP() {
-		ports = nil
-	}
-	return &trafficSet{
-		protos: map[Protocol]*portMap{r.Protocol: rangeMap(ports, src)},
-		rest:   uniformMap(emptySet),
-	}
+// item is one (protocol, ports, sources) triple: a rule, or a piece of
+// coverage.
+type item struct {
+	proto Protocol
+	ports []PortRange // nil: every port
+	set   addrSet
 }
 
-// combine applies f protocol by protocol.
-func combine(x, y *trafficSet, f func(a, b *netipx.IPSet) *netipx.IPSet) *trafficSet {
-	out := &trafficSet{rest: combineMaps(x.rest, y.rest, f)}
-	keys := map[Protocol]bool{}
-	for p := range x.protos {
-		keys[p] = true
+// portsFor is the part of the port axis an item covers for protocol p.
+func (it *item) portsFor(p Protocol) []PortRange {
+	if it.proto == ProtocolAll || len(it.ports) == 0 || (!p.HasPorts() && !p.IsICMP()) {
+		// A rule for every protocol covers every port, as AWS and Azure
+		// document; protocols without ports have no port axis.
+		return []PortRange{AllPorts}
 	}
-	for p := range y.protos {
-		keys[p] = true
+	return it.ports
+}
+
+// build returns the union of items, built with one sweep per protocol.
+func build(items []item) *trafficSet {
+	var all []item
+	explicit := map[Protocol][]item{}
+	for _, it := range items {
+		if len(it.set) == 0 {
+			continue
+		}
+		if it.proto == ProtocolAll {
+			all = append(all, it)
+		} else {
+			explicit[it.proto] = append(explicit[it.proto], it)
+		}
 	}
-	if len(keys) > 0 {
-		out.protos = make(map[Protocol]*portMap, len(keys))
+	out := &trafficSet{rest: sweep(all, ProtocolAll)}
+	if len(explicit) > 0 {
+		out.protos = make(map[Protocol]*portMap, len(explicit))
 	}
-	for p := range keys {
-		out.protos[p] = combineMaps(x.get(p), y.get(p), f)
+	for p, its := range explicit {
+		out.protos[p] = sweep(append(its, all...), p)
 	}
 	return out
 }
 
-func (t *trafficSet) union(o *trafficSet) *trafficSet     { return combine(t, o, union) }
-func (t *trafficSet) intersect(o *trafficSet) *trafficSet { return combine(t, o, intersect) }
-func (t *trafficSet) subtract(o *trafficSet) *trafficSet  { return combine(t, o, subtract) }
+type interval struct {
+	from, to uint16
+	set      addrSet
+}
+
+func sweep(items []item, p Protocol) *portMap {
+	if len(items) == 0 {
+		return emptyMap
+	}
+	var ivs []interval
+	for i := range items {
+		for _, r := range items[i].portsFor(p) {
+			if r.From <= r.To {
+				ivs = append(ivs, interval{r.From, r.To, items[i].set})
+			}
+		}
+	}
+	if len(ivs) == 1 && ivs[0].from == 0 && ivs[0].to == 65535 {
+		return uniformMap(ivs[0].set)
+	}
+	sort.Slice(ivs, func(i, j int) bool { return ivs[i].from < ivs[j].from })
+	bounds := make([]uint32, 0, 2*len(ivs)+1)
+	bounds = append(bounds, 0)
+	for _, iv := range ivs {
+		bounds = append(bounds, uint32(iv.from), uint32(iv.to)+1)
+	}
+	sort.Slice(bounds, func(i, j int) bool { return bounds[i] < bounds[j] })
+	m := &portMap{}
+	var active []interval
+	next := 0
+	for k, b := range bounds {
+		if b > 65535 || (k > 0 && b == bounds[k-1]) {
+			continue
+		}
+		for next < len(ivs) && uint32(ivs[next].from) <= b {
+			active = append(active, ivs[next])
+			next++
+		}
+		keep := active[:0]
+		var s addrSet
+		for _, iv := range active {
+			if uint32(iv.to) >= b {
+				keep = append(keep, iv)
+				s = unionSets(s, iv.set)
+			}
+		}
+		active = keep
+		m.push(uint16(b), s)
+	}
+	return m
+}
+
+// combine applies f protocol by protocol; when nothing changes, x itself
+// is returned.
+func combine(x, y *trafficSet, f func(a, b addrSet) addrSet) *trafficSet {
+	out := &trafficSet{rest: combineMaps(x.rest, y.rest, f)}
+	n := len(x.protos) + len(y.protos)
+	if n == 0 {
+		if out.rest == x.rest {
+			return x
+		}
+		return out
+	}
+	if out.rest == x.rest && len(y.protos) == 0 {
+		same := true
+		for _, m := range x.protos {
+			if combineMaps(m, y.rest, f) != m {
+				same = false
+				break
+			}
+		}
+		if same {
+			return x
+		}
+	}
+	out.protos = make(map[Protocol]*portMap, n)
+	for p := range x.protos {
+		out.protos[p] = combineMaps(x.get(p), y.get(p), f)
+	}
+	for p := range y.protos {
+		if _, done := out.protos[p]; !done {
+			out.protos[p] = combineMaps(x.get(p), y.get(p), f)
+		}
+	}
+	return out
+}
+
+func (t *trafficSet) union(o *trafficSet) *trafficSet     { return combine(t, o, unionSets) }
+func (t *trafficSet) intersect(o *trafficSet) *trafficSet { return combine(t, o, intersectSets) }
+func (t *trafficSet) subtract(o *trafficSet) *trafficSet  { return combine(t, o, subtractSets) }
 
 // restrictSources intersects every segment with s.
-func (t *trafficSet) restrictSources(s *netipx.IPSet) *trafficSet {
+func (t *trafficSet) restrictSources(s addrSet) *trafficSet {
 	return t.intersect(allTraffic(s))
 }
 

@@ -42,6 +42,8 @@ var armFiles = map[string]string{
 	"routetables":               fileRouteTables,
 	"azurefirewalls":            fileFirewalls,
 	"firewallpolicies":          fileFirewallPolicies,
+	"ipgroups":                  fileIPGroups,
+	"applicationgateways":       fileAppGateways,
 }
 
 func newARMServer(t *testing.T, dir string) *armServer {

@@ -66,6 +66,8 @@ var Permissions = []string{
 	"Microsoft.Network/firewallPolicies/read",
 	"Microsoft.Network/firewallPolicies/ruleCollectionGroups/read",
 	"Microsoft.Network/locations/serviceTags/read",
+	"Microsoft.Network/ipGroups/read",
+	"Microsoft.Network/applicationGateways/read",
 	"Microsoft.Compute/virtualMachineScaleSets/read",
 	"Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
 	"Microsoft.Compute/virtualMachineScaleSets/publicIPAddresses/read",

@@ -243,6 +243,12 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 		{fileFirewallPolicies, "firewallPolicies", func(ctx context.Context) ([]json.RawMessage, error) {
 			return rawPages(ctx, f.NewFirewallPoliciesClient().NewListAllPager(nil))
 		}},
+		{fileIPGroups, "ipGroups", func(ctx context.Context) ([]json.RawMessage, error) {
+			return rawPages(ctx, f.NewIPGroupsClient().NewListPager(nil))
+		}},
+		{fileAppGateways, "applicationGateways", func(ctx context.Context) ([]json.RawMessage, error) {
+			return rawPages(ctx, f.NewApplicationGatewaysClient().NewListAllPager(nil))
+		}},
 	}
 	got := map[string][]json.RawMessage{}
 	for _, call := range calls {

@@ -219,6 +219,14 @@ var wantEffective = []string{
 	// backend's AllowVnetInBound admits (the VNets are peered).
 	"fw-hub (pip-fw-hub) 203.0.113.90 tcp 3389 from internet4 -> vm-asg-db tcp 3389",
 	"fw-hub (pip-fw-hub) 203.0.113.90 tcp 8080 from 198.51.100.0/24 -> vm-asg-cache tcp 80",
+	// Application gateway: a proxy (the backends see its subnet, which
+	// AllowVnetInBound admits); the redirect-only HTTP listener is open on
+	// its own.
+	"appgw-web/fe-public 203.0.113.95 tcp 443 from internet4 -> vm-lb-a tcp 8443",
+	"appgw-web/fe-public 203.0.113.95 tcp 443 from internet4 -> vm-lb-b tcp 8443",
+	"appgw-web/fe-public 203.0.113.95 tcp 80 from internet4",
+	// DNAT from an IP group.
+	"fw-hub (pip-fw-hub) 203.0.113.90 tcp 2222 from 198.51.100.64/26 -> vm-asg-db tcp 22",
 	// LB rule 443→8443 to two backends with different NIC NSGs, inbound
 	// NAT 50022→22 (v1) and a NAT rule v2 port range over the pool.
 	"lb-web/fe-web 203.0.113.80 tcp 443 from 198.51.100.0/24 -> vm-lb-b tcp 8443",
@@ -370,8 +378,8 @@ func TestLayersShared(t *testing.T) {
 			whole[l.Name] = l
 		}
 	}
-	if len(whole) != 13 {
-		t.Errorf("got %d whole NSG layers, want 13", len(whole))
+	if len(whole) != 14 {
+		t.Errorf("got %d whole NSG layers, want 14", len(whole))
 	}
 	if o := whole["nsg-orphan"]; o == nil || o.Attached || !o.Latent {
 		t.Errorf("nsg-orphan: %+v, want unattached and latent", o)

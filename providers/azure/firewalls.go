@@ -53,7 +53,7 @@ type dnatRule struct {
 }
 
 // parseDNAT validates one DNAT rule.
-func parseDNAT(id string, d *fwNatRuleDoc) (*dnatRule, error) {
+func (e *estate) parseDNAT(id string, d *fwNatRuleDoc) (*dnatRule, error) {
 	r := &dnatRule{id: id, dests: d.DestinationAddresses, toFQDN: d.TranslatedFQDN}
 	protos := append(append([]string{}, d.Protocols...), d.IPProtocols...)
 	seen := map[exposure.Protocol]bool{}
@@ -82,27 +82,19 @@ func parseDNAT(id string, d *fwNatRuleDoc) (*dnatRule, error) {
 	for _, s := range d.SourceAddresses {
 		s = strings.TrimSpace(s)
 		r.srcNames = append(r.srcNames, s)
-		switch {
-		case s == "*":
-			b.AddSet(exposure.AnySource())
-		case strings.Contains(s, "-"):
-			rg, err := netipx.ParseIPRange(s)
-			if err != nil {
-				return nil, fmt.Errorf("sourceAddresses: invalid range %q", s)
-			}
-			b.AddRange(rg)
-		default:
-			p, err := exposure.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("sourceAddresses: %w", err)
-			}
-			b.AddPrefix(p)
+		if err := addFirewallAddress(&b, s); err != nil {
+			return nil, fmt.Errorf("sourceAddresses: %w", err)
 		}
 	}
 	for _, g := range d.SourceIPGroups {
-		// IP groups are not collected: taken as every public address.
+		if set := e.ipGroups[normID(g)]; set != nil {
+			b.AddSet(set)
+			r.srcNames = append(r.srcNames, "ipgroup:"+lastSegment(g))
+			continue
+		}
+		// An IP group the snapshot lacks: every public address.
 		b.AddSet(exposure.PublicInternet())
-		r.srcNames = append(r.srcNames, "ipgroup:"+lastSegment(g)+" (not resolved: taken as any public address)")
+		r.srcNames = append(r.srcNames, "ipgroup:"+lastSegment(g)+" (not in snapshot: taken as any public address)")
 	}
 	r.sources, _ = b.IPSet()
 	for _, p := range d.DestinationPorts {
@@ -143,7 +135,7 @@ func (e *estate) dnatRules(fw *firewall) (rules []*dnatRule, id, kind, name stri
 		}
 		for i := range c.Properties.Rules {
 			rd := &c.Properties.Rules[i]
-			r, err := parseDNAT(c.Name+"/"+rd.Name, rd)
+			r, err := e.parseDNAT(c.Name+"/"+rd.Name, rd)
 			if err != nil {
 				e.errorf(scope, fmt.Sprintf("%s %s natRuleCollections/%s/rules/%s", fw.src.file, d.ID, c.Name, rd.Name), "%v", err)
 				continue
@@ -186,7 +178,7 @@ func (e *estate) dnatRules(fw *firewall) (rules []*dnatRule, id, kind, name stri
 				}
 				for i := range c.Rules {
 					rd := &c.Rules[i]
-					r, err := parseDNAT(g.Name+"/"+c.Name+"/"+rd.Name, rd)
+					r, err := e.parseDNAT(g.Name+"/"+c.Name+"/"+rd.Name, rd)
 					if err != nil {
 						e.errorf(p.src.scope(""), fmt.Sprintf("%s %s ruleCollections/%s/rules/%s", p.src.file, g.ID, c.Name, rd.Name), "%v", err)
 						continue
@@ -346,4 +338,49 @@ func (e *estate) dnatBackend(fw *firewall, r *dnatRule, v *vnet) (id, name strin
 		return r.toAddr.String(), r.toAddr.String(), e.path(hopTarget{dst: r.toAddr, subnet: s}, noNSGOpen)
 	}
 	return unknown(r.toAddr.String())
+}
+
+// addFirewallAddress adds an Azure Firewall address ("*", a CIDR, an
+// address or a range "a-b") to b.
+func addFirewallAddress(b *netipx.IPSetBuilder, s string) error {
+	switch {
+	case s == "*":
+		b.AddSet(exposure.AnySource())
+	case strings.Contains(s, "-"):
+		rg, err := netipx.ParseIPRange(s)
+		if err != nil {
+			return fmt.Errorf("invalid range %q", s)
+		}
+		b.AddRange(rg)
+	default:
+		p, err := exposure.ParsePrefix(s)
+		if err != nil {
+			return err
+		}
+		b.AddPrefix(p)
+	}
+	return nil
+}
+
+// IP groups (https://learn.microsoft.com/azure/firewall/ip-groups): named
+// address lists that firewall rules reference.
+const fileIPGroups = "ip-groups.json"
+
+type ipGroupDoc struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Location   string `json:"location"`
+	Properties struct {
+		IPAddresses []string `json:"ipAddresses"`
+	} `json:"properties"`
+}
+
+func (e *estate) addIPGroup(src source, d *ipGroupDoc) {
+	var b netipx.IPSetBuilder
+	for _, a := range d.Properties.IPAddresses {
+		if err := addFirewallAddress(&b, strings.TrimSpace(a)); err != nil {
+			e.errorf(src.scope(d.Location), src.file+" "+d.ID, "properties.ipAddresses: %v", err)
+		}
+	}
+	e.ipGroups[normID(d.ID)], _ = b.IPSet()
 }

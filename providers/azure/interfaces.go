@@ -34,6 +34,10 @@ type hopTarget struct {
 	subnet *subnet
 	nicNSG string
 	asgs   map[string]bool
+	// anyDst: the destination address the NSG sees is not known (an
+	// application gateway's instances): allow rules apply whatever their
+	// destination, deny rules only when it is "*".
+	anyDst bool
 }
 
 func (e *estate) ipconfigTarget(ic *ipconfig) hopTarget {
@@ -44,10 +48,10 @@ func (e *estate) ipconfigTarget(ic *ipconfig) hopTarget {
 func (e *estate) path(t hopTarget, none noNSG) exposure.Path {
 	var p exposure.Path
 	if t.subnet != nil && t.subnet.nsgID != "" {
-		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.nsgVariant(t.subnet.nsgID, t.subnet, t.dst, t.asgs)}})
+		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.nsgVariant(t.subnet.nsgID, t.subnet, t)}})
 	}
 	if t.nicNSG != "" {
-		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.nsgVariant(t.nicNSG, t.subnet, t.dst, t.asgs)}})
+		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.nsgVariant(t.nicNSG, t.subnet, t)}})
 	}
 	if len(p) == 0 {
 		p = exposure.Path{{Layers: []*exposure.Layer{e.noNSGLayer(none)}}}

@@ -44,19 +44,21 @@ func Normalize(fsys fs.FS) (*exposure.Inventory, error) {
 type estate struct {
 	inv *exposure.Inventory
 
-	nsgs      map[string]*nsg
-	nsgOrder  []string
-	vnets     map[string]*vnet
-	subnets   map[string]*subnet
-	nics      map[string]*nic
-	nicOrder  []string
-	ipconfigs map[string]*ipconfig
-	pips      map[string]*publicIP
-	lbs       []*loadBalancer
-	routes    map[string]*routeTableDoc
-	firewalls []*firewall
-	policies  map[string]*firewallPolicy
-	tags      map[string]*netipx.IPSet // service tag (lower case) → prefixes
+	nsgs        map[string]*nsg
+	nsgOrder    []string
+	vnets       map[string]*vnet
+	subnets     map[string]*subnet
+	nics        map[string]*nic
+	nicOrder    []string
+	ipconfigs   map[string]*ipconfig
+	pips        map[string]*publicIP
+	lbs         []*loadBalancer
+	routes      map[string]*routeTableDoc
+	firewalls   []*firewall
+	appGateways []*appGateway
+	ipGroups    map[string]*netipx.IPSet // IP group ID → addresses
+	policies    map[string]*firewallPolicy
+	tags        map[string]*netipx.IPSet // service tag (lower case) → prefixes
 
 	// asgMembers maps an ASG ID to the private addresses of its members.
 	asgMembers map[string]*netipx.IPSet
@@ -83,6 +85,7 @@ func newEstate() *estate {
 		pips:        map[string]*publicIP{},
 		routes:      map[string]*routeTableDoc{},
 		policies:    map[string]*firewallPolicy{},
+		ipGroups:    map[string]*netipx.IPSet{},
 		tags:        map[string]*netipx.IPSet{},
 		asgMembers:  map[string]*netipx.IPSet{},
 		poolMembers: map[string][]string{},
@@ -183,6 +186,10 @@ func (e *estate) load(fsys fs.FS, sub string) {
 		e.lbs = append(e.lbs, &loadBalancer{doc: d, src: src})
 	})
 	readList(e, fsys, sub, fileRouteTables, func(src source, d *routeTableDoc) { e.routes[normID(d.ID)] = d })
+	readList(e, fsys, sub, fileAppGateways, func(src source, d *appGatewayDoc) {
+		e.appGateways = append(e.appGateways, &appGateway{doc: d, src: src})
+	})
+	readList(e, fsys, sub, fileIPGroups, func(src source, d *ipGroupDoc) { e.addIPGroup(src, d) })
 	readList(e, fsys, sub, fileFirewalls, func(src source, d *firewallDoc) {
 		e.firewalls = append(e.firewalls, &firewall{doc: d, src: src})
 	})
@@ -466,4 +473,5 @@ func (e *estate) build() {
 	e.buildInterfaces()
 	e.buildLoadBalancers()
 	e.buildFirewalls()
+	e.buildAppGateways()
 }

@@ -3,6 +3,7 @@ package azure
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -304,9 +305,16 @@ func (e *estate) sources(r *nsgRule, vnetTag *netipx.IPSet) (*netipx.IPSet, []st
 }
 
 // destinationMatches reports whether a rule applies to traffic addressed to
-// dst (a private address after translation) on an IP configuration that is
-// a member of asgs.
-func (e *estate) destinationMatches(r *nsgRule, dst netip.Addr, vnetTag *netipx.IPSet, asgs map[string]bool) bool {
+// t.dst (a private address after translation) on an IP configuration that
+// is a member of t.asgs.
+func (e *estate) destinationMatches(r *nsgRule, t hopTarget, vnetTag *netipx.IPSet) bool {
+	dst, asgs := t.dst, t.asgs
+	if t.anyDst {
+		if r.allow {
+			return true
+		}
+		return slices.ContainsFunc(r.dst, func(a address) bool { return a.any })
+	}
 	for _, a := range r.dst {
 		switch {
 		case a.any:
@@ -380,9 +388,8 @@ func (e *estate) newNSGLayer(n *nsg, rules []exposure.Rule) *exposure.Layer {
 }
 
 // nsgVariant returns the layer of NSG id as it applies to traffic addressed
-// to dst on an IP configuration in subnet s with ASGs asgs. Identical
-// selections share one layer.
-func (e *estate) nsgVariant(id string, s *subnet, dst netip.Addr, asgs map[string]bool) *exposure.Layer {
+// to t in subnet s. Identical selections share one layer.
+func (e *estate) nsgVariant(id string, s *subnet, t hopTarget) *exposure.Layer {
 	n := e.nsgs[id]
 	if n == nil {
 		return e.missingNSG(id)
@@ -396,7 +403,7 @@ func (e *estate) nsgVariant(id string, s *subnet, dst netip.Addr, asgs map[strin
 	key.WriteString("nsg|" + id + "|" + vkey + "|")
 	var selected []*nsgRule
 	for i, r := range n.rules {
-		if e.destinationMatches(r, dst, vnetTag, asgs) {
+		if e.destinationMatches(r, t, vnetTag) {
 			selected = append(selected, r)
 			key.WriteString(strconv.Itoa(i) + ",")
 		}

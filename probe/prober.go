@@ -41,7 +41,7 @@ const (
 // Config tunes a Prober. Zero fields get the defaults above.
 type Config struct {
 	// Timeout bounds each step: the TCP connect, each read. Fingerprinting
-	// an open port gets at most two more Timeouts in total.
+	// an open port gets at most BannerWait and two more Timeouts in total.
 	Timeout time.Duration
 	// BannerWait is how long to listen for a server-first greeting (SSH,
 	// FTP, SMTP, MySQL, VNC) before speaking; default min(Timeout/2, 1.5s).

@@ -57,9 +57,9 @@ func (p *Prober) probeTCP(ctx context.Context, t Target, dial netip.AddrPort) ex
 	if p.cfg.ConnectOnly {
 		return obs
 	}
-	// Fingerprinting may take two more steps after the connect, whatever
-	// number of attempts that holds.
-	s.deadline = time.Now().Add(2 * p.cfg.Timeout)
+	// Fingerprinting may take the banner wait and two more steps after the
+	// connect, whatever number of attempts that holds.
+	s.deadline = time.Now().Add(p.cfg.BannerWait + 2*p.cfg.Timeout)
 	fp := s.fingerprintTCP(ctx)
 	obs.Service, obs.Product, obs.Evidence = fp.Service, fp.Product, fp.Evidence
 	return obs
@@ -77,7 +77,7 @@ func (s *session) fingerprintTCP(ctx context.Context) *fingerprint {
 		hint = protocolFor(WellKnown(exposure.ProtocolTCP, s.t.Port))
 	}
 	expected, known := tcpProbers[hint]
-	if !known || expected.serverFirst || hint == "tls" {
+	if !known || expected.serverFirst {
 		b, err := s.readSome(ctx, s.cfg().BannerWait, false)
 		s.tried = append(s.tried, "banner")
 		if err != nil && !isTimeout(err) {

@@ -16,6 +16,7 @@ type estate struct {
 	networks map[string]*netInfo // by network key
 	insts    map[string]*instInfo
 	hops     map[string]exposure.Hop
+	layers   map[string]*exposure.Layer
 	unknown  map[string]bool
 	nextUID  int
 	lb       *lbIndex
@@ -56,7 +57,7 @@ type nic struct {
 
 func newEstate(n *normalizer, projects []*project) *estate {
 	return &estate{n: n, projects: projects, networks: map[string]*netInfo{},
-		insts: map[string]*instInfo{}, hops: map[string]exposure.Hop{}, unknown: map[string]bool{}}
+		insts: map[string]*instInfo{}, hops: map[string]exposure.Hop{}, layers: map[string]*exposure.Layer{}, unknown: map[string]bool{}}
 }
 
 func (e *estate) uid() int { e.nextUID++; return e.nextUID }

@@ -483,12 +483,14 @@ func (e *estate) firewallHop(n *nic) exposure.Hop {
 			rs = append(rs, applied{regionalTier, r})
 		}
 	}
-	var key strings.Builder
+	var key, blockKey strings.Builder
 	key.WriteString(ni.key)
+	blockKey.WriteString(ni.key)
 	var blockers []exposure.Rule
 	for _, a := range rs {
 		fmt.Fprintf(&key, "|%d:%d", a.tier, a.r.uid)
 		if a.r.action != exposure.Allow {
+			fmt.Fprintf(&blockKey, "|%d:%d", a.tier, a.r.uid)
 			blockers = append(blockers, a.r.rules(a.tier)...)
 		}
 	}
@@ -500,6 +502,13 @@ func (e *estate) firewallHop(n *nic) exposure.Hop {
 		if a.r.action != exposure.Allow {
 			continue
 		}
+		// Interfaces whose rule sets differ only in other allow rules
+		// share this rule's layer.
+		lk := fmt.Sprintf("%s#%d:%d", blockKey.String(), a.tier, a.r.uid)
+		if l, ok := e.layers[lk]; ok {
+			h.Layers = append(h.Layers, l)
+			continue
+		}
 		rules := append(append([]exposure.Rule{}, blockers...), a.r.rules(a.tier)...)
 		sort.SliceStable(rules, func(i, j int) bool {
 			x, y := rules[i], rules[j]
@@ -508,12 +517,14 @@ func (e *estate) firewallHop(n *nic) exposure.Hop {
 			}
 			return x.Priority < y.Priority
 		})
-		h.Layers = append(h.Layers, &exposure.Layer{
+		l := &exposure.Layer{
 			Scope: exposure.Scope{Provider: Provider, Account: a.r.project},
 			ID:    a.r.id, Kind: a.r.kind(), Name: a.r.name, Mode: exposure.Ordered, Default: exposure.Deny,
 			Latent: true, Attached: true, Rules: rules,
 			Tags: map[string]string{"network": ni.name, "level": a.r.level},
-		})
+		}
+		e.layers[lk] = l
+		h.Layers = append(h.Layers, l)
 	}
 	e.hops[key.String()] = h
 	return h

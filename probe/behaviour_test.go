@@ -59,9 +59,11 @@ func TestServiceMismatch(t *testing.T) {
 		targetOf(l.Endpoints[1], "http"),
 		targetOf(l.Endpoints[2], "redis"),
 		targetOf(l.Endpoints[3], "http"),
+		targetOf(l.Endpoints[3], "https"),
+		targetOf(l.Endpoints[2], "https"),
 	}
 	obs := p.Run(t.Context(), targets, nil)
-	for i, want := range []string{"ssh", "redis", "http", "https"} {
+	for i, want := range []string{"ssh", "redis", "http", "https", "https", "http"} {
 		if obs[i].Service != want {
 			t.Errorf("expected %q, found %q, want %q (%v)", targets[i].Expect, obs[i].Service, want, obs[i].Evidence)
 		}

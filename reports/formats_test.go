@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -121,5 +122,19 @@ func TestASFF(t *testing.T) {
 		if got := partitionOf(c.region); got != c.want {
 			t.Errorf("partitionOf(%s) = %s, want %s", c.region, got, c.want)
 		}
+	}
+}
+
+func TestMarkdownMaxRows(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, largeReport(2000), MarkdownOptions{MaxRows: 50}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "…and 1955 more active findings") || !strings.Contains(out, "…and 1957 more exposures") {
+		t.Errorf("capped Markdown does not count what it left out:\n%s", out[len(out)-600:])
+	}
+	if n := len(out); n > 65536 {
+		t.Errorf("capped Markdown is %d bytes, over GitHub's comment limit", n)
 	}
 }

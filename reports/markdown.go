@@ -7,10 +7,42 @@ import (
 	"strings"
 )
 
-// writeMarkdown writes GitHub-flavoured Markdown for pull requests and
+// MarkdownOptions controls the Markdown writer.
+type MarkdownOptions struct {
+	// MaxRows caps the findings and exposures tables (0: no cap), so that
+	// a comment stays under GitHub's 65,536-character limit; the rows left
+	// out are counted and the JSON report has them all.
+	MaxRows int
+}
+
+// WriteMarkdown writes the report as Markdown with the given options.
+func WriteMarkdown(w io.Writer, r *Report, opts MarkdownOptions) error {
+	if r == nil {
+		return fmt.Errorf("write markdown report: no report")
+	}
+	if err := writeMarkdownOpts(w, newView(r), opts); err != nil {
+		return fmt.Errorf("write markdown report: %w", err)
+	}
+	return nil
+}
+
+func writeMarkdown(out io.Writer, v *view) error { return writeMarkdownOpts(out, v, MarkdownOptions{}) }
+
+// writeMarkdownOpts writes GitHub-flavoured Markdown for pull requests and
 // tickets. Every value that can come from the cloud goes through mdText.
-func writeMarkdown(out io.Writer, v *view) error {
+func writeMarkdownOpts(out io.Writer, v *view, opts MarkdownOptions) error {
 	w := bufio.NewWriter(out)
+	capped := func(n int) int {
+		if opts.MaxRows > 0 && n > opts.MaxRows {
+			return opts.MaxRows
+		}
+		return n
+	}
+	more := func(n int, what string) {
+		if k := n - capped(n); k > 0 {
+			fmt.Fprintf(w, "\n…and %d more %s: see the JSON or HTML report.\n", k, what)
+		}
+	}
 	d := &v.Doc
 	s := &d.Summary
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
@@ -51,7 +83,7 @@ func writeMarkdown(out io.Writer, v *view) error {
 	} else {
 		p("| Severity | Rule | Level | Address | Port | Proto | Sources | Target | Probe | Evidence |\n")
 		p("|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, f := range active {
+		for _, f := range active[:capped(len(active))] {
 			e := f.Exposure
 			rule := f.RuleID + ": " + f.Title
 			if x := f.ExpiredException; x != nil {
@@ -61,6 +93,7 @@ func writeMarkdown(out io.Writer, v *view) error {
 				e.Level, mdText(e.AddressLabel()), mdText(e.PortLabel()), e.Protocol, mdText(e.SourcesLabel),
 				mdText(e.TargetLabel()), mdText(dash(f.ProbeLabel())), mdText(e.EvidenceLabel()))
 		}
+		more(len(active), "active findings")
 		p("\n")
 		p("<details><summary>Remediation</summary>\n\n")
 		seen := map[string]bool{}
@@ -90,11 +123,12 @@ func writeMarkdown(out io.Writer, v *view) error {
 	} else {
 		p("| Level | Provider | Account | Region | Address | Port | Proto | Sources | Target | Probe | Evidence |\n")
 		p("|---|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, e := range d.Exposures {
+		for _, e := range d.Exposures[:capped(len(d.Exposures))] {
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Level, mdText(e.Provider), mdText(e.Account),
 				mdText(dash(e.Region)), mdText(e.AddressLabel()), mdText(e.PortLabel()), e.Protocol, mdText(e.SourcesLabel),
 				mdText(e.TargetLabel()+" ("+e.Target.Kind+")"), mdText(dash(e.ProbeLabel())), mdText(e.EvidenceLabel()))
 		}
+		more(len(d.Exposures), "exposures")
 		p("\n")
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path"
@@ -26,6 +27,9 @@ const (
 	subC = "33333333-3333-3333-3333-333333333333"
 )
 
+// quiet discards the collector's warnings about the failures tests provoke.
+var quiet = slog.New(slog.DiscardHandler)
+
 // recordingProgress counts progress units.
 type recordingProgress struct {
 	mu    sync.Mutex
@@ -47,7 +51,7 @@ func collectEstate(t *testing.T, subs []string) (*providers.Snapshot, *armServer
 	srv := newARMServer(t, "testdata/estate")
 	srv.deny[subB+"/networkinterfaces"] = true
 	srv.disabled = []string{"44444444-4444-4444-4444-444444444444"}
-	c, err := NewCollector(context.Background(), Config{Endpoint: srv.URL, Subscriptions: subs, Concurrency: 2})
+	c, err := NewCollector(context.Background(), Config{Endpoint: srv.URL, Subscriptions: subs, Concurrency: 2, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +410,7 @@ func TestCollectNothingCollected(t *testing.T) {
 		srv.deny[subB+"/"+coll] = true
 	}
 	srv.deny[subB+"/virtualmachinescalesets"] = true
-	c, err := NewCollector(context.Background(), Config{Endpoint: srv.URL, Subscriptions: []string{subB}})
+	c, err := NewCollector(context.Background(), Config{Endpoint: srv.URL, Subscriptions: []string{subB}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (e *estate) poolBackends(lb *loadBalancer, poolID string) []backend {
 func (e *estate) ipconfigBackend(lb *loadBalancer, icID string) backend {
 	ic := e.ipconfigs[icID]
 	if ic == nil {
-		return backend{id: icID, name: lastSegment(icID)}
+		return backend{id: e.spelling(icID), name: lastSegment(e.spelling(icID))}
 	}
 	name := ic.nic.doc.Name
 	if ic.nic.vm != "" {

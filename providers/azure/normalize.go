@@ -421,11 +421,13 @@ func (e *estate) index() {
 	for _, lb := range e.lbs {
 		for _, p := range lb.doc.Properties.BackendAddressPools {
 			for _, r := range p.Properties.BackendIPConfigurations {
+				e.spell(&r)
 				e.poolMembers[normID(p.ID)] = appendUnique(e.poolMembers[normID(p.ID)], r.id())
 			}
 		}
 		for _, r := range lb.doc.Properties.InboundNatRules {
 			if r.Properties.BackendIPConfiguration != nil {
+				e.spell(r.Properties.BackendIPConfiguration)
 				e.natMembers[normID(r.ID)] = appendUnique(e.natMembers[normID(r.ID)], r.Properties.BackendIPConfiguration.id())
 			}
 		}

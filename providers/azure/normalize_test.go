@@ -144,6 +144,23 @@ func TestNormalizeBadInput(t *testing.T) {
 			want: []string{"vm 203.0.113.5 tcp 443 from internet4"},
 		},
 		{
+			// A scale-set instance whose NIC list is missing: its NSGs are
+			// unknown, so the backend is taken as open, and said so.
+			name: "load-balancer backend not in the snapshot",
+			files: fstest.MapFS{
+				tsub + "/" + fileNSGs: list(good),
+				tsub + "/" + fileLoadBalancers: list(`{"id":"` + trg + `loadBalancers/lb","name":"lb","sku":{"name":"Standard"},"properties":{
+				  "frontendIPConfigurations":[{"id":"` + trg + `loadBalancers/lb/frontendIPConfigurations/fe","name":"fe","properties":{"publicIPAddress":{"id":"` + trg + `publicIPAddresses/pip-lb"}}}],
+				  "backendAddressPools":[{"id":"` + trg + `loadBalancers/lb/backendAddressPools/be","name":"be","properties":{"backendIPConfigurations":[
+				    {"id":"/subscriptions/` + tsub + `/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3/networkInterfaces/n/ipConfigurations/c"}]}}],
+				  "loadBalancingRules":[{"id":"` + trg + `loadBalancers/lb/loadBalancingRules/r1","name":"r1","properties":{"frontendIPConfiguration":{"id":"` + trg + `loadBalancers/lb/frontendIPConfigurations/fe"},
+				    "backendAddressPool":{"id":"` + trg + `loadBalancers/lb/backendAddressPools/be"},"protocol":"Tcp","frontendPort":443,"backendPort":8443}}]}}`),
+				tsub + "/" + filePublicIPs: list(pipJSON("pip-vm", "203.0.113.5"), pipJSON("pip-lb", "203.0.113.6")),
+			},
+			errs: []string{trg + "loadBalancers/lb", "backend /subscriptions/" + tsub + "/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3", "not in the snapshot", "taken as admitting everything"},
+			want: []string{"vm 203.0.113.5 tcp 443 from internet4", "lb/fe 203.0.113.6 tcp 443 from internet4 -> c tcp 8443"},
+		},
+		{
 			name: "malformed service tags",
 			files: fstest.MapFS{
 				tsub + "/" + fileNSGs:        list(good),

@@ -304,11 +304,13 @@ func newView(r *Report) *view {
 	d.Exceptions = slices.Clone(r.Exceptions)
 	slices.SortStableFunc(d.Exceptions, func(a, b ExceptionStatus) int {
 		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Rule, b.Rule),
-			strings.Compare(a.Resource, b.Resource), strings.Compare(a.Expires, b.Expires))
+			strings.Compare(a.Resource, b.Resource), strings.Compare(a.Expires, b.Expires),
+			strings.Compare(a.Reason, b.Reason), strings.Compare(a.Owner, b.Owner), strings.Compare(a.Source, b.Source))
 	})
 	d.Misconfigurations = slices.Clone(r.Misconfigurations)
 	slices.SortStableFunc(d.Misconfigurations, func(a, b Misconfiguration) int {
-		return cmp.Or(compareScope(a.Scope, b.Scope), strings.Compare(a.Resource, b.Resource), strings.Compare(a.ID, b.ID))
+		return cmp.Or(compareScope(a.Scope, b.Scope), strings.Compare(a.Resource, b.Resource), strings.Compare(a.ID, b.ID),
+			strings.Compare(a.Title, b.Title), strings.Compare(a.Detail, b.Detail))
 	})
 	slices.SortStableFunc(d.Errors, func(a, b exposure.Error) int {
 		return cmp.Or(compareScope(a.Scope, b.Scope), strings.Compare(a.Stage, b.Stage),
@@ -413,9 +415,6 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 		Evidence: slices.Clone(e.Evidence),
 		ports:    e.Ports,
 	}
-	if x.Level == "" {
-		x.Level = exposure.Effective
-	}
 	if x.Evidence == nil {
 		x.Evidence = []exposure.Evidence{}
 	}
@@ -427,6 +426,14 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 		x.AddressFamily = "ipv4"
 		if ep.Is6() {
 			x.AddressFamily = "ipv6"
+		}
+	}
+	if x.Level == "" {
+		// The zero Level is not a level; the analysis always sets one, and
+		// an exposure with an endpoint is one someone can reach.
+		x.Level = exposure.Effective
+		if x.Address == "" {
+			x.Level = exposure.Latent
 		}
 	}
 	if b := e.Backend; b != nil {

@@ -66,11 +66,13 @@ func (e *estate) build() {
 	for _, p := range e.projects {
 		e.indexNetworks(p)
 	}
-	for _, p := range e.projects {
-		e.indexInstances(p)
-	}
+	// Rules before instances: compiling VPC rules creates a stand-in for
+	// a network whose listing failed, and its instances must join it.
 	for _, p := range e.projects {
 		e.compileRules(p)
+	}
+	for _, p := range e.projects {
+		e.indexInstances(p)
 	}
 	for _, ni := range e.networks {
 		levels := append([][]*compiledRule{ni.vpc, ni.global}, ni.hierarchy...)

@@ -577,7 +577,11 @@ func (e *estate) latentLayers() {
 					break
 				}
 			}
-			tags := map[string]string{"level": r.level, "network": ni.name}
+			tags := map[string]string{"level": r.level}
+			if r.level != levelHierarchy {
+				// Hierarchical rules apply to many networks.
+				tags["network"] = ni.name
+			}
 			if len(r.targetTags) > 0 {
 				tags["targetTags"] = strings.Join(r.targetTags, ",")
 			}

@@ -165,3 +165,21 @@ func TestIsLoopbackHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworksListMissing: when networks.list failed (its error is in the
+// snapshot's errors.json), the firewall rules still apply to the network's
+// instances.
+func TestNetworksListMissing(t *testing.T) {
+	fsys := smallEstate(map[string]string{FileFirewallRules: "[" + goodRule + "]"})
+	delete(fsys, "p/networks.json")
+	inv, err := Normalize(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Errors) != 0 {
+		t.Errorf("errors %+v", inv.Errors)
+	}
+	if got := lines(exposure.Analyze(inv).Effective); !slices.Equal(got, []string{"vm 203.0.113.5 tcp/22 any"}) {
+		t.Errorf("exposures %q", got)
+	}
+}

@@ -36,6 +36,10 @@ func WriteTable(w io.Writer, r *Report, opts TableOptions) error {
 
 const defaultWidth = 120
 
+// maxUnmatchedRows caps the list of exposures no rule matched: the table is
+// for people, the JSON report has every exposure.
+const maxUnmatchedRows = 25
+
 func writeTable(out io.Writer, v *view, opts TableOptions) error {
 	if opts.Width <= 0 {
 		opts.Width = defaultWidth
@@ -110,6 +114,34 @@ func writeTable(out io.Writer, v *view, opts TableOptions) error {
 	fmt.Fprintf(w, "  effective  %d on %s (%d IPv4, %d IPv6)\n", s.Exposures.Effective,
 		plural(s.Exposures.Targets, "target"), v4, v6)
 	fmt.Fprintf(w, "  latent     %d (rules that admit internet traffic no path delivers today)\n", s.Exposures.Latent)
+
+	// Effective exposures no rule matched are still open to the internet:
+	// list them (a web server on 443 is expected, but should be known).
+	var unmatched []*exposureDoc
+	for _, e := range d.Exposures {
+		if e.Level == exposure.Effective && !e.Matched {
+			unmatched = append(unmatched, e)
+		}
+	}
+	if len(unmatched) > 0 {
+		fmt.Fprintf(w, "\nOPEN WITHOUT FINDINGS (%s no rule matched)\n", plural(len(unmatched), "effective exposure"))
+		t := textTable{cols: []column{
+			{title: "ADDRESS", min: 15, soft: 18}, {title: "PORT", min: 11}, {title: "PROTO", min: 5, drop: 3},
+			{title: "SOURCES", min: 7, soft: 18}, {title: "TARGET", min: 6, soft: 12}, {title: "PROBE", min: 5, soft: 8, drop: 2},
+			{title: "EVIDENCE", min: 6, soft: 16, drop: 1},
+		}}
+		for i, e := range unmatched {
+			if i == maxUnmatchedRows {
+				break
+			}
+			t.rows = append(t.rows, []string{e.AddressLabel(), e.PortLabel(), e.Protocol.String(), e.SourcesLabel,
+				e.TargetLabel(), dash(e.ProbeLabel()), e.EvidenceLabel()})
+		}
+		t.write(w, opts)
+		if n := len(unmatched) - maxUnmatchedRows; n > 0 {
+			fmt.Fprintf(w, "…and %d more (see --format json or html)\n", n)
+		}
+	}
 
 	if len(d.Compliance) > 0 {
 		fmt.Fprintln(w)

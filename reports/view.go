@@ -148,7 +148,9 @@ type exposureDoc struct {
 	// exposure; HasFindings says whether there are any.
 	MaxSeverity rules.Severity `json:"-"`
 	HasFindings bool           `json:"-"`
-	ports       exposure.PortRange
+	// Matched says whether any rule matched, suppressed or not.
+	Matched bool `json:"-"`
+	ports   exposure.PortRange
 }
 
 type targetDoc struct {
@@ -284,6 +286,7 @@ func newView(r *Report) *view {
 				fd.ID += ":" + strconv.Itoa(int(f.Port))
 			}
 		}
+		x.Matched = true
 		if !fd.Suppressed && (!x.HasFindings || f.Severity > x.MaxSeverity) {
 			x.MaxSeverity, x.HasFindings = f.Severity, true
 		}

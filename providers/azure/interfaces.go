@@ -169,12 +169,17 @@ func (e *estate) owner(n *nic) string {
 // ipconfigByAddress finds the IP configuration holding a private address,
 // preferring one in VNet v (address spaces of different VNets may overlap).
 func (e *estate) ipconfigByAddress(a netip.Addr, v *vnet) *ipconfig {
-	var found *ipconfig
-	for _, id := range sortedKeys(e.ipconfigs) {
-		ic := e.ipconfigs[id]
-		if ic.addr != a {
-			continue
+	if e.byAddr == nil {
+		e.byAddr = map[netip.Addr][]*ipconfig{}
+		for _, id := range sortedKeys(e.ipconfigs) {
+			ic := e.ipconfigs[id]
+			if ic.addr.IsValid() {
+				e.byAddr[ic.addr] = append(e.byAddr[ic.addr], ic)
+			}
 		}
+	}
+	var found *ipconfig
+	for _, ic := range e.byAddr[a] {
 		if v == nil {
 			return ic
 		}

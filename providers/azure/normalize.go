@@ -70,8 +70,10 @@ type estate struct {
 	// spelled maps a normalized ID to its spelling in the API, for errors.
 	spelled map[string]string
 
-	layers  map[string]*exposure.Layer // variant cache
-	badNSGs map[string]bool            // NSG references already reported missing
+	layers   map[string]*exposure.Layer // variant cache
+	srcCache map[sourceKey]sourceValue
+	byAddr   map[netip.Addr][]*ipconfig // built on first use
+	badNSGs  map[string]bool            // NSG references already reported missing
 }
 
 func newEstate() *estate {
@@ -92,6 +94,7 @@ func newEstate() *estate {
 		natMembers:  map[string][]string{},
 		spelled:     map[string]string{},
 		layers:      map[string]*exposure.Layer{},
+		srcCache:    map[sourceKey]sourceValue{},
 		badNSGs:     map[string]bool{},
 	}
 }

@@ -273,6 +273,10 @@ func (e *estate) resolveTag(tag string, vnetTag *netipx.IPSet) (*netipx.IPSet, b
 // both err on the side of reporting exposure. Source ASGs resolve to their
 // members' private addresses.
 func (e *estate) sources(r *nsgRule, vnetTag *netipx.IPSet) (*netipx.IPSet, []string) {
+	key := sourceKey{r, vnetTag}
+	if v, ok := e.srcCache[key]; ok {
+		return v.set, v.names
+	}
 	var b netipx.IPSetBuilder
 	names := make([]string, 0, len(r.src))
 	for _, a := range r.src {
@@ -301,7 +305,20 @@ func (e *estate) sources(r *nsgRule, vnetTag *netipx.IPSet) (*netipx.IPSet, []st
 		names = append(names, name)
 	}
 	set, _ := b.IPSet()
+	e.srcCache[key] = sourceValue{set, names}
 	return set, names
+}
+
+// sourceKey caches a rule's sources per VirtualNetwork tag: many variants
+// of one NSG share them.
+type sourceKey struct {
+	rule *nsgRule
+	tag  *netipx.IPSet
+}
+
+type sourceValue struct {
+	set   *netipx.IPSet
+	names []string
 }
 
 // destinationMatches reports whether a rule applies to traffic addressed to

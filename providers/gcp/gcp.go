@@ -93,5 +93,3 @@ func segmentAfter(s, key string) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-func strconvQuote(s string) string { return strconv.Quote(s) }

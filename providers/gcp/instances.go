@@ -2,6 +2,8 @@ package gcp
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -113,29 +115,21 @@ func (e *estate) indexInstances(p *project) {
 func parseAddr(s string) (netip.Addr, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return netip.Addr{}, errEmpty
+		return netip.Addr{}, errors.New("empty address")
 	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Addr{}, errInvalidAddr(s)
+			return netip.Addr{}, fmt.Errorf("invalid IP address %q", s)
 		}
 		return p.Addr(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, errInvalidAddr(s)
+		return netip.Addr{}, fmt.Errorf("invalid IP address %q", s)
 	}
 	return a, nil
 }
-
-type addrError string
-
-func (e addrError) Error() string { return string(e) }
-
-var errEmpty = addrError("empty address")
-
-func errInvalidAddr(s string) error { return addrError("invalid IP address " + strconvQuote(s)) }
 
 // instanceTargets makes one target per network interface of a live
 // instance that has an external IPv4 (access config) or IPv6 address.

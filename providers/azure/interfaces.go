@@ -38,15 +38,24 @@ type hopTarget struct {
 	// application gateway's instances): allow rules apply whatever their
 	// destination, deny rules only when it is "*".
 	anyDst bool
+	// subnetUnknown: the IP configuration names a subnet the snapshot
+	// lacks, so whether it has an NSG is unknown.
+	subnetUnknown bool
 }
 
 func (e *estate) ipconfigTarget(ic *ipconfig) hopTarget {
-	return hopTarget{dst: ic.addr, subnet: e.subnets[ic.subnet], nicNSG: ic.nic.nsgID, asgs: ic.asgs}
+	s := e.subnets[ic.subnet]
+	return hopTarget{dst: ic.addr, subnet: s, nicNSG: ic.nic.nsgID, asgs: ic.asgs, subnetUnknown: s == nil && ic.subnet != ""}
 }
 
 // path returns the hops in front of t.
 func (e *estate) path(t hopTarget, none noNSG) exposure.Path {
 	var p exposure.Path
+	if t.subnetUnknown {
+		// Unknown is taken as admitting everything: the NIC's NSG, if
+		// any, still decides, and a missing subnet never hides exposure.
+		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.openLayer(layerUnknownTarget, "azure:unknown-subnet", "subnet not in snapshot: its NSG is unknown, assumed open")}})
+	}
 	if t.subnet != nil && t.subnet.nsgID != "" {
 		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.nsgVariant(t.subnet.nsgID, t.subnet, t)}})
 	}
@@ -120,7 +129,7 @@ func (e *estate) buildInterfaces() {
 				continue // no address allocated (deallocated VM): nothing to reach
 			}
 			if ic.subnet != "" && e.subnets[ic.subnet] == nil {
-				e.errorf(scope, n.src.file+" "+cd.ID, "properties.subnet: subnet %s is not in the snapshot: its NSG is unknown", cd.Properties.Subnet.ID)
+				e.errorf(scope, n.src.file+" "+cd.ID, "properties.subnet: subnet %s is not in the snapshot: its NSG is unknown, taken as admitting everything", cd.Properties.Subnet.ID)
 			}
 			none := noNSGOpen
 			if !pip.basic {

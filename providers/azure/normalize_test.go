@@ -161,6 +161,20 @@ func TestNormalizeBadInput(t *testing.T) {
 			want: []string{"vm 203.0.113.5 tcp 443 from internet4", "lb/fe 203.0.113.6 tcp 443 from internet4 -> c tcp 8443"},
 		},
 		{
+			// The VNet list is missing: the subnet's NSG is unknown and
+			// taken as open, so the NIC's NSG decides; a NIC without NSG
+			// on a Standard public IP is then open, not closed.
+			name: "subnet not in the snapshot",
+			files: fstest.MapFS{
+				tsub + "/" + fileVNets:     {Data: []byte(`{"value":[]}`)},
+				tsub + "/" + fileNSGs:      list(good),
+				tsub + "/" + fileNICs:      list(nicJSON("nic-vm", "10.9.0.4", "nsg-good", "pip-vm"), nicJSON("nic-bare", "10.9.0.5", "", "pip-bare")),
+				tsub + "/" + filePublicIPs: list(pipJSON("pip-vm", "203.0.113.5"), pipJSON("pip-bare", "203.0.113.7")),
+			},
+			errs: []string{"network-interfaces.json " + trg + "networkInterfaces/nic-bare/ipConfigurations/ipconfig1", "properties.subnet", "taken as admitting everything"},
+			want: []string{"vm 203.0.113.5 tcp 443 from internet4", "nic-bare/ipconfig1 203.0.113.7 all 0-65535 from internet4"},
+		},
+		{
 			name: "malformed service tags",
 			files: fstest.MapFS{
 				tsub + "/" + fileNSGs:        list(good),

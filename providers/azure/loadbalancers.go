@@ -29,7 +29,7 @@ const (
 	forwardDNAT    = "dnat-rule"
 )
 
-// lbProtocols maps a load-balancing or NAT rule protocol.
+// lbProtocol maps a load-balancing or NAT rule protocol.
 func lbProtocol(s string) (exposure.Protocol, error) {
 	switch strings.ToLower(s) {
 	case "tcp":

@@ -158,7 +158,7 @@ func TestCollectAgainstFakeCompute(t *testing.T) {
 	t.Run("paging", func(t *testing.T) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		// 11 instances at 2 a page.
+		// 12 instances and 20 firewall rules at 2 a page.
 		if n := f.pages["/compute/v1/projects/acme-prod/aggregated/instances"]; n != 6 {
 			t.Errorf("instances pages = %d, want 6", n)
 		}

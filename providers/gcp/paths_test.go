@@ -24,6 +24,12 @@ var situations = []struct {
 		"web-1 203.0.113.10 tcp/8080 35.191.0.0/16,130.211.0.0/22",
 		"web-1 203.0.113.10 tcp/9443 192.0.2.0/24", // org policy allow targeting prod-vpc only
 	}},
+	{"regional policy applies in its region only", []string{"us-web-1"}, []string{
+		"us-web-1 203.0.113.19 tcp/443 any",
+		"us-web-1 203.0.113.19 tcp/80 any",
+		"us-web-1 203.0.113.19 tcp/8080 35.191.0.0/16,130.211.0.0/22",
+		"us-web-1 203.0.113.19 tcp/9443 192.0.2.0/24",
+	}},
 	{"service-account targeting", []string{"bastion-1"}, []string{
 		"bastion-1 203.0.113.11 tcp/10250 203.0.113.0/24",
 		"bastion-1 203.0.113.11 tcp/22 any",
@@ -57,8 +63,9 @@ var situations = []struct {
 		"ranges-1 203.0.113.14 tcp/9443 192.0.2.0/24",
 		"ranges-1 203.0.113.14 udp/53 198.51.100.0/24",
 	}},
-	{"IPv6 external address and an IPv6-only rule", []string{"v6-1"}, []string{
+	{"IPv6 external address and an IPv6-only rule; a destination range selecting one instance", []string{"v6-1"}, []string{
 		"v6-1 2001:db8:1::10 tcp/443 any",
+		"v6-1 203.0.113.13 tcp/8443 any", // allow-8443-to-one: destinationRanges 10.0.0.14/32
 		"v6-1 203.0.113.13 tcp/10250 203.0.113.0/24",
 		"v6-1 203.0.113.13 tcp/9443 192.0.2.0/24",
 	}},

@@ -212,3 +212,25 @@ func diffLines(want, got []string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestCollectCancelled(t *testing.T) {
+	_, srv := newFakeCompute(t, estateDir)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := NewCollector(ctx, Config{Endpoint: srv.URL, Projects: []string{"acme-prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.(*Collector).Close()
+	cancel()
+	if err := c.Collect(ctx, providers.NewSnapshot(), nil); err == nil {
+		t.Fatal("Collect with a cancelled context succeeded")
+	}
+}
+
+func TestNewCollectorWithoutCredentials(t *testing.T) {
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/missing.json")
+	_, err := NewCollector(context.Background(), Config{Projects: []string{"p"}})
+	if err == nil || !strings.Contains(err.Error(), "create gcp") {
+		t.Fatalf("err = %v, want a client creation error", err)
+	}
+}

@@ -471,7 +471,9 @@ func (r *projectRun) loadBalancerLists() []list {
 			// the snapshot does the same.
 			global, err := messages(drain(c.globalFwd.List(ctx, &computepb.ListGlobalForwardingRulesRequest{Project: p})))
 			if err != nil {
-				return regional, fmt.Errorf("compute.globalForwardingRules.list: %w", err)
+				// The regional rules are still worth having.
+				r.fail("compute.globalForwardingRules.list", err)
+				return regional, nil
 			}
 			return append(regional, global...), nil
 		}},

@@ -183,6 +183,11 @@ func TestWideRangeSubsumes(t *testing.T) {
 	if hasRef(at[0], "cis-aws", "5.2") {
 		t.Error("azure finding carries a cis-aws control")
 	}
+	// Protocol "all" is the bucket of protocols the analysis does not list
+	// separately: no port rule judges it one by one.
+	if got := findingsOf(res, "PORT-SSH"); len(got) != 0 {
+		t.Errorf("port rule matched a protocol-all exposure: %+v", got)
+	}
 }
 
 // TestComplianceScope: controls that judge one layer kind and one family.

@@ -114,7 +114,7 @@ func newView(e *exposure.Exposure, idx obsIndex, sc sourceCache) *view {
 	v.breadth = widerBreadth(v.b4, v.b6)
 	if ep := e.Endpoint.String(); ep != "" && e.Level == exposure.Effective {
 		for _, o := range idx[ep] {
-			if (o.Protocol == e.Protocol || e.Protocol == exposure.ProtocolAll) && e.Ports.Contains(o.Port) {
+			if o.Protocol == e.Protocol && e.Ports.Contains(o.Port) {
 				v.obs = append(v.obs, o)
 			}
 		}
@@ -266,10 +266,12 @@ func (v *view) wide(threshold int) bool {
 	return v.svcProto == exposure.ProtocolAll || v.svc.Size() > threshold
 }
 
-// protocolCovers reports whether traffic of proto is among protos; an
-// exposure of every protocol covers them all.
+// protocolCovers reports whether traffic of proto is among protos. An
+// exposure of protocol "all" is the analysis's bucket for every protocol
+// it does not report separately (TCP, UDP, ICMP and ICMPv6 always are), so
+// it covers no port rule: only the all-traffic rule judges it.
 func protocolCovers(protos []exposure.Protocol, proto exposure.Protocol) bool {
-	return proto == exposure.ProtocolAll || slices.Contains(protos, proto)
+	return proto != exposure.ProtocolAll && slices.Contains(protos, proto)
 }
 
 // probeRank orders observations: an open port says most, then closed and
@@ -448,7 +450,9 @@ func (c *Catalog) subsumed(v *view) []*Rule {
 		}
 		switch r.Match.Kind {
 		case KindPorts:
-			if _, ok := r.rulePortIn(v.svc); ok && protocolCovers(r.m.protocols, v.svcProto) {
+			// The all-traffic rule's finding names every port rule an
+			// allow-all rule breaks, and carries their controls.
+			if _, ok := r.rulePortIn(v.svc); ok && (v.svcProto == exposure.ProtocolAll || protocolCovers(r.m.protocols, v.svcProto)) {
 				out = append(out, r)
 			}
 		case KindProtocol:

@@ -1,0 +1,474 @@
+// Package audit wires Portcullis's stages together: scope → collect (or
+// read a snapshot) → normalize → analyze → evaluate → probe → evaluate
+// again with what the probes saw → report. The CLI and the Lambda
+// functions only parse their input and call this package.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/probe"
+	"github.com/portcullis-sec/portcullis/providers"
+	"github.com/portcullis-sec/portcullis/providers/aws"
+	"github.com/portcullis-sec/portcullis/providers/azure"
+	"github.com/portcullis-sec/portcullis/providers/gcp"
+	"github.com/portcullis-sec/portcullis/reports"
+	"github.com/portcullis-sec/portcullis/rules"
+)
+
+// Options configures one audit.
+type Options struct {
+	// Providers to audit: aws, gcp, azure. Empty: aws for a live audit;
+	// every provider present in the snapshot for an offline one.
+	Providers []string
+	AWS       aws.Config
+	GCP       gcp.Config
+	Azure     azure.Config
+
+	// Snapshot, when set, is read instead of calling cloud APIs: a
+	// directory written by `portcullis snapshot` (or by hand from CLI
+	// exports). SnapshotDir names it in the report.
+	Snapshot    fs.FS
+	SnapshotDir string
+
+	// Rules: custom rules file, exceptions file, framework, clock.
+	Rules rules.Options
+
+	// Probe confirms effective exposures with network probes.
+	Probe ProbeOptions
+
+	// FailOn is recorded in the report's summary.
+	FailOn rules.Severity
+
+	Version  string
+	Progress providers.Progress
+	Logger   *slog.Logger
+}
+
+// ProbeOptions configures the confirmation stage.
+type ProbeOptions struct {
+	Enabled bool
+	Config  probe.Config
+	Plan    probe.PlanOptions
+	// Progress receives probe progress; nil discards it.
+	Progress providers.Progress
+	// Setup, when set, runs once the probe plan is known and before any
+	// probe: the demo and tests start their loopback services here and
+	// return the redirects onto them (merged into Config.Redirect).
+	Setup func(ctx context.Context, targets []probe.Target) (map[netip.AddrPort]netip.AddrPort, error)
+}
+
+// ErrNothingAudited is returned when not a single provider scope could be
+// collected or read: there is no report to speak of.
+var ErrNothingAudited = errors.New("nothing could be audited")
+
+// driver is what audit needs of a provider.
+type driver struct {
+	collector func(ctx context.Context, o *Options) (providers.Collector, error)
+	normalize providers.NormalizeFunc
+}
+
+// drivers is the one table of providers; it is never modified.
+var drivers = map[string]driver{
+	"aws": {
+		collector: func(ctx context.Context, o *Options) (providers.Collector, error) { return aws.NewCollector(ctx, o.AWS) },
+		normalize: aws.Normalize,
+	},
+	"gcp": {
+		collector: func(ctx context.Context, o *Options) (providers.Collector, error) { return gcp.NewCollector(ctx, o.GCP) },
+		normalize: gcp.Normalize,
+	},
+	"azure": {
+		collector: func(ctx context.Context, o *Options) (providers.Collector, error) {
+			return azure.NewCollector(ctx, o.Azure)
+		},
+		normalize: azure.Normalize,
+	},
+}
+
+// Providers lists the supported provider names.
+func Providers() []string {
+	names := make([]string, 0, len(drivers))
+	for n := range drivers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (o *Options) progress() providers.Progress {
+	if o.Progress != nil {
+		return o.Progress
+	}
+	return providers.NoProgress{}
+}
+
+func checkProviders(names []string) error {
+	for _, n := range names {
+		if _, ok := drivers[n]; !ok {
+			return fmt.Errorf("unknown provider %q (want one of %v)", n, Providers())
+		}
+	}
+	return nil
+}
+
+// Collect runs the live collection of every requested provider into one
+// snapshot. A provider that cannot be collected at all is recorded as an
+// error in the snapshot; ErrNothingAudited is returned when none could.
+func Collect(ctx context.Context, o Options) (*providers.Snapshot, error) {
+	names := o.Providers
+	if len(names) == 0 {
+		names = []string{"aws"}
+	}
+	if err := checkProviders(names); err != nil {
+		return nil, err
+	}
+	snap := providers.NewSnapshot()
+	ok := 0
+	for _, n := range names {
+		c, err := drivers[n].collector(ctx, &o)
+		if err == nil {
+			err = c.Collect(ctx, snap, o.progress())
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			o.logger().Error("collection failed", "provider", n, "error", err)
+			snap.AddError(exposure.Error{Scope: exposure.Scope{Provider: n}, Stage: "collect", Message: err.Error()})
+			continue
+		}
+		ok++
+	}
+	if ok == 0 {
+		return snap, fmt.Errorf("%w: %v", ErrNothingAudited, snap.Errors())
+	}
+	return snap, nil
+}
+
+// Result is a finished audit: the report and what produced it.
+type Result struct {
+	Report    *reports.Report
+	Inventory *exposure.Inventory
+	// Engine is the rules engine the audit used (for re-evaluation).
+	Engine *rules.Engine
+}
+
+// Run performs a whole audit and returns its report. Rule, custom-rule and
+// exception files are loaded before any cloud call, so a mistake in them
+// costs nothing. Partial failures are in the report (Report.Partial and
+// Report.Errors); an error is returned only when the audit could not run.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Rules.Now.IsZero() {
+		o.Rules.Now = time.Now()
+	}
+	cat, err := rules.LoadCatalog()
+	if err != nil {
+		return nil, fmt.Errorf("load rule catalog: %w", err)
+	}
+	engine, err := rules.NewEngine(cat, o.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProviders(o.Providers); err != nil {
+		return nil, err
+	}
+
+	fsys, collectErrs, err := o.source(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inv, audited, err := Normalize(fsys, o.Providers)
+	if err != nil {
+		return nil, err
+	}
+	inv.Errors = append(collectErrs, inv.Errors...)
+	if len(audited) == 0 {
+		return nil, fmt.Errorf("%w: %v", ErrNothingAudited, inv.Errors)
+	}
+
+	res := exposure.Analyze(inv)
+	inv.Errors = append(inv.Errors, res.Errors...)
+	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
+	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
+
+	var obs []exposure.Observation
+	if o.Probe.Enabled {
+		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
+		if err != nil {
+			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
+		}
+		input.Observations = obs
+	}
+	result := engine.EvaluateInput(input)
+
+	rep := &reports.Report{
+		Tool:              reports.Tool{Name: "portcullis", Version: o.Version},
+		GeneratedAt:       o.Rules.Now.UTC(),
+		Scope:             scopeOf(inv, audited, o),
+		Exposures:         exps,
+		Findings:          result.Findings,
+		Observations:      obs,
+		Compliance:        controls(result.Compliance),
+		Exceptions:        exceptionStatuses(result.Exceptions),
+		Misconfigurations: misconfigurations(result.Misconfigurations),
+		Errors:            inv.Errors,
+		FailOn:            o.FailOn,
+	}
+	for _, e := range result.RuleErrors {
+		rep.Errors = append(rep.Errors, exposure.Error{Stage: "evaluate", Resource: e.Target, Message: e.Error()})
+	}
+	rep.Partial = len(rep.Errors) > 0
+	return &Result{Report: rep, Inventory: inv, Engine: engine}, nil
+}
+
+// source returns the snapshot to normalize: the one given, or a live
+// collection.
+func (o *Options) source(ctx context.Context) (fs.FS, []exposure.Error, error) {
+	if o.Snapshot != nil {
+		errs, err := providers.ReadErrors(o.Snapshot)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read snapshot: %w", err)
+		}
+		return o.Snapshot, errs, nil
+	}
+	snap, err := Collect(ctx, *o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return snap.FS(), snap.Errors(), nil
+}
+
+// Normalize reads every provider directory of a snapshot (only those named,
+// when names is not empty) into one inventory. It returns the providers it
+// found. A provider named but absent from the snapshot is an error in the
+// inventory, not a failure.
+func Normalize(fsys fs.FS, names []string) (*exposure.Inventory, []string, error) {
+	inv := &exposure.Inventory{}
+	var audited []string
+	wanted := names
+	if len(wanted) == 0 {
+		wanted = Providers()
+	}
+	for _, n := range wanted {
+		sub, err := fs.Sub(fsys, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := fs.Stat(fsys, n); err != nil {
+			if len(names) > 0 {
+				inv.Errors = append(inv.Errors, exposure.Error{Scope: exposure.Scope{Provider: n}, Stage: "snapshot",
+					Message: "the snapshot has no " + n + "/ directory"})
+			}
+			continue
+		}
+		pi, err := drivers[n].normalize(sub)
+		if err != nil {
+			inv.Errors = append(inv.Errors, exposure.Error{Scope: exposure.Scope{Provider: n}, Stage: "normalize", Message: err.Error()})
+			continue
+		}
+		inv.Merge(pi)
+		audited = append(audited, n)
+	}
+	return inv, audited, nil
+}
+
+// Layers lists every distinct layer of an inventory: its Layers and those
+// on the targets' and backends' paths.
+func Layers(inv *exposure.Inventory) []*exposure.Layer {
+	seen := map[*exposure.Layer]bool{}
+	var out []*exposure.Layer
+	add := func(p exposure.Path) {
+		for _, h := range p {
+			for _, l := range h.Layers {
+				if l != nil && !seen[l] {
+					seen[l] = true
+					out = append(out, l)
+				}
+			}
+		}
+	}
+	for _, l := range inv.Layers {
+		if l != nil && !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	for _, t := range inv.Targets {
+		if t == nil {
+			continue
+		}
+		add(t.Path)
+		for _, f := range t.Forwards {
+			add(f.BackendPath)
+		}
+	}
+	return out
+}
+
+// Confirm probes the effective exposures of an inventory. Only the
+// inventory's own public addresses are in scope, and the prober's guard
+// refuses everything else.
+func Confirm(ctx context.Context, inv *exposure.Inventory, effective []*exposure.Exposure, cat *rules.Catalog, po ProbeOptions) ([]exposure.Observation, error) {
+	scope := map[netip.Addr]bool{}
+	for _, t := range inv.Targets {
+		if t == nil {
+			continue
+		}
+		for _, ep := range t.Endpoints {
+			if ep.IP.IsValid() {
+				scope[ep.IP.Unmap()] = true
+			}
+		}
+	}
+	plan := po.Plan
+	if plan.RiskyPorts == nil {
+		plan.RiskyPorts = cat.RiskyPorts()
+	}
+	targets := probe.Plan(effective, plan)
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	cfg := po.Config
+	if po.Setup != nil {
+		redirect, err := po.Setup(ctx, targets)
+		if err != nil {
+			return nil, fmt.Errorf("set up probes: %w", err)
+		}
+		merged := make(map[netip.AddrPort]netip.AddrPort, len(cfg.Redirect)+len(redirect))
+		for k, v := range cfg.Redirect {
+			merged[k] = v
+		}
+		for k, v := range redirect {
+			merged[k] = v
+		}
+		cfg.Redirect = merged
+	}
+	p, err := probe.New(cfg, func(a netip.Addr) bool { return scope[a.Unmap()] })
+	if err != nil {
+		return nil, fmt.Errorf("configure prober: %w", err)
+	}
+	progress := po.Progress
+	if progress == nil {
+		progress = providers.NoProgress{}
+	}
+	return p.Run(ctx, targets, progress), nil
+}
+
+func scopeOf(inv *exposure.Inventory, audited []string, o Options) reports.Scope {
+	accounts, regions := map[string]bool{}, map[string]bool{}
+	note := func(s exposure.Scope) {
+		if s.Account != "" {
+			accounts[s.Account] = true
+		}
+		if s.Region != "" {
+			regions[s.Region] = true
+		}
+	}
+	for _, t := range inv.Targets {
+		if t != nil {
+			note(t.Scope)
+		}
+	}
+	for _, l := range inv.Layers {
+		if l != nil {
+			note(l.Scope)
+		}
+	}
+	return reports.Scope{
+		Providers: audited,
+		Accounts:  sortedKeys(accounts),
+		Regions:   sortedKeys(regions),
+		Snapshot:  o.SnapshotDir,
+		Framework: o.Rules.Framework,
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func controls(cs []rules.ControlResult) []reports.Control {
+	out := make([]reports.Control, 0, len(cs))
+	for _, c := range cs {
+		ctl := reports.Control{Framework: c.Framework, ID: c.Control, Title: c.Title, Status: reports.ControlStatus(c.Status)}
+		if c.Reason != "" {
+			ctl.Evidence = append(ctl.Evidence, c.Reason)
+		}
+		for _, e := range c.Evidence {
+			ref := e.FindingID
+			if ref == "" {
+				ref = e.ExposureID
+			}
+			if ref == "" {
+				ref = e.Resource
+			}
+			if e.Detail != "" {
+				ref += ": " + e.Detail
+			}
+			ctl.Evidence = append(ctl.Evidence, ref)
+		}
+		out = append(out, ctl)
+	}
+	return out
+}
+
+func exceptionStatuses(es []rules.ExceptionStatus) []reports.ExceptionStatus {
+	out := make([]reports.ExceptionStatus, 0, len(es))
+	for _, e := range es {
+		out = append(out, reports.ExceptionStatus{
+			Kind: reports.ExceptionKind(e.State), Rule: e.Exception.Rule, Resource: e.Exception.Resource,
+			Reason: e.Exception.Reason, Owner: e.Exception.Owner, Expires: e.Exception.Expires, Source: e.Exception.Source,
+		})
+	}
+	return out
+}
+
+func misconfigurations(ms []rules.Misconfiguration) []reports.Misconfiguration {
+	out := make([]reports.Misconfiguration, 0, len(ms))
+	for _, m := range ms {
+		res := m.Layer
+		if m.LayerName != "" && m.LayerName != m.Layer {
+			res += " (" + m.LayerName + ")"
+		}
+		out = append(out, reports.Misconfiguration{
+			ID: m.Kind, Title: m.Title, Resource: res, Detail: m.Message, Scope: m.Scope,
+			Severity: m.Severity, Remediation: m.Remediation,
+		})
+	}
+	return out
+}
+
+// DirFS opens a snapshot directory, checking that it exists.
+func DirFS(dir string) (fs.FS, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("snapshot: %s is not a directory", dir)
+	}
+	return os.DirFS(dir), nil
+}

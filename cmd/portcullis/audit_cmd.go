@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/probe"
+	"github.com/portcullis-sec/portcullis/reports"
+	"github.com/portcullis-sec/portcullis/rules"
+)
+
+// auditFlags are the flags of `audit` (and, in part, of `snapshot` and
+// `demo`).
+type auditFlags struct {
+	providers   string
+	regions     string
+	profile     string
+	roleARN     string
+	externalID  string
+	awsEndpoint string
+
+	gcpProjects string
+	gcpEndpoint string
+
+	azureSubs     string
+	azureCloud    string
+	azureEndpoint string
+
+	snapshot    string
+	concurrency int
+
+	probe, noProbe     bool
+	probeAllowLoopback bool
+	probeTimeout       time.Duration
+	probeRate          float64
+	probeConcurrency   int
+
+	format     string
+	output     string
+	failOn     string
+	rulesFile  string
+	exceptions string
+	framework  string
+	color      string
+	verbose    bool
+}
+
+func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
+	fs.StringVar(&f.providers, "provider", "", "providers to audit, comma-separated: aws, gcp, azure (default: aws live; every provider in the snapshot offline)")
+	fs.StringVar(&f.regions, "regions", "", "AWS regions, comma-separated (default: every enabled region)")
+	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile (default: the standard credential chain)")
+	fs.StringVar(&f.roleARN, "role-arn", "", "AWS role to assume before collecting (read-only audit role)")
+	fs.StringVar(&f.externalID, "external-id", "", "external ID for --role-arn")
+	fs.StringVar(&f.awsEndpoint, "aws-endpoint", "", "AWS endpoint URL for an emulator such as moto (also AWS_ENDPOINT_URL)")
+	fs.StringVar(&f.gcpProjects, "gcp-projects", "", "GCP projects, comma-separated (default: every active project the credentials can list)")
+	fs.StringVar(&f.gcpEndpoint, "gcp-endpoint", "", "GCP API endpoint URL for an emulator or private endpoint (a loopback http URL needs no credentials)")
+	fs.StringVar(&f.azureSubs, "azure-subscriptions", "", "Azure subscription IDs, comma-separated (default: every enabled subscription)")
+	fs.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, china or usgovernment")
+	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Azure Resource Manager endpoint URL for an emulator (a loopback http URL needs no credentials)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "regions, projects or subscriptions collected at once per provider (default: the provider's)")
+	fs.BoolVar(&f.verbose, "v", false, "log what is being done to stderr")
+	if offline {
+		return
+	}
+	fs.StringVar(&f.snapshot, "snapshot", "", "audit a snapshot directory (from 'portcullis snapshot' or CLI exports) instead of calling cloud APIs")
+	fs.BoolVar(&f.probe, "probe", false, "confirm effective exposures with probes (default on for live audits against real clouds)")
+	fs.BoolVar(&f.noProbe, "no-probe", false, "do not probe")
+	fs.BoolVar(&f.probeAllowLoopback, "probe-allow-loopback", false, "labs and tests only: let probes reach 127.0.0.0/8 and ::1 (nothing else is ever allowed beyond public addresses in the inventory)")
+	fs.DurationVar(&f.probeTimeout, "probe-timeout", 3*time.Second, "timeout of each probe step (connect, read)")
+	fs.Float64Var(&f.probeRate, "probe-rate", 100, "probes per second overall (each address gets at most 10 per second)")
+	fs.IntVar(&f.probeConcurrency, "probe-concurrency", 64, "ports probed at once")
+	fs.StringVar(&f.format, "format", "table", "report format: "+strings.Join(reports.Formats(), ", "))
+	fs.StringVar(&f.output, "output", "", "write the report to this file instead of standard output")
+	fs.StringVar(&f.failOn, "fail-on", "high", "exit 1 when a finding has this severity or above: info, low, medium, high, critical")
+	fs.StringVar(&f.rulesFile, "rules", "", "custom rules file (CEL over the exposure model, see docs/rules.md)")
+	fs.StringVar(&f.exceptions, "exceptions", "", "exceptions file: suppressions with reason, owner and expiry (see docs/rules.md)")
+	fs.StringVar(&f.framework, "framework", "", "scope findings to one compliance framework: "+strings.Join(rules.Frameworks(), ", "))
+	fs.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
+}
+
+// options turns flags into audit options. It reports which endpoint
+// override, if any, points the SDKs away from the real clouds.
+func (f *auditFlags) options(e *env) (audit.Options, string, error) {
+	o := audit.Options{Providers: splitList(f.providers), Version: toolVersion()}
+	o.AWS.Regions = splitList(f.regions)
+	o.AWS.Profile = f.profile
+	o.AWS.RoleARN = f.roleARN
+	o.AWS.ExternalID = f.externalID
+	o.AWS.Endpoint = f.awsEndpoint
+	o.AWS.Concurrency = f.concurrency
+	o.GCP.Projects = splitList(f.gcpProjects)
+	o.GCP.Endpoint = f.gcpEndpoint
+	o.GCP.Concurrency = f.concurrency
+	o.Azure.Subscriptions = splitList(f.azureSubs)
+	o.Azure.Cloud = f.azureCloud
+	o.Azure.Endpoint = f.azureEndpoint
+	o.Azure.Concurrency = f.concurrency
+	for _, p := range o.Providers {
+		if _, ok := map[string]bool{"aws": true, "gcp": true, "azure": true}[p]; !ok {
+			return o, "", fmt.Errorf("unknown provider %q (want aws, gcp or azure)", p)
+		}
+	}
+	for name, v := range map[string]string{"--aws-endpoint": f.awsEndpoint, "--gcp-endpoint": f.gcpEndpoint, "--azure-endpoint": f.azureEndpoint} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
+			return o, "", fmt.Errorf("%s: %q is not a URL", name, v)
+		}
+	}
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	o.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	o.AWS.Logger, o.GCP.Logger, o.Azure.Logger = o.Logger, o.Logger, o.Logger
+
+	override := ""
+	switch {
+	case f.awsEndpoint != "":
+		override = "--aws-endpoint"
+	case e.getenv("AWS_ENDPOINT_URL") != "":
+		override = "AWS_ENDPOINT_URL"
+	case f.gcpEndpoint != "":
+		override = "--gcp-endpoint"
+	case f.azureEndpoint != "":
+		override = "--azure-endpoint"
+	}
+	return o, override, nil
+}
+
+func runAudit(ctx context.Context, args []string, e *env) int {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var f auditFlags
+	f.register(fs, false)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: portcullis audit [flags]
+
+Audits an estate: collects (or reads a snapshot of) what lets internet
+traffic in, computes what is effectively reachable through the whole path
+(route → network ACL → security groups / firewall / NSGs → public address or
+load-balancer listener), judges it against the rule catalog, confirms it with
+probes, and reports findings.
+
+Credentials come from each cloud's standard chain: AWS (environment, shared
+config, SSO, instance or task role), GCP (Application Default Credentials),
+Azure (DefaultAzureCredential). Only read-only calls are made; docs/ lists
+the exact permissions.
+
+Probing is on for live audits against real clouds and off for snapshots and
+emulators (an endpoint override), unless --probe or --no-probe says otherwise.
+Only public addresses of the audited inventory are probed, at a bounded rate.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;
+2 the audit could not run; 3 part of the scope failed and nothing at or
+above --fail-on was found in the rest.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "portcullis audit: unexpected argument %q\n", fs.Arg(0))
+		return exitError
+	}
+	o, override, err := f.options(e)
+	if err != nil {
+		return fail(e, err)
+	}
+	failOn, err := rules.ParseSeverity(f.failOn)
+	if err != nil {
+		return fail(e, fmt.Errorf("--fail-on: %w", err))
+	}
+	o.FailOn = failOn
+	if err := checkFormat(f.format); err != nil {
+		return fail(e, err)
+	}
+	if f.framework != "" && !contains(rules.Frameworks(), f.framework) {
+		return fail(e, fmt.Errorf("--framework: unknown framework %q (want one of %s)", f.framework, strings.Join(rules.Frameworks(), ", ")))
+	}
+	o.Rules = rules.Options{CustomRulesFile: f.rulesFile, ExceptionsFile: f.exceptions, Framework: f.framework}
+	if f.snapshot != "" {
+		fsys, err := audit.DirFS(f.snapshot)
+		if err != nil {
+			return fail(e, err)
+		}
+		o.Snapshot, o.SnapshotDir = fsys, f.snapshot
+	}
+
+	// Probing: on for live audits against the real clouds, off otherwise
+	// unless asked; said aloud either way it is off by default.
+	switch {
+	case f.probe && f.noProbe:
+		return fail(e, errors.New("--probe and --no-probe contradict each other"))
+	case f.noProbe:
+	case f.probe:
+		o.Probe.Enabled = true
+	case f.snapshot != "":
+		fmt.Fprintln(e.stderr, "portcullis: offline audit of a snapshot: probing is off (pass --probe to confirm exposures from this machine)")
+	case override != "":
+		fmt.Fprintf(e.stderr, "portcullis: %s points the SDKs at an emulator: probing is off (pass --probe to probe anyway)\n", override)
+	default:
+		o.Probe.Enabled = true
+	}
+	o.Probe.Config = probe.Config{
+		Timeout: f.probeTimeout, Rate: f.probeRate, Concurrency: f.probeConcurrency,
+		AllowLoopback: f.probeAllowLoopback,
+	}
+	var bar *progressBar
+	if e.stderrTTY && e.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
+		bar = newProgressBar(e.stderr, "collecting")
+		o.Progress = bar
+		o.Probe.Progress = newProgressBar(e.stderr, "probing")
+	}
+	res, err := audit.Run(ctx, o)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return fail(e, err)
+	}
+	if err := writeReport(e, res.Report, f.format, f.output, f.color); err != nil {
+		return fail(e, err)
+	}
+	return exitCode(res.Report)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkFormat(format string) error {
+	if !contains(reports.Formats(), strings.ToLower(format)) {
+		return fmt.Errorf("--format: unknown format %q (want one of %s)", format, strings.Join(reports.Formats(), ", "))
+	}
+	return nil
+}
+
+// writeReport renders the report to a file (atomically: a reader never sees
+// half a report) or to standard output.
+func writeReport(e *env, r *reports.Report, format, output, color string) error {
+	var buf bytes.Buffer
+	var err error
+	if strings.EqualFold(format, "table") {
+		opts := reports.TableOptions{}
+		switch color {
+		case "always":
+			opts.Color = true
+		case "auto":
+			opts.Color = output == "" && e.stdoutTTY && e.getenv("NO_COLOR") == ""
+		}
+		err = reports.WriteTable(&buf, r, opts)
+	} else {
+		err = reports.Write(&buf, format, r)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s report: %w", format, err)
+	}
+	if output == "" || output == "-" {
+		_, err := io.Copy(e.stdout, &buf)
+		return err
+	}
+	return writeFileAtomic(output, buf.Bytes())
+}
+
+func writeFileAtomic(name string, data []byte) error {
+	if dir := filepath.Dir(name); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
+
+// exitCode says how the audit went (see the package comment).
+func exitCode(r *reports.Report) int {
+	for _, f := range r.Findings {
+		if f.Suppressed == nil && f.Severity >= r.FailOn {
+			return exitFindings
+		}
+	}
+	if r.Partial {
+		return exitPartial
+	}
+	return exitOK
+}

@@ -81,11 +81,15 @@ type driver struct {
 // drivers is the one table of providers; it is never modified.
 var drivers = map[string]driver{
 	"aws": {
-		collector: func(ctx context.Context, o *Options) (providers.Collector, error) { return aws.NewCollector(ctx, o.AWS) },
+		collector: func(ctx context.Context, o *Options) (providers.Collector, error) {
+			return aws.NewCollector(ctx, o.AWS)
+		},
 		normalize: aws.Normalize,
 	},
 	"gcp": {
-		collector: func(ctx context.Context, o *Options) (providers.Collector, error) { return gcp.NewCollector(ctx, o.GCP) },
+		collector: func(ctx context.Context, o *Options) (providers.Collector, error) {
+			return gcp.NewCollector(ctx, o.GCP)
+		},
 		normalize: gcp.Normalize,
 	},
 	"azure": {

@@ -764,12 +764,40 @@ type coverItem struct {
 	set   addrSet
 }
 
-func buildCover(cs []coverItem) *trafficSet {
-	items := make([]item, len(cs))
-	for i, c := range cs {
-		items[i] = item{proto: c.proto, ports: []PortRange{c.ports}, set: c.set}
+// subtractCover removes from own what the cover items reached. Coverage is
+// exact per protocol: a piece of the "all" bucket (protocols not reported
+// separately) covers only that bucket, never TCP or UDP, unlike a rule for
+// every protocol.
+func subtractCover(own *trafficSet, cs []coverItem) *trafficSet {
+	byProto := map[Protocol][]item{}
+	for _, c := range cs {
+		byProto[c.proto] = append(byProto[c.proto], item{proto: c.proto, ports: []PortRange{c.ports}, set: c.set})
 	}
-	return build(items)
+	exact := func(p Protocol) *portMap {
+		if its, ok := byProto[p]; ok {
+			if p == ProtocolAll {
+				for i := range its {
+					its[i].proto = ProtocolTCP // any protocol with ports: keep the ranges as given
+				}
+			}
+			return sweep(its, ProtocolTCP)
+		}
+		return emptyMap
+	}
+	out := &trafficSet{rest: combineMaps(own.rest, exact(ProtocolAll), subtractSets), protos: map[Protocol]*portMap{}}
+	keys := map[Protocol]bool{ProtocolTCP: true, ProtocolUDP: true, ProtocolICMP: true, ProtocolICMPv6: true}
+	for p := range own.protos {
+		keys[p] = true
+	}
+	for p := range byProto {
+		if p != ProtocolAll {
+			keys[p] = true
+		}
+	}
+	for p := range keys {
+		out.protos[p] = combineMaps(own.get(p), exact(p), subtractSets)
+	}
+	return out
 }
 
 // latent reports, per latent layer, what its own rules admit from the
@@ -805,7 +833,7 @@ func (a *analyzer) latent(inv *Inventory) {
 	for _, l := range layers {
 		own := a.layer(l).admits.restrictSources(publicAS)
 		if c := a.cover[l.ID]; len(c) > 0 {
-			own = own.subtract(buildCover(c))
+			own = subtractCover(own, c)
 		}
 		ref := TargetRef{ID: l.ID, Kind: l.Kind, Name: l.Name, Tags: l.Tags}
 		for _, seg := range segments(own) {

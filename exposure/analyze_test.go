@@ -490,3 +490,25 @@ func TestIPv6SourcesHoldNoIPv4(t *testing.T) {
 		t.Errorf("round trip of %v = %v", Addrs(in), Addrs(out))
 	}
 }
+
+// An allow-all rule reaching a target only on "other" protocols covers
+// nothing of its TCP and UDP: those stay latent.
+func TestLatentCoverIsExactPerProtocol(t *testing.T) {
+	allowAll := sg("sg-all", allow("0", ProtocolAll, "", src(t, "0.0.0.0/0")))
+	onlyGRE := &Layer{ID: "acl", Kind: LayerNetworkACL, Mode: Ordered, Rules: []Rule{
+		prio(allow("100", 47, "", AnySource()), 100)}}
+	res := Analyze(&Inventory{Targets: []*Target{eni("eni-1", "203.0.113.10", hop(onlyGRE), hop(allowAll))}})
+	if got, want := describeAll(res.Effective), []string{"eni-1 203.0.113.10 gre 0-65535 anyone"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("effective = %q, want %q", got, want)
+	}
+	var got []string
+	for _, e := range res.Latent {
+		if e.Target.ID == "sg-all" {
+			got = append(got, describe(e))
+		}
+	}
+	want := []string{"sg-all tcp 0-65535 anyone", "sg-all udp 0-65535 anyone", "sg-all icmp 0-65535 anyone", "sg-all all 0-65535 anyone"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("latent = %q, want %q", got, want)
+	}
+}

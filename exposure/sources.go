@@ -65,24 +65,25 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 // public: examples, fixtures and the demo use them as stand-ins for real
 // public addresses.
 var nonPublic = []string{
-	"0.0.0.0/8",      // "this network"
-	"10.0.0.0/8",     // private (RFC 1918)
-	"100.64.0.0/10",  // shared address space, CGNAT (RFC 6598)
-	"127.0.0.0/8",    // loopback
-	"169.254.0.0/16", // link-local
-	"172.16.0.0/12",  // private (RFC 1918)
-	"192.0.0.0/24",   // IETF protocol assignments
-	"192.88.99.0/24", // deprecated 6to4 relay anycast
-	"192.168.0.0/16", // private (RFC 1918)
-	"198.18.0.0/15",  // benchmarking (RFC 2544)
-	"224.0.0.0/4",    // multicast
-	"240.0.0.0/4",    // reserved, and 255.255.255.255
-	"::/8",           // unspecified, loopback, IPv4-mapped, discard-only prefix
-	"100::/64",       // discard-only
-	"2001::/23",      // IETF protocol assignments (Teredo, ORCHID, …)
-	"fc00::/7",       // unique local
-	"fe80::/10",      // link-local
-	"ff00::/8",       // multicast
+	"0.0.0.0/8",        // "this network"
+	"10.0.0.0/8",       // private (RFC 1918)
+	"100.64.0.0/10",    // shared address space, CGNAT (RFC 6598)
+	"127.0.0.0/8",      // loopback
+	"169.254.0.0/16",   // link-local
+	"172.16.0.0/12",    // private (RFC 1918)
+	"192.0.0.0/24",     // IETF protocol assignments
+	"192.88.99.0/24",   // deprecated 6to4 relay anycast
+	"192.168.0.0/16",   // private (RFC 1918)
+	"198.18.0.0/15",    // benchmarking (RFC 2544)
+	"168.63.129.16/32", // Azure's platform virtual IP (WireServer, health probes): host-local, never internet traffic
+	"224.0.0.0/4",      // multicast
+	"240.0.0.0/4",      // reserved, and 255.255.255.255
+	"::/8",             // unspecified, loopback, IPv4-mapped, discard-only prefix
+	"100::/64",         // discard-only
+	"2001::/23",        // IETF protocol assignments (Teredo, ORCHID, …)
+	"fc00::/7",         // unique local
+	"fe80::/10",        // link-local
+	"ff00::/8",         // multicast
 }
 
 // publicInternet is built once; IPSets are immutable, so sharing is safe.
@@ -183,4 +184,31 @@ func containsSet(outer, inner *netipx.IPSet) bool {
 		}
 	}
 	return len(rs) > 0
+}
+
+// DisplaySources lists a source set as CIDRs for people and reports: a
+// family whose every public address is in s is written 0.0.0.0/0 or ::/0
+// (what the rule said, rather than the hundred-odd prefixes of the public
+// internet once private and special-purpose ranges are taken out); other
+// sources are listed by their public prefixes.
+func DisplaySources(s *netipx.IPSet) []string {
+	out := []string{}
+	if s == nil {
+		return out
+	}
+	pub := Intersect(s, publicInternet)
+	for _, fam := range []struct {
+		all  *netipx.IPSet
+		name string
+	}{{public4, "0.0.0.0/0"}, {public6, "::/0"}} {
+		part := Intersect(pub, fam.all)
+		if containsSet(part, fam.all) {
+			out = append(out, fam.name)
+			continue
+		}
+		for _, p := range part.Prefixes() {
+			out = append(out, p.String())
+		}
+	}
+	return out
 }

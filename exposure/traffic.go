@@ -140,8 +140,11 @@ type item struct {
 // portsFor is the part of the port axis an item covers for protocol p.
 func (it *item) portsFor(p Protocol) []PortRange {
 	if it.proto == ProtocolAll || len(it.ports) == 0 || (!p.HasPorts() && !p.IsICMP()) {
-		// A rule for every protocol covers every port, as AWS and Azure
-		// document; protocols without ports have no port axis.
+		// A rule for every protocol covers every port, as AWS documents
+		// ("-1 … traffic on all ports is allowed regardless of any port
+		// range you specify"); providers whose clouds differ expand such
+		// rules per protocol themselves. Protocols without ports have no
+		// port axis.
 		return []PortRange{AllPorts}
 	}
 	return it.ports

@@ -654,10 +654,7 @@ func (v *view) sourceInfo(s *netipx.IPSet) *sourceInfo {
 	}
 	si, ok := v.sourcesByKey[key.String()]
 	if !ok {
-		si = &sourceInfo{prefixes: []string{}, breadth: exposure.SourceBreadth(s), label: v.sourcesLabel(s)}
-		for _, p := range s.Prefixes() {
-			si.prefixes = append(si.prefixes, p.String())
-		}
+		si = &sourceInfo{prefixes: exposure.DisplaySources(s), breadth: exposure.SourceBreadth(s), label: v.sourcesLabel(s)}
 		v.sourcesByKey[key.String()] = si
 	}
 	v.sourcesByPtr[s] = si

@@ -1,0 +1,67 @@
+# Portcullis. On a fresh machine, two commands matter:
+#   make demo   audit the embedded demo estate (no cloud account needed)
+#   make test   the whole suite (installs what it needs: Go modules, moto)
+
+GO      ?= go
+BIN     ?= bin/portcullis
+OUT     ?= out
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# moto 5.x provides moto_server, the AWS stand-in of the integration tests.
+MOTO    ?= moto[server]>=5.0,<6
+
+.PHONY: all build demo test deps moto vet lint bench fuzz lambda clean
+
+all: build
+
+build: deps
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/portcullis
+
+demo: build
+	@mkdir -p $(OUT)
+	./$(BIN) demo --json $(OUT)/portcullis-demo.json --html $(OUT)/portcullis-demo.html
+
+deps:
+	$(GO) mod download
+
+# moto_server is installed with pip only where it is missing.
+moto:
+	@command -v moto_server >/dev/null 2>&1 || { \
+		echo "moto_server not found: installing $(MOTO) with pip"; \
+		python3 -m pip install --quiet '$(MOTO)' || { echo "could not install moto: the AWS integration tests need moto_server on PATH" >&2; exit 1; }; }
+	@command -v moto_server >/dev/null 2>&1 || { echo "moto_server is still not on PATH (pip's script directory?)" >&2; exit 1; }
+
+vet: deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+test: deps moto vet
+	$(GO) test -short -count=1 -timeout 15m ./...
+	@if command -v cfn-lint >/dev/null 2>&1 && [ -f infra/template.yaml ]; then cfn-lint infra/template.yaml; fi
+
+# Benchmarks: the analysis at 1k/10k/100k interfaces (one core), the
+# provider normalizers, and the prober against nmap on loopback.
+bench: deps
+	GOMAXPROCS=1 $(GO) test -run '^$$' -bench 'Analyze' -benchmem -benchtime 3x -timeout 60m ./exposure
+	$(GO) test -run 'TestAnalyzeScaleMemory' -count=1 -v -timeout 30m ./exposure
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./providers/gcp ./providers/azure ./rules ./reports
+	scripts/bench-probe.sh
+
+# Fuzzing: each target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz: deps
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+# Lambda binaries (provided.al2023, arm64 and amd64).
+lambda: deps
+	@for fn in $$(ls functions); do for arch in arm64 amd64; do \
+		mkdir -p bin/lambda/$$arch/$$fn; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags lambda.norpc -ldflags '$(LDFLAGS)' -o bin/lambda/$$arch/$$fn/bootstrap ./functions/$$fn; \
+	done; done
+
+clean:
+	rm -rf bin $(OUT)

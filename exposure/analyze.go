@@ -831,7 +831,11 @@ func (a *analyzer) latent(inv *Inventory) {
 		}
 	}
 	for _, l := range layers {
-		own := a.layer(l).admits.restrictSources(publicAS)
+		universe := publicAS
+		if l.Internal != nil {
+			universe = subtractSets(publicAS, a.set(l.Internal))
+		}
+		own := a.layer(l).admits.restrictSources(universe)
 		if c := a.cover[l.ID]; len(c) > 0 {
 			own = subtractCover(own, c)
 		}

@@ -512,3 +512,17 @@ func TestLatentCoverIsExactPerProtocol(t *testing.T) {
 		t.Errorf("latent = %q, want %q", got, want)
 	}
 }
+
+// A layer's internal address space (a VPC's own IPv6 block) is never a
+// latent internet source.
+func TestLatentLeavesInternalSpaceOut(t *testing.T) {
+	l := sg("sg-v6", allow("0", ProtocolTCP, "443", src(t, "::/0")), allow("1", ProtocolTCP, "22", src(t, "2001:db8:1000::10/128")))
+	l.Internal = src(t, "2001:db8:1000::/56", "10.0.0.0/16")
+	res := Analyze(&Inventory{Layers: []*Layer{l}})
+	if len(res.Latent) != 1 || res.Latent[0].Ports != Port(443) {
+		t.Fatalf("latent = %q, want only 443", describeAll(res.Latent))
+	}
+	if res.Latent[0].Sources.OverlapsPrefix(netip.MustParsePrefix("2001:db8:1000::/56")) {
+		t.Errorf("latent sources hold the VPC's own block: %v", Addrs(res.Latent[0].Sources))
+	}
+}

@@ -204,6 +204,11 @@ type Layer struct {
 	// the internet and no path delivers is reported as latent exposure.
 	Latent bool
 	Rules  []Rule
+	// Internal is address space that reaches the layer only from inside its
+	// own network, never from the internet, even where it is public: a
+	// VPC's IPv6 blocks (replies to them stay in the VPC), public ranges
+	// used inside a VNet. Latent exposures leave it out. Optional.
+	Internal *netipx.IPSet
 	// Attached says whether anything uses the layer (a security group on
 	// no ENI is unattached); informational.
 	Attached bool

@@ -79,7 +79,7 @@ func (r *region) buildACLLayers() {
 		in := &exposure.Layer{
 			Scope: r.scope, ID: a.NetworkAclId, Kind: exposure.LayerNetworkACL, Name: name,
 			Mode: exposure.Ordered, Default: exposure.Deny, Latent: true, Tags: tagMap(a.Tags),
-			Attached: len(a.Associations) > 0,
+			Attached: len(a.Associations) > 0, Internal: r.vpcInternal(a.VpcId),
 		}
 		out := &exposure.Layer{
 			Scope: r.scope, ID: a.NetworkAclId, Kind: exposure.LayerNetworkACL, Name: name,
@@ -114,8 +114,10 @@ func aclRule(e aclEntry) (exposure.Rule, error) {
 		ID:       strconv.FormatInt(e.RuleNumber, 10),
 		Priority: int(e.RuleNumber),
 	}
-	if e.RuleNumber < 1 || e.RuleNumber > 32767 {
-		return rule, fmt.Errorf("rule number %d out of range 1-32767", e.RuleNumber)
+	// Custom rules are numbered 1-32766; the default "*" deny rules are
+	// 32767 (IPv4) and 32768 (IPv6) in what the API returns.
+	if e.RuleNumber < 1 || e.RuleNumber > 32768 {
+		return rule, fmt.Errorf("rule number %d out of range 1-32768", e.RuleNumber)
 	}
 	switch e.RuleAction {
 	case "allow":

@@ -26,14 +26,6 @@ func TestDemoEstate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range inv.Errors {
-		// Real dual-stack NACLs print their IPv6 "*" rule as 32768 (AWS CLI
-		// output, and what DescribeNetworkAcls returns); the provider
-		// rejects it. Skipping it changes nothing (the layer's default is
-		// deny), so it is tolerated here until the provider accepts it.
-		if strings.Contains(e.Message, "rule number 32768 out of range") {
-			t.Logf("known provider issue: %v", e)
-			continue
-		}
 		t.Errorf("normalize error: %v", e)
 	}
 	res := exposure.Analyze(inv)
@@ -107,12 +99,12 @@ func TestDemoEstate(t *testing.T) {
 	// any4/any6 being one family's whole internet.
 	wantLatent := []string{
 		// Forgotten, attached to nothing.
-		"111122223333 eu-west-1 windows-migration-2021 tcp/22 any",
-		"111122223333 eu-west-1 windows-migration-2021 tcp/3389 any",
+		"111122223333 eu-west-1 windows-migration-2021 tcp/22 any,any-2001:db8:1000::/56",
+		"111122223333 eu-west-1 windows-migration-2021 tcp/3389 any,any-2001:db8:1000::/56",
 		// Elastic IP on an instance in a subnet without an internet route.
 		"111122223333 eu-west-1 redis-debug tcp/6379 any4",
 		// The API servers' IPv6 addresses sit behind an egress-only gateway.
-		"111122223333 eu-west-1 api-prod tcp/8443 any6",
+		"111122223333 eu-west-1 api-prod tcp/8443 any-2001:db8:1000::/56",
 		// The VPN subnet's NACL lets TCP 443 in but drops the replies.
 		"111122223333 eu-west-1 openvpn tcp/443 any4",
 		"111122223333 eu-west-1 shared-vpn tcp/443 any4",
@@ -125,7 +117,7 @@ func TestDemoEstate(t *testing.T) {
 		"111122223333 eu-west-1 staging-loadtest tcp/3389 any4",
 		// The default NACLs admit everything; what no target receives is
 		// latent, e.g. every port of the private app subnets.
-		"111122223333 eu-west-1 prod-default udp/0-65535 any",
+		"111122223333 eu-west-1 prod-default udp/0-65535 any,any-2001:db8:1000::/56",
 		"111122223333 eu-west-1 staging-default tcp/0-65535 any4",
 		// Stopped instance (second account): FTP and SSH come back on start.
 		"444455556666 us-east-1 launch-wizard-2 tcp/20-21 any4",
@@ -138,23 +130,15 @@ func TestDemoEstate(t *testing.T) {
 		}
 	}
 	// Every latent security-group exposure must be one of the designed
-	// ones, or one of the known reports of a VPC's own IPv6 addresses as
-	// internet sources (a rule for ::/0 also matches the VPC's own
-	// block, and a group reference resolves to its members' global IPv6
-	// addresses; neither is an internet client).
-	tolerated := []string{
-		"111122223333 eu-west-1 bastion-ssh tcp/22 2001:db8:3000::/56",
-		"111122223333 eu-west-1 web-prod-alb tcp/443 2001:db8:1000::/56",
-		"111122223333 eu-west-1 web-prod-alb tcp/80 2001:db8:1000::/56",
-		"111122223333 eu-west-1 web-prod-app tcp/22 2001:db8:3000::10/128",
-		"111122223333 us-east-1 status-page tcp/443 2001:db8:2000::/56",
-	}
+	// ones. A VPC's own IPv6 block (a ::/0 rule matches it too) and the
+	// members of a referenced group are never internet sources
+	// (Layer.Internal), so they must not show up here.
 	for _, e := range res.Latent {
 		if e.Target.Kind != exposure.LayerSecurityGroup {
 			continue
 		}
 		l := demoLatentLine(e)
-		if !slices.Contains(wantLatent, l) && !slices.Contains(tolerated, l) {
+		if !slices.Contains(wantLatent, l) {
 			t.Errorf("unexpected latent exposure %q", l)
 		}
 	}

@@ -98,8 +98,10 @@ func (r *region) buildSecurityGroupLayers() {
 		layer := &exposure.Layer{
 			Scope: r.scope, ID: g.GroupId, Kind: exposure.LayerSecurityGroup, Name: g.GroupName,
 			Mode: exposure.AllowUnion, Latent: true, Tags: tagMap(g.Tags),
+			Internal: r.vpcInternal(g.VpcId),
 		}
 		var refs []sgRuleRef
+		internal := []*netipx.IPSet{layer.Internal}
 		for i, p := range g.IpPermissions {
 			where := fmt.Sprintf("%s inbound rule %d", g.GroupId, i+1)
 			proto, ports, err := sgProtocolPorts(p)
@@ -148,7 +150,22 @@ func (r *region) buildSecurityGroupLayers() {
 				// this snapshot does not see: they are private addresses
 				// either way, never internet clients.
 				add(ug.Description, name, r.groupMembers[ug.GroupId], ug.GroupId)
+				// Members' IPv6 addresses are public, but what a group
+				// reference admits is always an instance, never the
+				// internet.
+				if m := r.groupMembers[ug.GroupId]; m != nil {
+					internal = append(internal, m)
+				}
 			}
+		}
+		if len(internal) > 1 {
+			var b netipx.IPSetBuilder
+			for _, s := range internal {
+				if s != nil {
+					b.AddSet(s)
+				}
+			}
+			layer.Internal, _ = b.IPSet()
 		}
 		r.sgLayers[id] = layer
 		r.sgRefs[id] = refs

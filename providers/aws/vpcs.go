@@ -5,6 +5,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"go4.org/netipx"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // VPCs and subnets: the subnet decides an interface's route table and
@@ -43,9 +46,48 @@ func (rc *regionCollector) collectSubnets(ctx context.Context) error {
 }
 
 type vpc struct {
-	VpcId     string
-	CidrBlock string
-	IsDefault bool
+	VpcId                   string
+	CidrBlock               string
+	IsDefault               bool
+	CidrBlockAssociationSet []struct {
+		CidrBlock string
+	}
+	Ipv6CidrBlockAssociationSet []struct {
+		Ipv6CidrBlock string
+	}
+}
+
+// internal is the VPC's own address space. Its IPv6 blocks are public,
+// but traffic from them is the VPC talking to itself (the local route
+// keeps the replies inside), never the internet: a ::/0 rule is not a
+// latent internet exposure for them.
+func (v *vpc) internal() *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	add := func(c string) {
+		if p, err := exposure.ParsePrefix(c); err == nil && c != "" {
+			b.AddPrefix(p)
+		}
+	}
+	add(v.CidrBlock)
+	for _, a := range v.CidrBlockAssociationSet {
+		add(a.CidrBlock)
+	}
+	for _, a := range v.Ipv6CidrBlockAssociationSet {
+		add(a.Ipv6CidrBlock)
+	}
+	s, _ := b.IPSet()
+	return s
+}
+
+// vpcInternal returns the internal address space of a VPC (nil when the
+// VPC is not in the snapshot).
+func (r *region) vpcInternal(id string) *netipx.IPSet {
+	for i := range r.vpcs {
+		if r.vpcs[i].VpcId == id {
+			return r.vpcs[i].internal()
+		}
+	}
+	return nil
 }
 
 type subnet struct {

@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +66,8 @@ type analyzer struct {
 	templates map[string][]segment
 	latentIDs map[string]bool
 	cover     map[string][]coverItem
+	cands     []cand   // scratch for split
+	cuts      []uint32 // scratch for split
 	evs       map[evKey]*Evidence
 	ipsets    map[setKey]*netipx.IPSet
 	res       *Result
@@ -151,7 +154,7 @@ func (a *analyzer) atomsFor(l *Layer, p Protocol) []atom {
 	if at, ok := ev.atoms[p]; ok {
 		return at
 	}
-	var at []atom
+	at := make([]atom, 0, len(ev.contrib))
 	for _, c := range ev.contrib {
 		if c.ts == nil {
 			if c.it.proto == p || c.it.proto == ProtocolAll {
@@ -187,7 +190,7 @@ func (a *analyzer) ruleItem(r *Rule) item {
 }
 
 func (a *analyzer) evalUnion(l *Layer) *layerEval {
-	ev := &layerEval{}
+	ev := &layerEval{contrib: make([]contribution, 0, len(l.Rules))}
 	items := make([]item, 0, len(l.Rules))
 	for i := range l.Rules {
 		r := &l.Rules[i]
@@ -525,15 +528,17 @@ func samePointers(a, b []*Evidence) bool {
 	return true
 }
 
+type cand struct {
+	ev    *Evidence
+	ports PortRange
+}
+
 // split cuts a segment where the rules that admit it change, so that each
 // exposure's evidence names exactly the rules that let its ports in.
 func (a *analyzer) split(layers []*Layer, s segment) []segment {
-	type cand struct {
-		ev    *Evidence
-		ports PortRange
-	}
-	var cands []cand
-	cuts := []uint32{uint32(s.ports.From), uint32(s.ports.To) + 1}
+	cands := a.cands[:0]
+	cuts := append(a.cuts[:0], uint32(s.ports.From), uint32(s.ports.To)+1)
+	defer func() { a.cands, a.cuts = cands[:0], cuts[:0] }()
 	for _, l := range layers {
 		for _, at := range a.atomsFor(l, s.proto) {
 			if at.ports.From > s.ports.To {
@@ -547,7 +552,7 @@ func (a *analyzer) split(layers []*Layer, s segment) []segment {
 			cuts = append(cuts, uint32(r.From), uint32(r.To)+1)
 		}
 	}
-	sort.Slice(cuts, func(i, j int) bool { return cuts[i] < cuts[j] })
+	slices.Sort(cuts)
 	var out []segment
 	for i := 0; i+1 < len(cuts); i++ {
 		if cuts[i] == cuts[i+1] {
@@ -850,30 +855,32 @@ func (a *analyzer) latent(inv *Inventory) {
 }
 
 func sortExposures(es []*Exposure) {
-	sort.SliceStable(es, func(i, j int) bool {
-		x, y := es[i], es[j]
-		if x.Provider != y.Provider {
-			return x.Provider < y.Provider
+	slices.SortStableFunc(es, func(x, y *Exposure) int {
+		if c := strings.Compare(x.Provider, y.Provider); c != 0 {
+			return c
 		}
-		if x.Account != y.Account {
-			return x.Account < y.Account
+		if c := strings.Compare(x.Account, y.Account); c != 0 {
+			return c
 		}
-		if x.Region != y.Region {
-			return x.Region < y.Region
+		if c := strings.Compare(x.Region, y.Region); c != 0 {
+			return c
 		}
-		if x.Target.ID != y.Target.ID {
-			return x.Target.ID < y.Target.ID
+		if c := strings.Compare(x.Target.ID, y.Target.ID); c != 0 {
+			return c
 		}
 		if x.Endpoint != y.Endpoint {
-			return endpointLess(x.Endpoint, y.Endpoint)
+			if endpointLess(x.Endpoint, y.Endpoint) {
+				return -1
+			}
+			return 1
 		}
 		if x.Protocol != y.Protocol {
-			return protoRank(x.Protocol) < protoRank(y.Protocol)
+			return protoRank(x.Protocol) - protoRank(y.Protocol)
 		}
-		if x.Ports != y.Ports {
-			return x.Ports.From < y.Ports.From
+		if x.Ports.From != y.Ports.From {
+			return int(x.Ports.From) - int(y.Ports.From)
 		}
-		return backendKey(x) < backendKey(y)
+		return strings.Compare(backendKey(x), backendKey(y))
 	})
 }
 

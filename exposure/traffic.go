@@ -1,6 +1,7 @@
 package exposure
 
 import (
+	"slices"
 	"sort"
 )
 
@@ -152,6 +153,14 @@ func (it *item) portsFor(p Protocol) []PortRange {
 
 // build returns the union of items, built with one sweep per protocol.
 func build(items []item) *trafficSet {
+	if len(items) == 1 && len(items[0].set) > 0 {
+		// One rule: no sweep needed.
+		it := items[0]
+		if it.proto == ProtocolAll {
+			return &trafficSet{rest: uniformMap(it.set)}
+		}
+		return &trafficSet{protos: map[Protocol]*portMap{it.proto: sweep(items, it.proto)}, rest: emptyMap}
+	}
 	var all []item
 	explicit := map[Protocol][]item{}
 	for _, it := range items {
@@ -183,7 +192,7 @@ func sweep(items []item, p Protocol) *portMap {
 	if len(items) == 0 {
 		return emptyMap
 	}
-	var ivs []interval
+	ivs := make([]interval, 0, len(items)+2)
 	for i := range items {
 		for _, r := range items[i].portsFor(p) {
 			if r.From <= r.To {
@@ -194,15 +203,15 @@ func sweep(items []item, p Protocol) *portMap {
 	if len(ivs) == 1 && ivs[0].from == 0 && ivs[0].to == 65535 {
 		return uniformMap(ivs[0].set)
 	}
-	sort.Slice(ivs, func(i, j int) bool { return ivs[i].from < ivs[j].from })
+	slices.SortFunc(ivs, func(a, b interval) int { return int(a.from) - int(b.from) })
 	bounds := make([]uint32, 0, 2*len(ivs)+1)
 	bounds = append(bounds, 0)
 	for _, iv := range ivs {
 		bounds = append(bounds, uint32(iv.from), uint32(iv.to)+1)
 	}
-	sort.Slice(bounds, func(i, j int) bool { return bounds[i] < bounds[j] })
-	m := &portMap{}
-	var active []interval
+	slices.Sort(bounds)
+	m := &portMap{starts: make([]uint16, 0, len(bounds)), sets: make([]addrSet, 0, len(bounds))}
+	active := make([]interval, 0, 8)
 	next := 0
 	for k, b := range bounds {
 		if b > 65535 || (k > 0 && b == bounds[k-1]) {

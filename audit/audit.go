@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -150,6 +151,9 @@ func Collect(ctx context.Context, o Options) (*providers.Snapshot, error) {
 		c, err := drivers[n].collector(ctx, &o)
 		if err == nil {
 			err = c.Collect(ctx, snap, o.progress())
+			if cl, ok := c.(io.Closer); ok {
+				_ = cl.Close() // API clients' connections; nothing to report
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -208,7 +212,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNothingAudited, inv.Errors)
 	}
 
-	res := exposure.Analyze(inv)
+	// The lab switch that lets probes reach loopback also lets loopback
+	// endpoints (an emulator's addresses) stand in for public ones.
+	res := exposure.AnalyzeWith(inv, exposure.Options{LoopbackEndpoints: o.Probe.Enabled && o.Probe.Config.AllowLoopback})
 	inv.Errors = append(inv.Errors, res.Errors...)
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}

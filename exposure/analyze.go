@@ -44,8 +44,22 @@ var (
 // is pure: no I/O, no clock, no shared state. Layers, hops and paths shared
 // between targets are evaluated once, so the cost grows with the number of
 // distinct paths and rules, not with their product.
-func Analyze(inv *Inventory) *Result {
+func Analyze(inv *Inventory) *Result { return AnalyzeWith(inv, Options{}) }
+
+// Options adjusts an analysis for labs and tests.
+type Options struct {
+	// LoopbackEndpoints keeps endpoints in 127.0.0.0/8 and ::1 as if they
+	// were public addresses. Emulators hand them out (moto's Elastic IPs
+	// come from 127.0.0.0/8), and a lab can then probe them where nothing
+	// else may be probed. Sources are unaffected: loopback is never an
+	// internet client.
+	LoopbackEndpoints bool
+}
+
+// AnalyzeWith is Analyze with options.
+func AnalyzeWith(inv *Inventory, o Options) *Result {
 	a := newAnalyzer()
+	a.opts = o
 	for _, t := range inv.Targets {
 		if t != nil {
 			a.target(t)
@@ -58,6 +72,7 @@ func Analyze(inv *Inventory) *Result {
 }
 
 type analyzer struct {
+	opts      Options
 	sets      map[*netipx.IPSet]addrSet
 	layers    map[*Layer]*layerEval
 	layerIdx  map[*Layer]int
@@ -608,7 +623,7 @@ func (a *analyzer) target(t *Target) {
 	}
 	ref := TargetRef{ID: t.ID, Kind: t.Kind, Name: t.Name, Owner: t.Owner, Tags: t.Tags}
 	for _, ep := range t.Endpoints {
-		if ep.IP.IsValid() && !IsPublic(ep.IP) {
+		if ep.IP.IsValid() && !IsPublic(ep.IP) && !(a.opts.LoopbackEndpoints && ep.IP.Unmap().IsLoopback()) {
 			continue // a private or special-purpose address is not reachable from the internet
 		}
 		v6 := ep.Is6()

@@ -526,3 +526,14 @@ func TestLatentLeavesInternalSpaceOut(t *testing.T) {
 		t.Errorf("latent sources hold the VPC's own block: %v", Addrs(res.Latent[0].Sources))
 	}
 }
+
+func TestLoopbackEndpointsOnlyWhenAsked(t *testing.T) {
+	inv := &Inventory{Targets: []*Target{eni("eni-1", "127.0.0.5", hop(sg("sg-1", allow("0", ProtocolTCP, "22", AnySource()))))}}
+	if got := Analyze(inv).Effective; len(got) != 0 {
+		t.Errorf("loopback endpoint exposed by default: %q", describeAll(got))
+	}
+	got := AnalyzeWith(inv, Options{LoopbackEndpoints: true}).Effective
+	if len(got) != 1 || got[0].Ports != Port(22) || SourceBreadth(got[0].Sources) != BreadthAnyone {
+		t.Errorf("with LoopbackEndpoints: %q, want one tcp 22 exposure from anyone", describeAll(got))
+	}
+}

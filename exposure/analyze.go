@@ -84,6 +84,8 @@ type analyzer struct {
 	cands     []cand   // scratch for split
 	cuts      []uint32 // scratch for split
 	evs       map[evKey]*Evidence
+	evIndex   map[*Evidence]int
+	evLists   map[string][]Evidence
 	ipsets    map[setKey]*netipx.IPSet
 	res       *Result
 }
@@ -99,6 +101,8 @@ func newAnalyzer() *analyzer {
 		latentIDs: map[string]bool{},
 		cover:     map[string][]coverItem{},
 		evs:       map[evKey]*Evidence{},
+		evIndex:   map[*Evidence]int{},
+		evLists:   map[string][]Evidence{},
 		ipsets:    map[setKey]*netipx.IPSet{},
 		res:       &Result{},
 	}
@@ -163,7 +167,29 @@ func (a *analyzer) layer(l *Layer) *layerEval {
 	return ev
 }
 
-// atomsFor lists, sorted by port, what each rule of l admitted for p.
+// eachAtom calls f for what each rule of l admitted for p, as port
+// segments. An AllowUnion layer's rules are their own atoms; the
+// segments of Ordered and Egress layers are built once and kept.
+func (a *analyzer) eachAtom(l *Layer, p Protocol, f func(ports PortRange, set addrSet, r *Rule)) {
+	ev := a.layer(l)
+	if l.Mode != Ordered && !l.Egress {
+		for i := range ev.contrib {
+			c := &ev.contrib[i]
+			if c.it.proto == p || c.it.proto == ProtocolAll {
+				for _, r := range c.it.portsFor(p) {
+					f(r, c.it.set, c.rule)
+				}
+			}
+		}
+		return
+	}
+	for _, at := range a.atomsFor(l, p) {
+		f(at.ports, at.set, at.rule)
+	}
+}
+
+// atomsFor lists what each rule of an Ordered or Egress layer admitted
+// for p.
 func (a *analyzer) atomsFor(l *Layer, p Protocol) []atom {
 	ev := a.layer(l)
 	if at, ok := ev.atoms[p]; ok {
@@ -473,16 +499,13 @@ func pathLayers(p Path) []*Layer {
 func (a *analyzer) evidence(layers []*Layer, p Protocol, ports PortRange, src addrSet) []*Evidence {
 	var out []*Evidence
 	for _, l := range layers {
-		for _, at := range a.atomsFor(l, p) {
-			if at.ports.From > ports.To {
-				break
-			}
-			if at.ports.Overlaps(ports) && overlapsSets(at.set, src) {
-				if e := a.evidenceOf(l, at.rule); !containsEvidence(out, e) {
+		a.eachAtom(l, p, func(r PortRange, set addrSet, rule *Rule) {
+			if r.Overlaps(ports) && overlapsSets(set, src) {
+				if e := a.evidenceOf(l, rule); !containsEvidence(out, e) {
 					out = append(out, e)
 				}
 			}
-		}
+		})
 	}
 	return out
 }
@@ -495,6 +518,7 @@ func (a *analyzer) evidenceOf(l *Layer, r *Rule) *Evidence {
 		return e
 	}
 	e := &Evidence{Layer: l.ID, LayerKind: l.Kind, LayerName: l.Name, Action: Allow.String()}
+	a.evIndex[e] = len(a.evIndex)
 	if r == nil {
 		e.Rule = "default"
 	} else {
@@ -531,6 +555,22 @@ func derefEvidence(list []*Evidence) []Evidence {
 	return out
 }
 
+// evidenceList returns the evidence of list as values, sharing one slice
+// between every exposure with the same list (exposures are read-only).
+func (a *analyzer) evidenceList(list []*Evidence) []Evidence {
+	var key strings.Builder
+	for _, e := range list {
+		key.WriteString(strconv.Itoa(a.evIndex[e]))
+		key.WriteByte(',')
+	}
+	if out, ok := a.evLists[key.String()]; ok {
+		return out
+	}
+	out := derefEvidence(list)
+	a.evLists[key.String()] = out
+	return out
+}
+
 func samePointers(a, b []*Evidence) bool {
 	if len(a) != len(b) {
 		return false
@@ -555,17 +595,14 @@ func (a *analyzer) split(layers []*Layer, s segment) []segment {
 	cuts := append(a.cuts[:0], uint32(s.ports.From), uint32(s.ports.To)+1)
 	defer func() { a.cands, a.cuts = cands[:0], cuts[:0] }()
 	for _, l := range layers {
-		for _, at := range a.atomsFor(l, s.proto) {
-			if at.ports.From > s.ports.To {
-				break
+		a.eachAtom(l, s.proto, func(pr PortRange, set addrSet, rule *Rule) {
+			if !pr.Overlaps(s.ports) || !overlapsSets(set, s.sources) {
+				return
 			}
-			if !at.ports.Overlaps(s.ports) || !overlapsSets(at.set, s.sources) {
-				continue
-			}
-			r := PortRange{max(at.ports.From, s.ports.From), min(at.ports.To, s.ports.To)}
-			cands = append(cands, cand{a.evidenceOf(l, at.rule), r})
+			r := PortRange{max(pr.From, s.ports.From), min(pr.To, s.ports.To)}
+			cands = append(cands, cand{a.evidenceOf(l, rule), r})
 			cuts = append(cuts, uint32(r.From), uint32(r.To)+1)
-		}
+		})
 	}
 	slices.Sort(cuts)
 	var out []segment
@@ -603,7 +640,7 @@ func (a *analyzer) template(p Path, v6 bool) []segment {
 	for _, s := range segments(a.pathUncached(p).restrictSources(familyUniverse(v6))) {
 		for _, piece := range a.split(layers, s) {
 			piece.ipset = a.ipSet(piece.sources)
-			piece.evidence = derefEvidence(piece.evs)
+			piece.evidence = a.evidenceList(piece.evs)
 			a.addCover(piece.evs, piece.proto, piece.ports, piece.sources)
 			segs = append(segs, piece)
 		}
@@ -863,7 +900,7 @@ func (a *analyzer) latent(inv *Inventory) {
 		for _, seg := range segments(own) {
 			for _, s := range a.split([]*Layer{l}, seg) {
 				a.res.Latent = append(a.res.Latent, &Exposure{Level: Latent, Scope: l.Scope, Target: ref,
-					Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: derefEvidence(s.evs)})
+					Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: a.evidenceList(s.evs)})
 			}
 		}
 	}

@@ -500,7 +500,9 @@ func matchProbe(probes map[string][]exposure.Observation, e *exposure.Exposure) 
 		list := probes[k]
 		for i := range list {
 			o := &list[i]
-			if (o.Protocol != e.Protocol && e.Protocol != exposure.ProtocolAll) || !e.Ports.Contains(o.Port) {
+			// Protocol "all" is every protocol reported on its own row but
+			// TCP, UDP, ICMP and ICMPv6: a TCP or UDP probe is not about it.
+			if o.Protocol != e.Protocol || !e.Ports.Contains(o.Port) {
 				continue
 			}
 			if best == nil || rankOf(o.State) < rankOf(best.State) ||

@@ -102,7 +102,7 @@ func TestMatchProbe(t *testing.T) {
 		{"open beats closed, lowest open port", ip("203.0.113.10"), exposure.ProtocolTCP, exposure.PortRange{From: 8000, To: 8010}, exposure.ProbeOpen, 8003},
 		{"only ports in range", ip("203.0.113.10"), exposure.ProtocolTCP, exposure.PortRange{From: 8000, To: 8002}, exposure.ProbeClosed, 8001},
 		{"other protocol ignored", ip("203.0.113.10"), exposure.ProtocolTCP, exposure.Port(53), "", 0},
-		{"all protocols match any", ip("203.0.113.10"), exposure.ProtocolAll, exposure.Port(53), exposure.ProbeOpen, 53},
+		{"protocol all (the protocols not reported separately) matches no TCP or UDP probe", ip("203.0.113.10"), exposure.ProtocolAll, exposure.Port(53), "", 0},
 		{"IPv6 written differently", ip("2001:db8::1"), exposure.ProtocolTCP, exposure.Port(443), exposure.ProbeFiltered, 443},
 		{"DNS name, case and trailing dot", exposure.Endpoint{Host: "lb.example.com"}, exposure.ProtocolTCP, exposure.Port(443), exposure.ProbeOpen, 443},
 		{"other address", ip("203.0.113.11"), exposure.ProtocolTCP, exposure.AllPorts, "", 0},

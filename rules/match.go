@@ -418,6 +418,13 @@ func (c *Catalog) matchServicePort(r *Rule, v *view) []candidate {
 		if o.State != exposure.ProbeOpen || o.Service == "" {
 			continue
 		}
+		// Web servers answer on every port under the sun, and the probe's
+		// http/https/tls fingerprint does not say which application speaks
+		// (Jenkins on 8080, Elasticsearch on 9200): only services with a
+		// protocol of their own (SSH, Redis, MySQL…) are judged here.
+		if webFingerprint(o.Service) {
+			continue
+		}
 		sp := v.servicePort(o.Port)
 		served, expected := false, false
 		for i := range c.rules {
@@ -426,7 +433,9 @@ func (c *Catalog) matchServicePort(r *Rule, v *view) []candidate {
 				continue
 			}
 			served = true
-			if cr.expectsPort(o.Protocol, sp) {
+			// The probe saw the frontend port; the backend port is where
+			// a forward delivers it. Either one expected is no mismatch.
+			if cr.expectsPort(o.Protocol, sp) || cr.expectsPort(o.Protocol, o.Port) {
 				expected = true
 			}
 		}
@@ -472,4 +481,14 @@ func findingID(ruleID, exposureID string, port uint16, service string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// webFingerprint reports whether a fingerprinted service is generic web
+// or TLS, which says nothing about the application behind it.
+func webFingerprint(service string) bool {
+	switch strings.ToLower(service) {
+	case "http", "https", "tls", "http-proxy", "ssl":
+		return true
+	}
+	return false
 }

@@ -42,8 +42,10 @@ test: deps moto vet
 # Benchmarks: the analysis at 1k/10k/100k interfaces (one core), the
 # provider normalizers, and the prober against nmap on loopback.
 bench: deps
-	GOMAXPROCS=1 $(GO) test -run '^$$' -bench 'Analyze' -benchmem -benchtime 3x -timeout 60m ./exposure
-	$(GO) test -run 'TestAnalyzeScaleMemory' -count=1 -v -timeout 30m ./exposure
+	$(GO) test -c -o bin/exposure.test ./exposure
+	GOMAXPROCS=1 bin/exposure.test -test.run '^$$' -test.bench 'Analyze|RuleScanBaseline' -test.benchmem -test.benchtime 3x -test.timeout 60m
+	GOMAXPROCS=1 /usr/bin/time -f 'peak RSS of the 100k-interface analysis (estate included): %M KiB' \
+		bin/exposure.test -test.run '^$$' -test.bench 'BenchmarkAnalyze$$/interfaces=100000' -test.benchtime 1x
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./providers/gcp ./providers/azure ./rules ./reports
 	scripts/bench-probe.sh
 

@@ -17,9 +17,9 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/portcullis-sec/portcullis/exposure"
-	awsprov "github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
+	awsprov "github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/rules"
 )
 

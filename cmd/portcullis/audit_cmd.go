@@ -224,15 +224,15 @@ Flags:
 		Timeout: f.probeTimeout, Rate: f.probeRate, Concurrency: f.probeConcurrency,
 		AllowLoopback: f.probeAllowLoopback,
 	}
-	var bar *progressBar
+	var bar, probeBar *progressBar
 	if e.stderrTTY && e.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
-		bar = newProgressBar(e.stderr, "collecting")
-		o.Progress = bar
-		o.Probe.Progress = newProgressBar(e.stderr, "probing")
+		bar, probeBar = newProgressBar(e.stderr, "collecting"), newProgressBar(e.stderr, "probing")
+		o.Progress, o.Probe.Progress = bar, probeBar
 	}
 	res, err := audit.Run(ctx, o)
 	if bar != nil {
 		bar.Finish()
+		probeBar.Finish()
 	}
 	if err != nil {
 		return fail(e, err)

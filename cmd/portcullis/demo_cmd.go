@@ -84,6 +84,7 @@ Flags:
 		FailOn:      rules.High,
 		Rules:       rules.Options{Now: time.Now()},
 	}
+	var probeBar *progressBar
 	var labs []*lab.Lab
 	defer func() {
 		for _, l := range labs {
@@ -113,10 +114,14 @@ Flags:
 			},
 		}
 		if e.stderrTTY {
-			o.Probe.Progress = newProgressBar(e.stderr, "probing")
+			probeBar = newProgressBar(e.stderr, "probing")
+			o.Probe.Progress = probeBar
 		}
 	}
 	res, err := audit.Run(ctx, o)
+	if probeBar != nil {
+		probeBar.Finish()
+	}
 	if err != nil {
 		return fail(e, err)
 	}

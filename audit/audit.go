@@ -159,7 +159,7 @@ func Collect(ctx context.Context, o Options) (*providers.Snapshot, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			o.logger().Error("collection failed", "provider", n, "error", err)
+			o.logger().Debug("collection failed", "provider", n, "error", err)
 			snap.AddError(exposure.Error{Scope: exposure.Scope{Provider: n}, Stage: "collect", Message: err.Error()})
 			continue
 		}

@@ -235,7 +235,11 @@ Flags:
 		probeBar.Finish()
 	}
 	if err != nil {
-		return fail(e, err)
+		code := fail(e, err)
+		if errors.Is(err, audit.ErrNothingAudited) && f.snapshot == "" {
+			fmt.Fprintln(e.stderr, "portcullis: check the credentials of each provider (README, \"Your first audit\"): AWS profile or environment, GCP Application Default Credentials, Azure login; -v shows every call")
+		}
+		return code
 	}
 	if err := writeReport(e, res.Report, f.format, f.output, f.color); err != nil {
 		return fail(e, err)

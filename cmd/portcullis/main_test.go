@@ -362,7 +362,7 @@ func TestAuditCustomRulesAndExceptions(t *testing.T) {
 		switch {
 		case f["ruleId"] == "ORG-DEV-PORTS":
 			custom = true
-		case f["ruleId"] == "PORT-SSH" && strings.HasSuffix(id, "bastion-1") && e["provider"] == "gcp":
+		case f["ruleId"] == "PORT-SSH" && name == "bastion-1" && e["provider"] == "gcp":
 			bastionSuppressed = f["suppressed"] == true
 		case f["ruleId"] == "PORT-RDP" && strings.Contains(name+id, "vm-jump-01") && e["level"] == "effective":
 			rdpActive = f["suppressed"] == false

@@ -1,0 +1,151 @@
+// Package stages holds the handlers of Portcullis's Lambda functions: Plan,
+// Collect, Report and Probe, the four stages of the state machine in
+// infra/statemachine.asl.json. Each handler parses its event, calls the
+// audit package and the run store, and returns; the main packages under
+// functions/ only build a handler from the environment and start it.
+//
+// Configuration comes from environment variables set by infra/template.yaml;
+// secrets (GCP and Azure credentials) are read from SSM Parameter Store or
+// Secrets Manager at invocation time and never logged.
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+)
+
+// Env looks up one configuration variable (os.Getenv in Lambda).
+type Env func(key string) string
+
+// Environment variables shared by every function.
+const (
+	EnvBucket   = "RUNS_BUCKET"
+	EnvLogLevel = "LOG_LEVEL"
+)
+
+// Base is what every handler needs: AWS configuration, the run store and
+// a logger.
+type Base struct {
+	AWS     aws.Config
+	Store   *runstore.Store
+	Log     *slog.Logger
+	Version string
+	// emulated is set when AWS_ENDPOINT_URL points the SDK at an emulator
+	// (moto in tests): probing is refused against one.
+	emulated bool
+}
+
+// NewLogger returns the JSON logger of a function, writing to w (stdout in
+// Lambda, where CloudWatch Logs picks it up). LOG_LEVEL is debug, info,
+// warn or error (default info).
+func NewLogger(w io.Writer, env Env) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(env(EnvLogLevel))); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// NewBase loads the AWS configuration from the function's execution role
+// (the standard chain) and opens the run store named by RUNS_BUCKET.
+func NewBase(ctx context.Context, env Env, log *slog.Logger, version string) (*Base, error) {
+	bucket := strings.TrimSpace(env(EnvBucket))
+	if bucket == "" {
+		return nil, fmt.Errorf("%s is not set: the functions need the runs bucket", EnvBucket)
+	}
+	// Adaptive retries absorb the throttling of hundreds of concurrent
+	// collect tasks calling S3 and STS.
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMode(aws.RetryModeAdaptive), config.WithRetryMaxAttempts(6))
+	if err != nil {
+		return nil, fmt.Errorf("load aws configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no aws region: AWS_REGION is set by Lambda; set it when running elsewhere")
+	}
+	emulated := cfg.BaseEndpoint != nil
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// An emulator on a loopback address cannot serve virtual-hosted
+		// bucket names.
+		o.UsePathStyle = emulated
+	})
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Base{AWS: cfg, Store: runstore.New(client, bucket), Log: log, Version: version, emulated: emulated}, nil
+}
+
+// invocationLog adds the Lambda request ID to every log line of one
+// invocation.
+func (b *Base) invocationLog(ctx context.Context, args ...any) *slog.Logger {
+	log := b.Log
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		log = log.With("requestId", lc.AwsRequestID)
+	}
+	return log.With(args...)
+}
+
+// withMargin shortens the invocation's deadline by a tenth (at least 5 s,
+// at most 60 s) so that a stage cut short still has time to write what it
+// has and say why, instead of being killed by Lambda mid-write.
+func withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := time.Until(dl) / 10
+	margin = min(max(margin, 5*time.Second), time.Minute)
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+// list splits a comma- or space-separated variable.
+func list(s string) []string {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// intVar reads a positive integer variable, def when unset.
+func intVar(env Env, key string, def int) (int, error) {
+	s := strings.TrimSpace(env(key))
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive integer", key, s)
+	}
+	return n, nil
+}
+
+// boolVar reads a boolean variable, false when unset.
+func boolVar(env Env, key string) (bool, error) {
+	s := strings.TrimSpace(env(key))
+	if s == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", key, s)
+	}
+	return v, nil
+}
+
+// RunInput is the event of the Report and Probe stages.
+type RunInput struct {
+	RunID string `json:"runId"`
+}

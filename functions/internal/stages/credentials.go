@@ -1,0 +1,169 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"google.golang.org/api/option"
+)
+
+// A credential reference names where a secret lives, never the secret:
+//
+//	ssm:/portcullis/gcp-credentials        SSM Parameter Store (SecureString decrypted)
+//	secretsmanager:arn:aws:secretsmanager:… Secrets Manager (ARN or name)
+//
+// The value is read at invocation time and kept in memory only.
+type credentialRef string
+
+func (r credentialRef) validate() error {
+	s := string(r)
+	switch {
+	case s == "":
+		return nil
+	case strings.HasPrefix(s, "ssm:") && len(s) > len("ssm:"):
+		return nil
+	case strings.HasPrefix(s, "secretsmanager:") && len(s) > len("secretsmanager:"):
+		return nil
+	}
+	return fmt.Errorf("credential reference %q: want ssm:<parameter name> or secretsmanager:<secret ARN or name>", s)
+}
+
+// fetch reads the referenced secret. Errors name the reference, never the
+// value.
+func (r credentialRef) fetch(ctx context.Context, cfg aws.Config) ([]byte, error) {
+	s := string(r)
+	switch {
+	case strings.HasPrefix(s, "ssm:"):
+		name := strings.TrimPrefix(s, "ssm:")
+		out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("read ssm parameter %s: %w", name, err)
+		}
+		if out.Parameter == nil || aws.ToString(out.Parameter.Value) == "" {
+			return nil, fmt.Errorf("read ssm parameter %s: empty value", name)
+		}
+		return []byte(aws.ToString(out.Parameter.Value)), nil
+	case strings.HasPrefix(s, "secretsmanager:"):
+		id := strings.TrimPrefix(s, "secretsmanager:")
+		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		if err != nil {
+			return nil, fmt.Errorf("read secret %s: %w", id, err)
+		}
+		if out.SecretString != nil {
+			return []byte(*out.SecretString), nil
+		}
+		if len(out.SecretBinary) > 0 {
+			return out.SecretBinary, nil
+		}
+		return nil, fmt.Errorf("read secret %s: empty value", id)
+	}
+	return nil, r.validate()
+}
+
+// gcpCredentials turns a Google credential configuration into a client
+// option. Only the types Portcullis documents are accepted, as Google asks
+// of externally sourced configurations
+// (https://cloud.google.com/docs/authentication/external/externally-sourced-credentials):
+// external_account (workload identity federation with AWS as the identity
+// provider: keyless, the configuration is not even secret) and, where an
+// organization has no federation, service_account keys.
+func gcpCredentials(doc []byte) (option.ClientOption, error) {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(doc, &head); err != nil {
+		// The error of json.Unmarshal may quote the input: say only where.
+		return nil, errors.New("gcp credentials: not a JSON credential configuration")
+	}
+	switch head.Type {
+	case "external_account":
+		return option.WithAuthCredentialsJSON(option.ExternalAccount, doc), nil
+	case "service_account":
+		return option.WithAuthCredentialsJSON(option.ServiceAccount, doc), nil
+	case "impersonated_service_account":
+		return option.WithAuthCredentialsJSON(option.ImpersonatedServiceAccount, doc), nil
+	}
+	return nil, fmt.Errorf("gcp credentials: type %q is not accepted (want external_account, service_account or impersonated_service_account)", head.Type)
+}
+
+// azureCredentials is the JSON document of the Azure secret.
+type azureCredentials struct {
+	TenantID string `json:"tenantId"`
+	ClientID string `json:"clientId"`
+	// ClientSecret, when empty, selects workload identity federation: the
+	// function's own AWS identity is exchanged for an Entra ID token
+	// through an STS web identity token (IAM outbound identity
+	// federation), and no Azure secret exists anywhere.
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// Cloud is public (default), china or usgovernment.
+	Cloud string `json:"cloud,omitempty"`
+}
+
+// azureTokenAudience is the audience Entra ID expects of federated
+// credentials: https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust
+const azureTokenAudience = "api://AzureADTokenExchange"
+
+func parseAzureCredentials(doc []byte) (azureCredentials, error) {
+	var c azureCredentials
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return c, errors.New("azure credentials: not a JSON document with tenantId and clientId")
+	}
+	if c.TenantID == "" || c.ClientID == "" {
+		return c, errors.New("azure credentials: tenantId and clientId are required")
+	}
+	return c, nil
+}
+
+// azureEnvironment makes the credential available to azidentity's
+// DefaultAzureCredential, which the Azure provider uses: client-secret
+// credentials through AZURE_CLIENT_SECRET, federation through
+// AZURE_FEDERATED_TOKEN_FILE (a 0600 file in a fresh temporary directory).
+// The returned function removes both. Setting the process environment is
+// safe here only because Lambda runs one invocation per process at a time;
+// providers/azure should take a credential in its Config instead (asked of
+// the lead).
+func azureEnvironment(ctx context.Context, cfg aws.Config, c azureCredentials) (func(), error) {
+	vars := map[string]string{"AZURE_TENANT_ID": c.TenantID, "AZURE_CLIENT_ID": c.ClientID}
+	var dir string
+	if c.ClientSecret != "" {
+		vars["AZURE_CLIENT_SECRET"] = c.ClientSecret
+	} else {
+		out, err := sts.NewFromConfig(cfg).GetWebIdentityToken(ctx, &sts.GetWebIdentityTokenInput{
+			Audience:         []string{azureTokenAudience},
+			SigningAlgorithm: aws.String("RS256"), // the only algorithm Entra ID accepts
+			DurationSeconds:  aws.Int32(900),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("get aws web identity token for azure federation: %w", err)
+		}
+		if dir, err = os.MkdirTemp("", "portcullis-azure-"); err != nil {
+			return nil, fmt.Errorf("azure federation: %w", err)
+		}
+		file := filepath.Join(dir, "token")
+		if err := os.WriteFile(file, []byte(aws.ToString(out.WebIdentityToken)), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("azure federation: %w", err)
+		}
+		vars["AZURE_FEDERATED_TOKEN_FILE"] = file
+	}
+	for k, v := range vars {
+		os.Setenv(k, v)
+	}
+	return func() {
+		for k := range vars {
+			os.Unsetenv(k)
+		}
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}, nil
+}

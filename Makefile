@@ -15,7 +15,7 @@ MOTO    ?= moto[server]>=5.0,<6
 all: build
 
 build: deps
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/portcullis
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/portcullis
 
 demo: build
 	@mkdir -p $(OUT)

@@ -1,0 +1,408 @@
+// Package infra holds the deployment templates (AWS SAM, the member-account
+// role, the state machine); its tests keep them true to the code.
+package infra
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/portcullis-sec/portcullis/providers/aws"
+)
+
+// load parses a CloudFormation template. Short-form intrinsics (!Ref,
+// !Sub, !If …) are YAML tags, which yaml.Node keeps on the node.
+func load(t *testing.T, file string) *yaml.Node {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		t.Fatalf("%s: not one YAML document", file)
+	}
+	return doc.Content[0]
+}
+
+// get walks mapping keys; nil when absent.
+func get(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+// items returns a sequence's elements, or the node itself for a scalar (an
+// IAM Action or Resource may be either). A !If [cond, a, b] element stands
+// for both branches, minus AWS::NoValue.
+func items(n *yaml.Node) []*yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode || n.Tag == "!If" {
+		return []*yaml.Node{n}
+	}
+	var out []*yaml.Node
+	for _, c := range n.Content {
+		if c.Tag == "!If" && c.Kind == yaml.SequenceNode && len(c.Content) == 3 {
+			for _, branch := range c.Content[1:] {
+				if branch.Tag == "!Ref" && branch.Value == "AWS::NoValue" {
+					continue
+				}
+				out = append(out, branch)
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func scalars(n *yaml.Node) []string {
+	var out []string
+	for _, c := range items(n) {
+		out = append(out, c.Value)
+	}
+	return out
+}
+
+// statement is one IAM policy statement as written in a template.
+type statement struct {
+	Sid       string
+	Effect    string
+	Actions   []string
+	Resources []*yaml.Node
+	Condition *yaml.Node
+}
+
+// statements lists the inline-policy statements of an IAM role resource.
+func statements(t *testing.T, tmpl *yaml.Node, role string) []statement {
+	t.Helper()
+	r := get(tmpl, "Resources", role)
+	if r == nil || get(r, "Type").Value != "AWS::IAM::Role" {
+		t.Fatalf("no AWS::IAM::Role %s", role)
+	}
+	var out []statement
+	for _, p := range items(get(r, "Properties", "Policies")) {
+		for _, s := range items(get(p, "PolicyDocument", "Statement")) {
+			st := statement{Actions: scalars(get(s, "Action")), Resources: items(get(s, "Resource")), Condition: get(s, "Condition")}
+			if n := get(s, "Sid"); n != nil {
+				st.Sid = n.Value
+			}
+			if n := get(s, "Effect"); n != nil {
+				st.Effect = n.Value
+			}
+			if get(s, "NotAction") != nil || get(s, "NotResource") != nil {
+				t.Errorf("%s: NotAction/NotResource in %s: grants more than it names", role, st.Sid)
+			}
+			out = append(out, st)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no policy statements", role)
+	}
+	return out
+}
+
+func allowedActions(sts []statement) []string {
+	var out []string
+	for _, s := range sts {
+		if s.Effect == "Allow" {
+			out = append(out, s.Actions...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func TestMemberRoleGrantsExactlyTheCollectorsCalls(t *testing.T) {
+	tmpl := load(t, "member-role.yaml")
+	sts := statements(t, tmpl, "AuditRole")
+	got := allowedActions(sts)
+	want := slices.Clone(aws.Permissions)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("member role actions differ from providers/aws Permissions:\n got %v\nwant %v", got, want)
+	}
+	for _, s := range sts {
+		if s.Effect != "Allow" {
+			t.Errorf("statement %s: effect %s", s.Sid, s.Effect)
+		}
+		for _, a := range s.Actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("wildcard action %s", a)
+			}
+			verb := a[strings.Index(a, ":")+1:]
+			if !strings.HasPrefix(verb, "Describe") && !strings.HasPrefix(verb, "Get") && !strings.HasPrefix(verb, "List") {
+				t.Errorf("action %s is not read-only", a)
+			}
+		}
+	}
+
+	trust := items(get(tmpl, "Resources", "AuditRole", "Properties", "AssumeRolePolicyDocument", "Statement"))
+	if len(trust) != 1 {
+		t.Fatalf("trust policy has %d statements, want 1", len(trust))
+	}
+	tr := trust[0]
+	if a := get(tr, "Action"); a == nil || a.Value != "sts:AssumeRole" {
+		t.Errorf("trust action %v", a)
+	}
+	if p := get(tr, "Principal", "AWS"); p == nil || p.Tag != "!Sub" || !strings.Contains(p.Value, "${AuditAccountId}") {
+		t.Errorf("trust principal is not the audit account")
+	}
+	if e := get(tr, "Condition", "StringEquals", "sts:ExternalId"); e == nil || e.Tag != "!Ref" || e.Value != "ExternalId" {
+		t.Error("trust policy does not require the external ID")
+	}
+	if p := get(tr, "Condition", "ArnEquals", "aws:PrincipalArn"); p == nil || !strings.HasSuffix(p.Value, ":role/${CollectRoleName}") {
+		t.Error("trust policy does not pin the collect function's role")
+	}
+}
+
+// function is an AWS::Serverless::Function of the template.
+type function struct {
+	logical, dir string
+	props        *yaml.Node
+}
+
+func functions(t *testing.T, tmpl *yaml.Node) map[string]function {
+	t.Helper()
+	out := map[string]function{}
+	res := get(tmpl, "Resources")
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		r := res.Content[i+1]
+		if get(r, "Type").Value != "AWS::Serverless::Function" {
+			continue
+		}
+		props := get(r, "Properties")
+		uri := get(props, "CodeUri")
+		if uri == nil || !strings.HasPrefix(uri.Value, "../bin/lambda/arm64/") {
+			t.Errorf("%s: CodeUri %v, want ../bin/lambda/arm64/<function> (make lambda)", res.Content[i].Value, uri)
+			continue
+		}
+		out[res.Content[i].Value] = function{logical: res.Content[i].Value, dir: filepath.Base(uri.Value), props: props}
+	}
+	return out
+}
+
+func TestTemplateFunctions(t *testing.T) {
+	tmpl := load(t, "template.yaml")
+	if tr := get(tmpl, "Transform"); tr == nil || tr.Value != "AWS::Serverless-2016-10-31" {
+		t.Fatal("not a SAM template")
+	}
+	g := get(tmpl, "Globals", "Function")
+	if v := get(g, "Runtime"); v == nil || v.Value != "provided.al2023" {
+		t.Error("Globals.Function.Runtime is not provided.al2023")
+	}
+	if v := get(g, "Handler"); v == nil || v.Value != "bootstrap" {
+		t.Error("Globals.Function.Handler is not bootstrap")
+	}
+	if v := scalars(get(g, "Architectures")); !slices.Equal(v, []string{"arm64"}) {
+		t.Errorf("Globals.Function.Architectures %v", v)
+	}
+	fns := functions(t, tmpl)
+	var dirs []string
+	for _, f := range fns {
+		dirs = append(dirs, f.dir)
+		if _, err := os.Stat(filepath.Join("..", "functions", f.dir, "main.go")); err != nil {
+			t.Errorf("%s: no functions/%s/main.go", f.logical, f.dir)
+		}
+		if get(f.props, "VpcConfig") != nil {
+			t.Errorf("%s runs in a VPC: the stages reach AWS APIs and (probe) the internet directly", f.logical)
+		}
+	}
+	slices.Sort(dirs)
+	entries, err := os.ReadDir(filepath.Join("..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "internal" {
+			want = append(want, e.Name())
+		}
+	}
+	if !slices.Equal(dirs, want) {
+		t.Errorf("template functions %v, functions/ has %v", dirs, want)
+	}
+	if d := get(tmpl, "Parameters", "EnableProbing", "Default"); d == nil || d.Value != "false" {
+		t.Error("EnableProbing must default to false")
+	}
+	if v := get(fns["ProbeFunction"].props, "Environment", "Variables", "PROBE_ENABLED"); v == nil || v.Tag != "!If" {
+		t.Error("the probe function's PROBE_ENABLED does not follow EnableProbing")
+	}
+}
+
+func TestStateMachineDefinition(t *testing.T) {
+	tmpl := load(t, "template.yaml")
+	sm := get(tmpl, "Resources", "AuditStateMachine")
+	if sm == nil || get(sm, "Type").Value != "AWS::Serverless::StateMachine" {
+		t.Fatal("no AWS::Serverless::StateMachine AuditStateMachine")
+	}
+	uri := get(sm, "Properties", "DefinitionUri").Value
+	b, err := os.ReadFile(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		StartAt string                     `json:"StartAt"`
+		States  map[string]json.RawMessage `json:"States"`
+	}
+	if err := json.Unmarshal(b, &def); err != nil {
+		t.Fatalf("%s: %v", uri, err)
+	}
+
+	// Every placeholder has a substitution and every function substitution
+	// names a function of the template.
+	subs := get(sm, "Properties", "DefinitionSubstitutions")
+	fns := functions(t, tmpl)
+	for _, m := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(string(b), -1) {
+		if get(subs, m[1]) == nil {
+			t.Errorf("placeholder ${%s} has no DefinitionSubstitution", m[1])
+		}
+	}
+	referenced := map[string]bool{}
+	for i := 0; i+1 < len(subs.Content); i += 2 {
+		key, v := subs.Content[i].Value, subs.Content[i+1]
+		if !strings.HasSuffix(key, "FunctionArn") {
+			continue
+		}
+		fn := strings.TrimSuffix(v.Value, ".Arn")
+		if v.Tag != "!GetAtt" || fns[fn].props == nil {
+			t.Errorf("substitution %s = %s %s is not a function of the template", key, v.Tag, v.Value)
+		}
+		if !strings.Contains(string(b), "${"+key+"}") {
+			t.Errorf("function %s is never invoked by the state machine", fn)
+		}
+		referenced[fn] = true
+	}
+	for name := range fns {
+		if !referenced[name] {
+			t.Errorf("function %s is not in the state machine", name)
+		}
+	}
+
+	// The flow: Plan → distributed Map (Collect) → Report → optional Probe.
+	type state struct {
+		Type           string
+		Next           string
+		End            bool
+		Default        string
+		ItemReader     json.RawMessage
+		ItemProcessor  struct{ ProcessorConfig struct{ Mode string } }
+		ResultWriter   json.RawMessage
+		Choices        []struct{ Next string }
+		MaxConcurrency *int
+	}
+	st := map[string]state{}
+	for name, raw := range def.States {
+		var s state
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatalf("state %s: %v", name, err)
+		}
+		st[name] = s
+	}
+	if def.StartAt != "Plan" || st["Plan"].Next != "Collect" {
+		t.Errorf("flow does not start Plan → Collect")
+	}
+	c := st["Collect"]
+	if c.Type != "Map" || c.ItemProcessor.ProcessorConfig.Mode != "DISTRIBUTED" || c.ItemReader == nil || c.ResultWriter == nil || c.Next != "Report" {
+		t.Errorf("Collect is not a distributed Map reading the plan from S3 and writing results: %+v", c)
+	}
+	if st["Report"].Next != "ProbeEnabled" || st["ProbeEnabled"].Type != "Choice" || st["ProbeEnabled"].Default != "Done" ||
+		len(st["ProbeEnabled"].Choices) != 1 || st["ProbeEnabled"].Choices[0].Next != "Probe" || st["Probe"].Next != "Done" {
+		t.Errorf("Report → (Probe when enabled) → Done is not the flow")
+	}
+	for name, s := range st {
+		if s.Next != "" {
+			if _, ok := st[s.Next]; !ok {
+				t.Errorf("state %s: Next %s does not exist", name, s.Next)
+			}
+		}
+	}
+}
+
+// TestLeastPrivilege pins what each function's role may do.
+func TestLeastPrivilege(t *testing.T) {
+	tmpl := load(t, "template.yaml")
+	logs := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+	for _, tc := range []struct {
+		role string
+		want []string
+	}{
+		{"PlanRole", append([]string{"ec2:DescribeRegions", "organizations:ListAccounts", "s3:PutObject"}, logs...)},
+		// GCP and Azure credential reads exist only when configured (!If).
+		{"CollectRole", append([]string{"s3:PutObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "sts:AssumeRole", "sts:GetWebIdentityToken"}, logs...)},
+		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
+		{"ProbeRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
+	} {
+		sts := statements(t, tmpl, tc.role)
+		want := slices.Clone(tc.want)
+		slices.Sort(want)
+		if got := allowedActions(sts); !slices.Equal(got, want) {
+			t.Errorf("%s actions:\n got %v\nwant %v", tc.role, got, want)
+		}
+		for _, s := range sts {
+			for _, a := range s.Actions {
+				if strings.Contains(a, "*") {
+					t.Errorf("%s: wildcard action %s", tc.role, a)
+				}
+			}
+			for _, r := range s.Resources {
+				if r.Value == "*" && !slices.Contains([]string{"ListAccountsAndRegions", "FederateWithEntraID"}, s.Sid) {
+					t.Errorf("%s: statement %s on every resource", tc.role, s.Sid)
+				}
+			}
+		}
+	}
+	// The collect function may assume the member role and nothing else.
+	for _, s := range statements(t, tmpl, "CollectRole") {
+		if slices.Contains(s.Actions, "sts:AssumeRole") {
+			if len(s.Actions) != 1 || len(s.Resources) != 1 || !strings.HasSuffix(s.Resources[0].Value, ":role/${MemberRoleName}") {
+				t.Errorf("collect may assume %v", s.Resources)
+			}
+		}
+		if slices.Contains(s.Actions, "s3:PutObject") {
+			for _, r := range s.Resources {
+				if !strings.Contains(r.Value, "/runs/*/snapshot/*") && !strings.Contains(r.Value, "/runs/*/errors/*") {
+					t.Errorf("collect may write %s", r.Value)
+				}
+			}
+		}
+	}
+	// Only TLS reaches the bucket.
+	bp := items(get(tmpl, "Resources", "RunsBucketPolicy", "Properties", "PolicyDocument", "Statement"))
+	tls := false
+	for _, s := range bp {
+		if get(s, "Effect").Value == "Deny" && get(s, "Condition", "Bool", "aws:SecureTransport") != nil {
+			tls = true
+		}
+	}
+	if !tls {
+		t.Error("the bucket policy does not deny plain HTTP")
+	}
+	pab := get(tmpl, "Resources", "RunsBucket", "Properties", "PublicAccessBlockConfiguration")
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if v := get(pab, k); v == nil || v.Value != "true" {
+			t.Errorf("public access block %s is not true", k)
+		}
+	}
+}

@@ -80,6 +80,8 @@ func NewBase(ctx context.Context, env Env, log *slog.Logger, version string) (*B
 		// An emulator on a loopback address cannot serve virtual-hosted
 		// bucket names.
 		o.UsePathStyle = emulated
+		// Emulators send no response checksums; S3 always does.
+		o.DisableLogOutputChecksumValidationSkipped = emulated
 	})
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

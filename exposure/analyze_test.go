@@ -130,7 +130,9 @@ func TestAnalyzeEffective(t *testing.T) {
 			target: eni("eni-1", "203.0.113.10", hop(rt), hop(ordered("acl-1", LayerNetworkACL,
 				deny("90", 90, ProtocolTCP, "22", src(t, "198.51.100.0/24")),
 				prio(allow("100", ProtocolAll, "", anyone), 100))), hop(ssh)),
-			want: []string{"eni-1 203.0.113.10 tcp 22 " + strings.Join(Addrs(subtractSets(public4AS, toAddrSet(src(t, "198.51.100.0/24"))).ipSet()), ",")},
+			// The internet less a /24 is still "anyone" (SourceBreadth);
+			// TestNACLDenyCarvesSources checks the /24 is out.
+			want: []string{"eni-1 203.0.113.10 tcp 22 anyone"},
 		},
 		{
 			name: "NACL allow before deny: first match wins",
@@ -427,6 +429,7 @@ func TestSourceBreadth(t *testing.T) {
 		{[]string{"8.0.0.0/8"}, BreadthBroad},
 		{[]string{"2001:db8::/32"}, BreadthBroad},
 		{[]string{"2001:db8:1::/48"}, BreadthNarrow},
+
 		{nil, BreadthNone},
 	}
 	for _, tc := range tests {
@@ -535,5 +538,42 @@ func TestLoopbackEndpointsOnlyWhenAsked(t *testing.T) {
 	got := AnalyzeWith(inv, Options{LoopbackEndpoints: true}).Effective
 	if len(got) != 1 || got[0].Ports != Port(22) || SourceBreadth(got[0].Sources) != BreadthAnyone {
 		t.Errorf("with LoopbackEndpoints: %q, want one tcp 22 exposure from anyone", describeAll(got))
+	}
+}
+
+func TestSourceBreadthNearlyAll(t *testing.T) {
+	var b netipx.IPSetBuilder
+	b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
+	b.RemovePrefix(netip.MustParsePrefix("203.0.113.0/24"))
+	s, _ := b.IPSet()
+	if got := SourceBreadth(s); got != BreadthAnyone {
+		t.Errorf("internet less a /24 = %s, want anyone", got)
+	}
+	b = netipx.IPSetBuilder{}
+	b.AddPrefix(netip.MustParsePrefix("::/0"))
+	b.RemovePrefix(netip.MustParsePrefix("2001:db8:1000::/56"))
+	s, _ = b.IPSet()
+	if got := SourceBreadth(s); got != BreadthAnyone {
+		t.Errorf("IPv6 internet less a /56 = %s, want anyone", got)
+	}
+	b = netipx.IPSetBuilder{}
+	b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
+	b.RemovePrefix(netip.MustParsePrefix("8.0.0.0/8"))
+	s, _ = b.IPSet()
+	if got := SourceBreadth(s); got != BreadthBroad {
+		t.Errorf("internet less a /8 = %s, want broad", got)
+	}
+}
+
+func TestNACLDenyCarvesSources(t *testing.T) {
+	acl := ordered("acl-1", LayerNetworkACL, deny("90", 90, ProtocolTCP, "22", src(t, "198.51.100.0/24")),
+		prio(allow("100", ProtocolAll, "", AnySource()), 100))
+	res := Analyze(&Inventory{Targets: []*Target{eni("eni-1", "203.0.113.10", hop(acl), hop(sg("sg-1", allow("0", ProtocolTCP, "22", AnySource()))))}})
+	if len(res.Effective) != 1 {
+		t.Fatalf("effective = %q", describeAll(res.Effective))
+	}
+	s := res.Effective[0].Sources
+	if s.Contains(netip.MustParseAddr("198.51.100.7")) || !s.Contains(netip.MustParseAddr("198.51.101.7")) {
+		t.Errorf("sources %v should exclude exactly the denied 198.51.100.0/24", DisplaySources(s))
 	}
 }

@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"fmt"
+	"math/big"
 	"net/netip"
 	"strings"
 
@@ -133,8 +134,11 @@ var public4, public6 = func() (*netipx.IPSet, *netipx.IPSet) {
 
 // SourceBreadth says how much of the public internet s covers; the widest
 // family decides. "Anyone" is every public address of a family (what
-// 0.0.0.0/0 or ::/0 gives once private ranges are taken out); "broad" is
-// more than 65,536 IPv4 addresses (a /16) or more than a /32 of IPv6.
+// 0.0.0.0/0 or ::/0 gives once private ranges are taken out) but at most a
+// /16 of IPv4 or a /32 of IPv6: a NACL that denies a few abusive hosts in
+// front of 0.0.0.0/0, or a ::/0 rule less the VPC's own /56, still leaves
+// the port open to the internet. "Broad" is more than 65,536 IPv4
+// addresses (a /16) or more than a /32 of IPv6.
 func SourceBreadth(s *netipx.IPSet) Breadth {
 	if s == nil {
 		return BreadthNone
@@ -144,7 +148,7 @@ func SourceBreadth(s *netipx.IPSet) Breadth {
 	if len(prefixes) == 0 {
 		return BreadthNone
 	}
-	if containsSet(pub, public4) || containsSet(pub, public6) {
+	if nearlyAll(pub, public4, 32-16) || nearlyAll(pub, public6, 128-32) {
 		return BreadthAnyone
 	}
 	var n4, n6 uint64 // IPv4 addresses; IPv6 /64 networks
@@ -211,4 +215,26 @@ func DisplaySources(s *netipx.IPSet) []string {
 		}
 	}
 	return out
+}
+
+// nearlyAll reports whether s covers the family universe but at most
+// 2^slack of its addresses.
+func nearlyAll(s, universe *netipx.IPSet, slack int) bool {
+	part := Intersect(s, universe)
+	if len(part.Prefixes()) == 0 {
+		return false
+	}
+	var b netipx.IPSetBuilder
+	b.AddSet(universe)
+	b.RemoveSet(part)
+	rest, _ := b.IPSet()
+	budget := new(big.Int).Lsh(big.NewInt(1), uint(slack))
+	total := new(big.Int)
+	for _, p := range rest.Prefixes() {
+		total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(p.Addr().BitLen()-p.Bits())))
+		if total.Cmp(budget) > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -668,7 +668,10 @@ func (v *view) sourceInfo(s *netipx.IPSet) *sourceInfo {
 func (v *view) sourcesLabel(s *netipx.IPSet) string {
 	pub := exposure.Intersect(s, exposure.PublicInternet())
 	s4, s6 := splitFamilies(pub)
-	any4, any6 := coversAll(s4, v.public4), coversAll(s6, v.public6)
+	// "Anyone" as exposure.SourceBreadth judges it per family (the whole
+	// public internet but at most a /16 of IPv4 or a /32 of IPv6).
+	any4 := exposure.SourceBreadth(s4) == exposure.BreadthAnyone
+	any6 := exposure.SourceBreadth(s6) == exposure.BreadthAnyone
 	n4, n6 := len(s4.Prefixes()), len(s6.Prefixes())
 	rangesOf := func(set *netipx.IPSet, n int, family string) string {
 		if n == 1 {

@@ -60,6 +60,16 @@ type Options struct {
 func AnalyzeWith(inv *Inventory, o Options) *Result {
 	a := newAnalyzer()
 	a.opts = o
+	// Which layers are judged for latent exposures, and how, must be known
+	// before any target records what it covers of them.
+	for _, l := range inv.Layers {
+		if l != nil && l.Latent && !l.Egress {
+			a.latentIDs[l.ID] = true
+			if l.LatentByRule {
+				a.byRule[l.ID] = true
+			}
+		}
+	}
 	for _, t := range inv.Targets {
 		if t != nil {
 			a.target(t)
@@ -80,6 +90,7 @@ type analyzer struct {
 	paths     map[string]*trafficSet
 	templates map[string][]segment
 	latentIDs map[string]bool
+	byRule    map[string]bool // latent layers judged rule by rule
 	cover     map[string][]coverItem
 	cands     []cand   // scratch for split
 	cuts      []uint32 // scratch for split
@@ -99,6 +110,7 @@ func newAnalyzer() *analyzer {
 		paths:     map[string]*trafficSet{},
 		templates: map[string][]segment{},
 		latentIDs: map[string]bool{},
+		byRule:    map[string]bool{},
 		cover:     map[string][]coverItem{},
 		evs:       map[evKey]*Evidence{},
 		evIndex:   map[*Evidence]int{},
@@ -163,6 +175,9 @@ func (a *analyzer) layer(l *Layer) *layerEval {
 	a.layers[l] = ev
 	if l.Latent && !l.Egress {
 		a.latentIDs[l.ID] = true
+		if l.LatentByRule {
+			a.byRule[l.ID] = true
+		}
 	}
 	return ev
 }
@@ -806,6 +821,10 @@ func forwardEvidence(f *Forward, p Protocol, d delivery) *Evidence {
 func (a *analyzer) addCover(ev []*Evidence, p Protocol, ports PortRange, src addrSet) {
 	var last string
 	for _, e := range ev {
+		if a.byRule[e.Layer] {
+			k := ruleCoverKey(e.Layer, e.Rule)
+			a.cover[k] = append(a.cover[k], coverItem{p, ports, src})
+		}
 		if e.Layer == last || !a.latentIDs[e.Layer] {
 			continue
 		}
@@ -888,6 +907,10 @@ func (a *analyzer) latent(inv *Inventory) {
 		}
 	}
 	for _, l := range layers {
+		if l.LatentByRule {
+			a.latentRules(l)
+			continue
+		}
 		universe := publicAS
 		if l.Internal != nil {
 			universe = subtractSets(publicAS, a.set(l.Internal))
@@ -902,6 +925,33 @@ func (a *analyzer) latent(inv *Inventory) {
 				a.res.Latent = append(a.res.Latent, &Exposure{Level: Latent, Scope: l.Scope, Target: ref,
 					Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: a.evidenceList(s.evs)})
 			}
+		}
+	}
+}
+
+func ruleCoverKey(layer, rule string) string { return layer + "\x00rule\x00" + rule }
+
+// latentRules reports, for each allow rule of l on its own, what it admits
+// from the internet that no effective exposure it let in covers.
+func (a *analyzer) latentRules(l *Layer) {
+	universe := publicAS
+	if l.Internal != nil {
+		universe = subtractSets(publicAS, a.set(l.Internal))
+	}
+	ref := TargetRef{ID: l.ID, Kind: l.Kind, Name: l.Name, Tags: l.Tags}
+	for i := range l.Rules {
+		r := &l.Rules[i]
+		if r.Action != Allow || !validRule(r) {
+			continue
+		}
+		own := build([]item{a.ruleItem(r)}).restrictSources(universe)
+		if c := a.cover[ruleCoverKey(l.ID, r.ID)]; len(c) > 0 {
+			own = subtractCover(own, c)
+		}
+		ev := a.evidenceList([]*Evidence{a.evidenceOf(l, r)})
+		for _, s := range segments(own) {
+			a.res.Latent = append(a.res.Latent, &Exposure{Level: Latent, Scope: l.Scope, Target: ref,
+				Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: ev})
 		}
 	}
 }

@@ -577,3 +577,40 @@ func TestNACLDenyCarvesSources(t *testing.T) {
 		t.Errorf("sources %v should exclude exactly the denied 198.51.100.0/24", DisplaySources(s))
 	}
 }
+
+// An allow shadowed by a deny of the same layer is latent when the layer is
+// judged rule by rule, and not otherwise; an allow that reaches a target is
+// covered either way.
+func TestLatentByRule(t *testing.T) {
+	mk := func(byRule bool) *Layer {
+		l := ordered("nsg-1", LayerNSG,
+			deny("deny-rdp", 100, ProtocolTCP, "3389", AnySource()),
+			prio(allow("allow-rdp", ProtocolTCP, "3389", src(t, "0.0.0.0/0")), 200),
+			prio(allow("allow-ssh", ProtocolTCP, "22", src(t, "0.0.0.0/0")), 300))
+		l.LatentByRule = byRule
+		return l
+	}
+	for _, byRule := range []bool{false, true} {
+		// As providers do: the whole layer in Inventory.Layers, a per-target
+		// variant with the same ID on the path.
+		whole, variant := mk(byRule), mk(false)
+		res := Analyze(&Inventory{Targets: []*Target{eni("nic-1", "203.0.113.10", hop(variant))}, Layers: []*Layer{whole}})
+		if got, want := describeAll(res.Effective), []string{"nic-1 203.0.113.10 tcp 22 anyone"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("byRule=%v effective = %q, want %q", byRule, got, want)
+		}
+		var want []string
+		if byRule {
+			want = []string{"nsg-1 tcp 3389 anyone"}
+		}
+		got := describeAll(res.Latent)
+		if len(got) == 0 {
+			got = nil
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("byRule=%v latent = %q, want %q", byRule, got, want)
+		}
+		if byRule && (len(res.Latent[0].Evidence) != 1 || res.Latent[0].Evidence[0].Rule != "allow-rdp") {
+			t.Errorf("latent evidence = %+v, want the shadowed allow-rdp rule", res.Latent[0].Evidence)
+		}
+	}
+}

@@ -203,7 +203,13 @@ type Layer struct {
 	// (security groups, NSGs, firewall rules, NACLs): what it admits from
 	// the internet and no path delivers is reported as latent exposure.
 	Latent bool
-	Rules  []Rule
+	// LatentByRule judges each allow rule on its own for latent exposures:
+	// an allow shadowed by a deny of the same layer is still reported, as
+	// CIS Azure 6.x and CIS GCP 3.6/3.7 judge NSG and firewall rules one
+	// by one (deleting the deny would open the port). Otherwise an Ordered
+	// layer is judged as a whole.
+	LatentByRule bool
+	Rules        []Rule
 	// Internal is address space that reaches the layer only from inside its
 	// own network, never from the internet, even where it is public: a
 	// VPC's IPv6 blocks (replies to them stay in the VPC), public ranges

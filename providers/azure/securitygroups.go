@@ -492,7 +492,12 @@ func (e *estate) buildNSGLayers() {
 			}
 		}
 		vnetTag, _ := b.IPSet()
-		e.inv.Layers = append(e.inv.Layers, e.newNSGLayer(n, e.layerRules(n.rules, vnetTag)))
+		// The whole NSG, judged rule by rule for latent exposures: an allow
+		// shadowed by a higher-priority deny is still latent, as CIS Azure
+		// 6.1-6.4 judge each rule (deleting the deny would open the port).
+		whole := e.newNSGLayer(n, e.layerRules(n.rules, vnetTag))
+		whole.LatentByRule = true
+		e.inv.Layers = append(e.inv.Layers, whole)
 	}
 }
 

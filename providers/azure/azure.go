@@ -11,7 +11,11 @@
 // is in docs/providers/azure.md.
 package azure
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
 
 // Provider is the provider name used in scopes and errors.
 const Provider = "azure"
@@ -29,6 +33,10 @@ type Config struct {
 	Endpoint string
 	// Concurrency is the number of subscriptions collected at once; 0 = 4.
 	Concurrency int
+	// Credential, when set, is used instead of DefaultAzureCredential (a
+	// federated or client-secret credential the caller built, e.g. in the
+	// serverless collect function). Ignored for loopback emulators.
+	Credential azcore.TokenCredential
 	// Logger receives debug and warning messages; nil = slog.Default().
 	Logger *slog.Logger
 }

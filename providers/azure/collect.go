@@ -70,6 +70,9 @@ func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) 
 		}
 	}
 	opts.Cloud = cc
+	if cred == nil && cfg.Credential != nil {
+		cred = cfg.Credential
+	}
 	if cred == nil {
 		c, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
 			ClientOptions: policy.ClientOptions{Cloud: cc},

@@ -36,7 +36,7 @@ vet: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 test: deps moto vet
-	$(GO) test -short -count=1 -timeout 15m ./...
+	AWS_EC2_METADATA_DISABLED=true $(GO) test -short -count=1 -timeout 15m ./...
 	@if command -v cfn-lint >/dev/null 2>&1; then cfn-lint infra/template.yaml infra/member-role.yaml; else echo "cfn-lint not installed: templates not linted (pip install cfn-lint)"; fi
 
 # Benchmarks: the analysis at 1k/10k/100k interfaces (one core), the

@@ -75,6 +75,8 @@ func AnalyzeWith(inv *Inventory, o Options) *Result {
 			a.target(t)
 		}
 	}
+	// Paths are done: their caches would only weigh on the latent phase.
+	a.hops, a.paths, a.templates = nil, nil, nil
 	a.latent(inv)
 	sortExposures(a.res.Effective)
 	sortExposures(a.res.Latent)
@@ -169,6 +171,9 @@ func (a *analyzer) layer(l *Layer) *layerEval {
 		ev = a.evalUnion(l)
 	}
 	if l.Egress {
+		if l.Mode != Ordered {
+			ev.contrib = a.unionContrib(l)
+		}
 		ev = replies(ev)
 	}
 	ev.atoms = map[Protocol][]atom{}
@@ -186,14 +191,18 @@ func (a *analyzer) layer(l *Layer) *layerEval {
 // segments. An AllowUnion layer's rules are their own atoms; the
 // segments of Ordered and Egress layers are built once and kept.
 func (a *analyzer) eachAtom(l *Layer, p Protocol, f func(ports PortRange, set addrSet, r *Rule)) {
-	ev := a.layer(l)
 	if l.Mode != Ordered && !l.Egress {
-		for i := range ev.contrib {
-			c := &ev.contrib[i]
-			if c.it.proto == p || c.it.proto == ProtocolAll {
-				for _, r := range c.it.portsFor(p) {
-					f(r, c.it.set, c.rule)
-				}
+		for i := range l.Rules {
+			r := &l.Rules[i]
+			if r.Action != Allow || (r.Protocol != p && r.Protocol != ProtocolAll) || !validRule(r) {
+				continue
+			}
+			it := a.ruleItem(r)
+			if len(it.set) == 0 {
+				continue
+			}
+			for _, pr := range it.portsFor(p) {
+				f(pr, it.set, r)
 			}
 		}
 		return
@@ -245,23 +254,37 @@ func (a *analyzer) ruleItem(r *Rule) item {
 	return item{proto: r.Protocol, ports: r.Ports, set: a.set(r.Sources)}
 }
 
+// evalUnion builds what an AllowUnion layer admits. Its rules are their
+// own evidence atoms (eachAtom reads them from the layer), so nothing per
+// rule is kept: a million rules cost no per-rule memory here.
 func (a *analyzer) evalUnion(l *Layer) *layerEval {
-	ev := &layerEval{contrib: make([]contribution, 0, len(l.Rules))}
 	items := make([]item, 0, len(l.Rules))
 	for i := range l.Rules {
 		r := &l.Rules[i]
 		if r.Action != Allow || !validRule(r) {
 			continue
 		}
-		it := a.ruleItem(r)
-		if len(it.set) == 0 {
+		if it := a.ruleItem(r); len(it.set) > 0 {
+			items = append(items, it)
+		}
+	}
+	return &layerEval{admits: build(items)}
+}
+
+// unionContrib lists the contributions of an AllowUnion layer's rules (for
+// Egress layers, which convert them).
+func (a *analyzer) unionContrib(l *Layer) []contribution {
+	var out []contribution
+	for i := range l.Rules {
+		r := &l.Rules[i]
+		if r.Action != Allow || !validRule(r) {
 			continue
 		}
-		items = append(items, it)
-		ev.contrib = append(ev.contrib, contribution{rule: r, it: it})
+		if it := a.ruleItem(r); len(it.set) > 0 {
+			out = append(out, contribution{rule: r, it: it})
+		}
 	}
-	ev.admits = build(items)
-	return ev
+	return out
 }
 
 // actionRank orders rules of equal priority: deny first ("deny wins" in
@@ -657,6 +680,7 @@ func (a *analyzer) template(p Path, v6 bool) []segment {
 			piece.ipset = a.ipSet(piece.sources)
 			piece.evidence = a.evidenceList(piece.evs)
 			a.addCover(piece.evs, piece.proto, piece.ports, piece.sources)
+			piece.sources, piece.evs = nil, nil // not needed once instantiated
 			segs = append(segs, piece)
 		}
 	}

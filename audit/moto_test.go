@@ -3,13 +3,12 @@ package audit
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/portcullis-sec/portcullis/internal/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -26,46 +25,7 @@ import (
 // motoURL is the loopback moto_server of this package's end-to-end tests.
 var motoURL string
 
-func TestMain(m *testing.M) { os.Exit(runWithMoto(m)) }
-
-func runWithMoto(m *testing.M) int {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "audit tests need moto_server (moto 5.x) on PATH: run `make test` or `pip install 'moto[server]'`")
-		return 1
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start moto_server:", err)
-		return 1
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	motoURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(motoURL + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "moto_server did not answer on", motoURL)
-			return 1
-		}
-	}
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		os.Setenv(k, v)
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m, false, &motoURL)) }
 
 // TestAuditMotoEndToEnd runs every stage for real: the AWS SDK collects a
 // moto estate, the snapshot is normalized and analyzed, the exposed ports

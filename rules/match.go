@@ -3,7 +3,6 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,11 +126,9 @@ func newView(e *exposure.Exposure, idx obsIndex, sc sourceCache) *view {
 var publicV4, publicV6 = publicFamily(FamilyIPv4), publicFamily(FamilyIPv6)
 
 // familyBreadth classifies the IPv4 and the IPv6 part of a source set with
-// exposure.SourceBreadth, with one refinement: a set that covers the whole
-// public internet of a family except at most a /16 of IPv4 (or a /32 of
-// IPv6) is "anyone". A NACL that denies a few abusive hosts in front of a
-// 0.0.0.0/0 rule leaves the port open to the internet, and the finding
-// should say so rather than drop to "broad".
+// exposure.SourceBreadth (which counts a family's whole public internet
+// less at most a /16 of IPv4 or a /32 of IPv6 as "anyone": a NACL that
+// denies a few abusive hosts in front of 0.0.0.0/0 leaves the port open).
 func familyBreadth(s *netipx.IPSet) (b4, b6 exposure.Breadth) {
 	if s == nil {
 		return exposure.BreadthNone, exposure.BreadthNone
@@ -146,32 +143,7 @@ func familyBreadth(s *netipx.IPSet) (b4, b6 exposure.Breadth) {
 	}
 	s4, _ := v4.IPSet()
 	s6, _ := v6.IPSet()
-	b4, b6 = exposure.SourceBreadth(s4), exposure.SourceBreadth(s6)
-	if b4 == exposure.BreadthBroad && missingAtMost(publicV4, s4, 32-16) {
-		b4 = exposure.BreadthAnyone
-	}
-	if b6 == exposure.BreadthBroad && missingAtMost(publicV6, s6, 128-32) {
-		b6 = exposure.BreadthAnyone
-	}
-	return b4, b6
-}
-
-// missingAtMost reports whether universe minus s holds at most 2^bits
-// addresses.
-func missingAtMost(universe, s *netipx.IPSet, bits int) bool {
-	var b netipx.IPSetBuilder
-	b.AddSet(universe)
-	b.RemoveSet(s)
-	rest, _ := b.IPSet()
-	budget := new(big.Int).Lsh(big.NewInt(1), uint(bits))
-	total := new(big.Int)
-	for _, p := range rest.Prefixes() {
-		total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(p.Addr().BitLen()-p.Bits())))
-		if total.Cmp(budget) > 0 {
-			return false
-		}
-	}
-	return true
+	return exposure.SourceBreadth(s4), exposure.SourceBreadth(s6)
 }
 
 // familyBreadth returns the breadth a rule of the given family judges.

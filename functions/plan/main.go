@@ -2,30 +2,17 @@
 // See functions/internal/stages and docs/deployment.md.
 package main
 
-import (
-	"context"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/portcullis-sec/portcullis/functions/internal/stages"
-)
+import "github.com/portcullis-sec/portcullis/functions/internal/stages"
 
 // version is set at build time (make lambda: -X main.version=…).
 var version = "dev"
 
 func main() {
-	log := stages.NewLogger(os.Stdout, os.Getenv)
-	ctx := context.Background()
-	base, err := stages.NewBase(ctx, os.Getenv, log, version)
-	if err != nil {
-		log.Error("configure function", "error", err)
-		os.Exit(1)
-	}
-	h, err := stages.NewPlan(base, os.Getenv)
-	if err != nil {
-		log.Error("configure function", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+	stages.Start(version, func(b *stages.Base, env stages.Env) (any, error) {
+		h, err := stages.NewPlan(b, env)
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	})
 }

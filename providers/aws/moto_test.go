@@ -2,14 +2,12 @@ package aws
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"testing"
-	"time"
+
+	"github.com/portcullis-sec/portcullis/internal/mototest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -26,59 +24,10 @@ import (
 var motoURL string
 
 // motoAccount is the account moto reports for any credentials.
-const motoAccount = "123456789012"
+const motoAccount = mototest.Account
 
 func TestMain(m *testing.M) {
-	os.Exit(runWithMoto(m))
-}
-
-func runWithMoto(m *testing.M) int {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "providers/aws tests need moto_server (moto 5.x) on PATH: run `make` or `pip install 'moto[server]'`")
-		return 1
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "find a free loopback port:", err)
-		return 1
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start moto_server:", err)
-		return 1
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-	motoURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(motoURL + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "moto_server did not answer on", motoURL, ":", err)
-			return 1
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	// The collector uses the standard credential chain: give it moto's
-	// dummy credentials and keep it away from any real configuration.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		os.Setenv(k, v)
-	}
-	return m.Run()
+	os.Exit(mototest.Main(m, false, &motoURL))
 }
 
 // estate seeds resources in one region of moto through the real SDK.

@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/portcullis-sec/portcullis/exposure"
-	"github.com/portcullis-sec/portcullis/functions/internal/mototest"
+	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/providers"
 )
 
-func TestMain(m *testing.M) { os.Exit(mototest.Run(m)) }
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m, true, nil)) }
 
 func newStore(t *testing.T, bucket string) *Store {
 	t.Helper()

@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -150,4 +152,23 @@ func boolVar(env Env, key string) (bool, error) {
 // RunInput is the event of the Report and Probe stages.
 type RunInput struct {
 	RunID string `json:"runId"`
+}
+
+// Start is the whole main of a function: it configures the logger and the
+// AWS clients from the environment, builds the stage's handler with
+// newHandler (returning the handler function lambda.Start accepts) and
+// serves invocations. A configuration error is logged and exits 1, which
+// Lambda reports as an init failure.
+func Start(version string, newHandler func(b *Base, env Env) (any, error)) {
+	log := NewLogger(os.Stdout, os.Getenv)
+	b, err := NewBase(context.Background(), os.Getenv, log, version)
+	var h any
+	if err == nil {
+		h, err = newHandler(b, os.Getenv)
+	}
+	if err != nil {
+		log.Error("configure function", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
 }

@@ -20,14 +20,10 @@ import (
 const fileNetworkACLs = "ec2-describe-network-acls.json"
 
 func (rc *regionCollector) collectNetworkACLs(ctx context.Context) error {
-	out := []ec2types.NetworkAcl{}
 	p := ec2.NewDescribeNetworkAclsPaginator(rc.ec2, &ec2.DescribeNetworkAclsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.NetworkAcls...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeNetworkAclsOutput) []ec2types.NetworkAcl { return o.NetworkAcls })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileNetworkACLs, map[string]any{"NetworkAcls": out})
 }

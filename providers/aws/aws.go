@@ -329,3 +329,17 @@ func dropNulls(v any) any {
 	}
 	return v
 }
+
+// pages reads every page of a paginated AWS list call and returns the items
+// of all pages in order; items picks them out of one page.
+func pages[O, Opt, T any](ctx context.Context, more func() bool, next func(context.Context, ...func(*Opt)) (O, error), items func(O) []T) ([]T, error) {
+	out := []T{}
+	for more() {
+		page, err := next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items(page)...)
+	}
+	return out, nil
+}

@@ -23,27 +23,19 @@ const (
 )
 
 func (rc *regionCollector) collectNetworkInterfaces(ctx context.Context) error {
-	out := []ec2types.NetworkInterface{}
 	p := ec2.NewDescribeNetworkInterfacesPaginator(rc.ec2, &ec2.DescribeNetworkInterfacesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.NetworkInterfaces...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeNetworkInterfacesOutput) []ec2types.NetworkInterface { return o.NetworkInterfaces })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileNetworkInterfaces, map[string]any{"NetworkInterfaces": out})
 }
 
 func (rc *regionCollector) collectInstances(ctx context.Context) error {
-	out := []ec2types.Reservation{}
 	p := ec2.NewDescribeInstancesPaginator(rc.ec2, &ec2.DescribeInstancesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.Reservations...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeInstancesOutput) []ec2types.Reservation { return o.Reservations })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileInstances, map[string]any{"Reservations": out})
 }

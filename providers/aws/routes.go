@@ -28,53 +28,39 @@ const (
 )
 
 func (rc *regionCollector) collectRouteTables(ctx context.Context) error {
-	out := []ec2types.RouteTable{}
 	p := ec2.NewDescribeRouteTablesPaginator(rc.ec2, &ec2.DescribeRouteTablesInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.RouteTables...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeRouteTablesOutput) []ec2types.RouteTable { return o.RouteTables })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileRouteTables, map[string]any{"RouteTables": out})
 }
 
 func (rc *regionCollector) collectInternetGateways(ctx context.Context) error {
-	out := []ec2types.InternetGateway{}
 	p := ec2.NewDescribeInternetGatewaysPaginator(rc.ec2, &ec2.DescribeInternetGatewaysInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.InternetGateways...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeInternetGatewaysOutput) []ec2types.InternetGateway { return o.InternetGateways })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileInternetGWs, map[string]any{"InternetGateways": out})
 }
 
 func (rc *regionCollector) collectEgressOnlyInternetGateways(ctx context.Context) error {
-	out := []ec2types.EgressOnlyInternetGateway{}
 	p := ec2.NewDescribeEgressOnlyInternetGatewaysPaginator(rc.ec2, &ec2.DescribeEgressOnlyInternetGatewaysInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.EgressOnlyInternetGateways...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeEgressOnlyInternetGatewaysOutput) []ec2types.EgressOnlyInternetGateway {
+		return o.EgressOnlyInternetGateways
+	})
+	if err != nil {
+		return err
 	}
 	return rc.put(fileEgressOnlyIGWs, map[string]any{"EgressOnlyInternetGateways": out})
 }
 
 func (rc *regionCollector) collectNATGateways(ctx context.Context) error {
-	out := []ec2types.NatGateway{}
 	p := ec2.NewDescribeNatGatewaysPaginator(rc.ec2, &ec2.DescribeNatGatewaysInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.NatGateways...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeNatGatewaysOutput) []ec2types.NatGateway { return o.NatGateways })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileNATGateways, map[string]any{"NatGateways": out})
 }

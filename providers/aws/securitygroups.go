@@ -19,14 +19,10 @@ import (
 const fileSecurityGroups = "ec2-describe-security-groups.json"
 
 func (rc *regionCollector) collectSecurityGroups(ctx context.Context) error {
-	out := []ec2types.SecurityGroup{}
 	p := ec2.NewDescribeSecurityGroupsPaginator(rc.ec2, &ec2.DescribeSecurityGroupsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.SecurityGroups...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeSecurityGroupsOutput) []ec2types.SecurityGroup { return o.SecurityGroups })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileSecurityGroups, map[string]any{"SecurityGroups": out})
 }

@@ -20,27 +20,19 @@ const (
 )
 
 func (rc *regionCollector) collectVPCs(ctx context.Context) error {
-	out := []ec2types.Vpc{}
 	p := ec2.NewDescribeVpcsPaginator(rc.ec2, &ec2.DescribeVpcsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.Vpcs...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeVpcsOutput) []ec2types.Vpc { return o.Vpcs })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileVPCs, map[string]any{"Vpcs": out})
 }
 
 func (rc *regionCollector) collectSubnets(ctx context.Context) error {
-	out := []ec2types.Subnet{}
 	p := ec2.NewDescribeSubnetsPaginator(rc.ec2, &ec2.DescribeSubnetsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		out = append(out, page.Subnets...)
+	out, err := pages(ctx, p.HasMorePages, p.NextPage, func(o *ec2.DescribeSubnetsOutput) []ec2types.Subnet { return o.Subnets })
+	if err != nil {
+		return err
 	}
 	return rc.put(fileSubnets, map[string]any{"Subnets": out})
 }

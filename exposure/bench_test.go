@@ -107,14 +107,6 @@ func synth(n, rulesPerGroup int, distinct bool) *Inventory {
 	return inv
 }
 
-func ruleCount(inv *Inventory) int {
-	n := 0
-	for _, l := range inv.Layers {
-		n += len(l.Rules)
-	}
-	return n
-}
-
 // BenchmarkAnalyze measures the analysis on synthetic estates; ns/interface
 // is the figure to watch: it must stay flat as the estate grows (linear
 // cost). Run with: make bench (or go test -run x -bench Analyze ./exposure).

@@ -632,16 +632,6 @@ func splitFamilies(s *netipx.IPSet) (v4, v6 *netipx.IPSet) {
 	return v4, v6
 }
 
-func coversAll(outer, inner *netipx.IPSet) bool {
-	rs := inner.Ranges()
-	for _, r := range rs {
-		if !outer.ContainsRange(r) {
-			return false
-		}
-	}
-	return len(rs) > 0
-}
-
 func (v *view) sourceInfo(s *netipx.IPSet) *sourceInfo {
 	if s == nil {
 		s = &netipx.IPSet{}

@@ -221,17 +221,6 @@ func (v *view) servicePort(front uint16) uint16 {
 	return v.svc.From
 }
 
-// frontendPorts returns the frontend ports that reach service port p.
-func (v *view) frontendPorts(p uint16) exposure.PortRange {
-	if v.e.Backend == nil {
-		return exposure.Port(p)
-	}
-	if v.svc.Size() == v.e.Ports.Size() {
-		return exposure.Port(v.e.Ports.From + (p - v.svc.From))
-	}
-	return v.e.Ports
-}
-
 // wide reports whether port rules are reported through the structural rule
 // that covers them rather than one by one.
 func (v *view) wide(threshold int) bool {

@@ -125,7 +125,7 @@ func aclRule(e aclEntry) (exposure.Rule, error) {
 	}
 	proto, err := exposure.ParseProtocol(e.Protocol)
 	if err != nil {
-		return rule, fmt.Errorf("Protocol: %w", err)
+		return rule, fmt.Errorf("field Protocol: %w", err)
 	}
 	rule.Protocol = proto
 	cidr := e.CidrBlock

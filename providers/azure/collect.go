@@ -304,7 +304,7 @@ func (c *collector) collectSubscription(ctx context.Context, snap *providers.Sna
 	// between clouds.
 	if loc := firstLocation(got[fileNSGs], got[fileVNets], got[filePublicIPs]); loc != "" {
 		var resp *http.Response
-		_, err := f.NewServiceTagsClient().List(runtime.WithCaptureResponse(ctx, &resp), loc, nil)
+		_, err := f.NewServiceTagsClient().List(policy.WithCaptureResponse(ctx, &resp), loc, nil)
 		if err == nil {
 			var body []byte
 			if body, err = runtime.Payload(resp); err == nil {
@@ -332,7 +332,7 @@ func rawPages[T any](ctx context.Context, pager *runtime.Pager[T]) ([]json.RawMe
 	values := []json.RawMessage{}
 	for pager.More() {
 		var resp *http.Response
-		if _, err := pager.NextPage(runtime.WithCaptureResponse(ctx, &resp)); err != nil {
+		if _, err := pager.NextPage(policy.WithCaptureResponse(ctx, &resp)); err != nil {
 			return nil, err
 		}
 		body, err := runtime.Payload(resp)

@@ -26,11 +26,15 @@ func startLab(t *testing.T, services ...lab.Service) *lab.Lab {
 func newProber(t *testing.T, cfg Config) *Prober {
 	t.Helper()
 	cfg.AllowLoopback = true
+	// Generous for loopback, on purpose: fingerprinting a port has a time
+	// budget (banner wait + two timeouts), and on a loaded 2-core CI
+	// machine running other packages' tests a TLS handshake can take a
+	// good part of a second.
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 800 * time.Millisecond
+		cfg.Timeout = 2 * time.Second
 	}
 	if cfg.BannerWait == 0 {
-		cfg.BannerWait = 300 * time.Millisecond
+		cfg.BannerWait = 400 * time.Millisecond
 	}
 	if cfg.Rate == 0 {
 		cfg.Rate = 1000

@@ -94,7 +94,7 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 	cctx, cancel := withMargin(ctx)
 	defer cancel()
 
-	o, cleanup, err := c.options(cctx, in.Item, log)
+	o, err := c.options(cctx, in.Item, log)
 	if err != nil {
 		// Credentials could not be prepared: the scope is recorded as not
 		// audited and the rest of the run goes on.
@@ -105,7 +105,6 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 		}
 		return CollectOutput{RunID: in.RunID, Item: in.Item, Errors: 1}, nil
 	}
-	defer cleanup()
 
 	snap, err := audit.Collect(cctx, o)
 	switch {
@@ -134,11 +133,9 @@ func scopeOf(it runstore.Item) exposure.Scope {
 	return exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}
 }
 
-// options builds the audit options of one item; cleanup undoes what was
-// set up for it (Azure's environment).
-func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logger) (audit.Options, func(), error) {
+// options builds the audit options of one item.
+func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logger) (audit.Options, error) {
 	o := audit.Options{Providers: []string{it.Provider}, Version: c.Version, Logger: log}
-	cleanup := func() {}
 	switch it.Provider {
 	case "aws":
 		o.AWS = aws.Config{
@@ -153,11 +150,11 @@ func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logge
 		if c.gcpCreds != "" {
 			doc, err := c.gcpCreds.fetch(ctx, c.AWS)
 			if err != nil {
-				return o, nil, err
+				return o, err
 			}
 			opt, err := gcpCredentials(doc)
 			if err != nil {
-				return o, nil, fmt.Errorf("%s: %w", c.gcpCreds, err)
+				return o, fmt.Errorf("%s: %w", c.gcpCreds, err)
 			}
 			o.GCP.ClientOptions = append(o.GCP.ClientOptions, opt)
 		}
@@ -166,20 +163,20 @@ func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logge
 		if c.azureCreds != "" {
 			doc, err := c.azureCreds.fetch(ctx, c.AWS)
 			if err != nil {
-				return o, nil, err
+				return o, err
 			}
 			ac, err := parseAzureCredentials(doc)
 			if err != nil {
-				return o, nil, fmt.Errorf("%s: %w", c.azureCreds, err)
+				return o, fmt.Errorf("%s: %w", c.azureCreds, err)
 			}
 			o.Azure.Cloud = ac.Cloud
-			if cleanup, err = azureEnvironment(ctx, c.AWS, ac); err != nil {
-				return o, nil, err
+			if o.Azure.Credential, err = azureCredential(c.AWS, ac); err != nil {
+				return o, err
 			}
 		}
 	}
 	log.Debug("collect options ready")
-	return o, cleanup, nil
+	return o, nil
 }
 
 // roleARN is the member role of account, in the partition the function

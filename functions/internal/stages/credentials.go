@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -123,47 +123,34 @@ func parseAzureCredentials(doc []byte) (azureCredentials, error) {
 	return c, nil
 }
 
-// azureEnvironment makes the credential available to azidentity's
-// DefaultAzureCredential, which the Azure provider uses: client-secret
-// credentials through AZURE_CLIENT_SECRET, federation through
-// AZURE_FEDERATED_TOKEN_FILE (a 0600 file in a fresh temporary directory).
-// The returned function removes both. Setting the process environment is
-// safe here only because Lambda runs one invocation per process at a time;
-// providers/azure should take a credential in its Config instead (asked of
-// the lead).
-func azureEnvironment(ctx context.Context, cfg aws.Config, c azureCredentials) (func(), error) {
-	vars := map[string]string{"AZURE_TENANT_ID": c.TenantID, "AZURE_CLIENT_ID": c.ClientID}
-	var dir string
+// azureCredential builds the credential the Azure provider uses
+// (azure.Config.Credential): a client-secret credential, or without a
+// secret a federated one whose client assertion is an AWS web identity
+// token for Entra ID (sts:GetWebIdentityToken), fetched when azidentity
+// needs a token. Nothing goes through the process environment or a file.
+func azureCredential(cfg aws.Config, c azureCredentials) (azcore.TokenCredential, error) {
+	opts := &azidentity.ClientSecretCredentialOptions{}
 	if c.ClientSecret != "" {
-		vars["AZURE_CLIENT_SECRET"] = c.ClientSecret
-	} else {
+		cred, err := azidentity.NewClientSecretCredential(c.TenantID, c.ClientID, c.ClientSecret, opts)
+		if err != nil {
+			return nil, errors.New("azure client-secret credential: invalid tenant or client ID")
+		}
+		return cred, nil
+	}
+	assertion := func(ctx context.Context) (string, error) {
 		out, err := sts.NewFromConfig(cfg).GetWebIdentityToken(ctx, &sts.GetWebIdentityTokenInput{
 			Audience:         []string{azureTokenAudience},
 			SigningAlgorithm: aws.String("RS256"), // the only algorithm Entra ID accepts
 			DurationSeconds:  aws.Int32(900),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("get aws web identity token for azure federation: %w", err)
+			return "", fmt.Errorf("get aws web identity token for azure federation: %w", err)
 		}
-		if dir, err = os.MkdirTemp("", "portcullis-azure-"); err != nil {
-			return nil, fmt.Errorf("azure federation: %w", err)
-		}
-		file := filepath.Join(dir, "token")
-		if err := os.WriteFile(file, []byte(aws.ToString(out.WebIdentityToken)), 0o600); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("azure federation: %w", err)
-		}
-		vars["AZURE_FEDERATED_TOKEN_FILE"] = file
+		return aws.ToString(out.WebIdentityToken), nil
 	}
-	for k, v := range vars {
-		os.Setenv(k, v)
+	cred, err := azidentity.NewClientAssertionCredential(c.TenantID, c.ClientID, assertion, nil)
+	if err != nil {
+		return nil, errors.New("azure federated credential: invalid tenant or client ID")
 	}
-	return func() {
-		for k := range vars {
-			os.Unsetenv(k)
-		}
-		if dir != "" {
-			os.RemoveAll(dir)
-		}
-	}, nil
+	return cred, nil
 }

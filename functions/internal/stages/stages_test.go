@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -503,23 +504,27 @@ func TestCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} {
-		if _, set := os.LookupEnv(k); set {
-			t.Fatalf("%s is set before the test", k)
-		}
-	}
-	cleanup, err := azureEnvironment(ctx, b.AWS, ac)
+	// The credential is built for the provider's Config, never through the
+	// process environment (no token is requested: that would leave the
+	// machine).
+	cred, err := azureCredential(b.AWS, ac)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if os.Getenv("AZURE_CLIENT_SECRET") != secretMaterial || os.Getenv("AZURE_TENANT_ID") != ac.TenantID {
-		t.Error("azure environment not set")
+	if _, ok := cred.(*azidentity.ClientSecretCredential); !ok {
+		t.Errorf("credential with a client secret is %T, want *azidentity.ClientSecretCredential", cred)
 	}
-	cleanup()
-	for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} {
+	for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"} {
 		if _, set := os.LookupEnv(k); set {
-			t.Errorf("%s still set after cleanup", k)
+			t.Errorf("%s set in the process environment", k)
 		}
+	}
+	fed, err := azureCredential(b.AWS, azureCredentials{TenantID: ac.TenantID, ClientID: ac.ClientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fed.(*azidentity.ClientAssertionCredential); !ok {
+		t.Errorf("credential without a secret is %T, want a federated *azidentity.ClientAssertionCredential", fed)
 	}
 	if _, err := parseAzureCredentials([]byte(`{"clientSecret":"` + secretMaterial + `"}`)); err == nil || strings.Contains(err.Error(), secretMaterial) {
 		t.Errorf("azure credentials without tenant: %v", err)

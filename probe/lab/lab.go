@@ -107,13 +107,23 @@ var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 func Start(ctx context.Context, services []Service) (*Lab, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Lab{cancel: cancel}
-	for i, s := range services {
-		ep, err := l.start(ctx, s)
-		if err != nil {
-			_ = l.Close()
-			return nil, fmt.Errorf("start lab service %d (%s): %w", i, s.Kind, err)
+	l.Endpoints = make([]Endpoint, len(services))
+	// A closed service is a port that was listened on and freed: the kernel
+	// may hand it out again to the next listener, which would then answer
+	// where "closed" was promised. So every listener is started first and
+	// the closed ports are picked last.
+	for _, closedPass := range []bool{false, true} {
+		for i, s := range services {
+			if (s.Kind == Closed || s.Kind == ClosedUDP) != closedPass {
+				continue
+			}
+			ep, err := l.start(ctx, s)
+			if err != nil {
+				_ = l.Close()
+				return nil, fmt.Errorf("start lab service %d (%s): %w", i, s.Kind, err)
+			}
+			l.Endpoints[i] = ep
 		}
-		l.Endpoints = append(l.Endpoints, ep)
 	}
 	context.AfterFunc(ctx, func() { _ = l.Close() })
 	return l, nil

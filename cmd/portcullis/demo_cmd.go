@@ -18,8 +18,8 @@ import (
 )
 
 // demoServices says which lab service stands in for each port the demo
-// estate exposes. A port not listed here gets a closed, filtered or silent
-// stand-in (chosen by a hash of address and port, so every run is the
+// estate exposes. A port not listed here gets a closed or silent stand-in
+// (UDP: closed or silent, which probes see as filtered) (chosen by a hash of address and port, so every run is the
 // same), so that the demo shows every probe outcome.
 var demoServices = map[exposure.Protocol]map[uint16]lab.Kind{
 	exposure.ProtocolTCP: {
@@ -39,7 +39,10 @@ func demoKind(t probe.Target) lab.Kind {
 	if t.Protocol == exposure.ProtocolUDP {
 		return []lab.Kind{lab.ClosedUDP, lab.ClosedUDP, lab.SilentUDP}[h.Sum32()%3]
 	}
-	return []lab.Kind{lab.Closed, lab.Closed, lab.Closed, lab.Closed, lab.Filtered, lab.Silent}[h.Sum32()%6]
+	// No TCP "filtered" stand-in: it relies on a full accept queue, and the
+	// first connection can still get in, which made demo runs differ. The
+	// silent UDP stand-ins show the filtered outcome.
+	return []lab.Kind{lab.Closed, lab.Closed, lab.Closed, lab.Closed, lab.Closed, lab.Silent}[h.Sum32()%6]
 }
 
 func runDemo(ctx context.Context, args []string, e *env) int {
@@ -97,13 +100,28 @@ Flags:
 			Config: probe.Config{
 				// Loopback stand-ins answer at once: short timeouts and high
 				// rates keep the demo to a couple of seconds.
-				Timeout: 600 * time.Millisecond, BannerWait: 200 * time.Millisecond,
+				Timeout: 1500 * time.Millisecond, BannerWait: 300 * time.Millisecond,
 				Rate: 2000, PerAddressRate: 500, Concurrency: 128, AllowLoopback: true,
 			},
 			Setup: func(ctx context.Context, targets []probe.Target) (map[netip.AddrPort]netip.AddrPort, error) {
+				// One stand-in per public address and port: probe.Config's
+				// Redirect is keyed by address and port, so where the plan
+				// has TCP and UDP on the same port the TCP stand-in wins and
+				// the UDP probe meets no UDP listener there (closed). Which
+				// would win otherwise depends on map order.
 				var svcs []lab.Service
+				seen := map[netip.AddrPort]int{}
 				for _, t := range targets {
-					svcs = append(svcs, lab.Service{Kind: demoKind(t), Public: netip.AddrPortFrom(t.Addr, t.Port)})
+					ap := netip.AddrPortFrom(t.Addr, t.Port)
+					svc := lab.Service{Kind: demoKind(t), Public: ap}
+					if i, ok := seen[ap]; ok {
+						if t.Protocol == exposure.ProtocolTCP {
+							svcs[i] = svc
+						}
+						continue
+					}
+					seen[ap] = len(svcs)
+					svcs = append(svcs, svc)
 				}
 				l, err := lab.Start(ctx, svcs)
 				if err != nil {

@@ -19,8 +19,9 @@ import (
 
 // demoServices says which lab service stands in for each port the demo
 // estate exposes. A port not listed here gets a closed or silent stand-in
-// (UDP: closed or silent, which probes see as filtered) (chosen by a hash of address and port, so every run is the
-// same), so that the demo shows every probe outcome.
+// (for UDP, silent is what probes call filtered), chosen by a hash of
+// address and port so every run is the same, and so that the demo shows
+// every probe outcome.
 var demoServices = map[exposure.Protocol]map[uint16]lab.Kind{
 	exposure.ProtocolTCP: {
 		21: lab.FTP, 22: lab.SSH, 25: lab.SMTP, 80: lab.HTTP, 443: lab.HTTPS, 2222: lab.SSH,
@@ -106,20 +107,26 @@ Flags:
 			Setup: func(ctx context.Context, targets []probe.Target) (map[netip.AddrPort]netip.AddrPort, error) {
 				// One stand-in per public address and port: probe.Config's
 				// Redirect is keyed by address and port, so where the plan
-				// has TCP and UDP on the same port the TCP stand-in wins and
-				// the UDP probe meets no UDP listener there (closed). Which
-				// would win otherwise depends on map order.
+				// has TCP and UDP on the same port one stand-in is chosen
+				// (a real service over a placeholder, TCP when both are
+				// real) and the other protocol's probe meets no listener
+				// there (closed). Which would win otherwise depends on map
+				// order.
 				var svcs []lab.Service
 				seen := map[netip.AddrPort]int{}
+				mapped := func(t probe.Target) bool { _, ok := demoServices[t.Protocol][t.Port]; return ok }
+				chosen := map[netip.AddrPort]probe.Target{}
 				for _, t := range targets {
 					ap := netip.AddrPortFrom(t.Addr, t.Port)
 					svc := lab.Service{Kind: demoKind(t), Public: ap}
 					if i, ok := seen[ap]; ok {
-						if t.Protocol == exposure.ProtocolTCP {
-							svcs[i] = svc
+						old := chosen[ap]
+						if (mapped(t) && !mapped(old)) || (mapped(t) == mapped(old) && t.Protocol == exposure.ProtocolTCP) {
+							svcs[i], chosen[ap] = svc, t
 						}
 						continue
 					}
+					chosen[ap] = t
 					seen[ap] = len(svcs)
 					svcs = append(svcs, svc)
 				}

@@ -1,6 +1,7 @@
 package exposure
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -97,9 +98,11 @@ type analyzer struct {
 	cands     []cand   // scratch for split
 	cuts      []uint32 // scratch for split
 	evs       map[evKey]*Evidence
-	evIndex   map[*Evidence]int
-	evLists   map[string][]Evidence
-	ipsets    map[setKey]*netipx.IPSet
+	ipsets    map[string]*netipx.IPSet // by content
+	bigSets   map[setKey]*netipx.IPSet // by backing array
+	keyBuf    []byte
+	chunk     []Exposure // where newExposure hands exposures out from
+	chunkLen  int
 	res       *Result
 }
 
@@ -115,11 +118,28 @@ func newAnalyzer() *analyzer {
 		byRule:    map[string]bool{},
 		cover:     map[string][]coverItem{},
 		evs:       map[evKey]*Evidence{},
-		evIndex:   map[*Evidence]int{},
-		evLists:   map[string][]Evidence{},
-		ipsets:    map[setKey]*netipx.IPSet{},
+		ipsets:    map[string]*netipx.IPSet{},
+		bigSets:   map[setKey]*netipx.IPSet{},
 		res:       &Result{},
 	}
+}
+
+// newExposure hands out exposures from chunks of growing size (64 up to
+// 4096), so that a million exposures cost a few hundred allocations and no
+// size-class rounding.
+func (a *analyzer) newExposure() *Exposure {
+	if len(a.chunk) == 0 {
+		a.chunkLen = min(max(2*a.chunkLen, 64), 4096)
+		a.chunk = make([]Exposure, a.chunkLen)
+	}
+	e := &a.chunk[0]
+	a.chunk = a.chunk[1:]
+	return e
+}
+
+// layerSite is where a layer's latent exposures are.
+func layerSite(l *Layer) *Site {
+	return &Site{Scope: l.Scope, Target: TargetRef{ID: l.ID, Kind: l.Kind, Name: l.Name, Tags: l.Tags}}
 }
 
 // set converts a rule's sources once per distinct *IPSet.
@@ -187,28 +207,48 @@ func (a *analyzer) layer(l *Layer) *layerEval {
 	return ev
 }
 
-// eachAtom calls f for what each rule of l admitted for p, as port
-// segments. An AllowUnion layer's rules are their own atoms; the
-// segments of Ordered and Egress layers are built once and kept.
-func (a *analyzer) eachAtom(l *Layer, p Protocol, f func(ports PortRange, set addrSet, r *Rule)) {
+// eachAtom calls f for what each rule of l admitted for p on ports
+// overlapping within, as port segments. An AllowUnion layer's rules are
+// their own atoms, and a rule whose ports miss within costs no set lookup;
+// the segments of Ordered and Egress layers are built once and kept.
+func (a *analyzer) eachAtom(l *Layer, p Protocol, within PortRange, f func(ports PortRange, set addrSet, r *Rule)) {
 	if l.Mode != Ordered && !l.Egress {
 		for i := range l.Rules {
 			r := &l.Rules[i]
-			if r.Action != Allow || (r.Protocol != p && r.Protocol != ProtocolAll) || !validRule(r) {
+			if r.Action != Allow || (r.Protocol != p && r.Protocol != ProtocolAll) || r.Sources == nil {
 				continue
 			}
-			it := a.ruleItem(r)
-			if len(it.set) == 0 {
+			probe := item{proto: r.Protocol, ports: r.Ports}
+			prs := probe.portsFor(p)
+			hit := false
+			for _, pr := range prs {
+				if pr.Overlaps(within) {
+					hit = true
+					break
+				}
+			}
+			if !hit || !validRule(r) {
 				continue
 			}
-			for _, pr := range it.portsFor(p) {
-				f(pr, it.set, r)
+			set := a.set(r.Sources)
+			if len(set) == 0 {
+				continue
+			}
+			for _, pr := range prs {
+				if pr.Overlaps(within) {
+					f(pr, set, r)
+				}
 			}
 		}
 		return
 	}
 	for _, at := range a.atomsFor(l, p) {
-		f(at.ports, at.set, at.rule)
+		if at.ports.From > within.To {
+			break // atoms are sorted by their first port
+		}
+		if at.ports.Overlaps(within) {
+			f(at.ports, at.set, at.rule)
+		}
 	}
 }
 
@@ -458,36 +498,57 @@ func (a *analyzer) pathUncached(p Path) *trafficSet {
 	return ts
 }
 
-// setKey identifies an addrSet by its backing array: sets are never
-// modified once built, so equal keys mean equal sets.
+// ipSet converts a set for the API, once per distinct content: exposures
+// with the same sources share one *IPSet, whichever computation produced
+// them. Sets of up to maxKeyedSpans spans are keyed by their bytes; larger
+// ones (rare: a source list of many CIDRs) by their backing array, as sets
+// are never modified once built.
+func (a *analyzer) ipSet(s addrSet) *netipx.IPSet {
+	if len(s) == 0 {
+		return &netipx.IPSet{}
+	}
+	if len(s) > maxKeyedSpans {
+		k := setKey{&s[0], len(s)}
+		if r, ok := a.bigSets[k]; ok {
+			return r
+		}
+		r := s.ipSet()
+		a.bigSets[k] = r
+		return r
+	}
+	key := a.keyBuf[:0]
+	for _, sp := range s {
+		key = binary.LittleEndian.AppendUint64(key, sp.from.hi)
+		key = binary.LittleEndian.AppendUint64(key, sp.from.lo)
+		key = binary.LittleEndian.AppendUint64(key, sp.to.hi)
+		key = binary.LittleEndian.AppendUint64(key, sp.to.lo)
+	}
+	a.keyBuf = key
+	if r, ok := a.ipsets[string(key)]; ok { // no allocation for the lookup
+		return r
+	}
+	r := s.ipSet()
+	a.ipsets[string(key)] = r
+	return r
+}
+
+// maxKeyedSpans bounds the sets ipSet keys by content (32 bytes a span).
+const maxKeyedSpans = 64
+
+// setKey identifies an addrSet by its backing array.
 type setKey struct {
 	first *span
 	n     int
 }
 
-// ipSet converts a set for the API, once per distinct backing array.
-func (a *analyzer) ipSet(s addrSet) *netipx.IPSet {
-	if len(s) == 0 {
-		return &netipx.IPSet{}
-	}
-	k := setKey{&s[0], len(s)}
-	if r, ok := a.ipsets[k]; ok {
-		return r
-	}
-	r := s.ipSet()
-	a.ipsets[k] = r
-	return r
-}
-
 // segment is one protocol and port range of a traffic set with its
 // sources and the rules that admitted it.
 type segment struct {
-	proto    Protocol
-	ports    PortRange
-	sources  addrSet
-	ipset    *netipx.IPSet
-	evs      []*Evidence
-	evidence []Evidence // evs, dereferenced once per template
+	proto   Protocol
+	ports   PortRange
+	sources addrSet
+	ipset   *netipx.IPSet
+	evs     []*Evidence
 }
 
 func familyUniverse(v6 bool) addrSet {
@@ -537,7 +598,7 @@ func pathLayers(p Path) []*Layer {
 func (a *analyzer) evidence(layers []*Layer, p Protocol, ports PortRange, src addrSet) []*Evidence {
 	var out []*Evidence
 	for _, l := range layers {
-		a.eachAtom(l, p, func(r PortRange, set addrSet, rule *Rule) {
+		a.eachAtom(l, p, ports, func(r PortRange, set addrSet, rule *Rule) {
 			if r.Overlaps(ports) && overlapsSets(set, src) {
 				if e := a.evidenceOf(l, rule); !containsEvidence(out, e) {
 					out = append(out, e)
@@ -556,7 +617,6 @@ func (a *analyzer) evidenceOf(l *Layer, r *Rule) *Evidence {
 		return e
 	}
 	e := &Evidence{Layer: l.ID, LayerKind: l.Kind, LayerName: l.Name, Action: Allow.String()}
-	a.evIndex[e] = len(a.evIndex)
 	if r == nil {
 		e.Rule = "default"
 	} else {
@@ -585,30 +645,6 @@ func containsEvidence(list []*Evidence, e *Evidence) bool {
 	return false
 }
 
-func derefEvidence(list []*Evidence) []Evidence {
-	out := make([]Evidence, len(list))
-	for i, e := range list {
-		out[i] = *e
-	}
-	return out
-}
-
-// evidenceList returns the evidence of list as values, sharing one slice
-// between every exposure with the same list (exposures are read-only).
-func (a *analyzer) evidenceList(list []*Evidence) []Evidence {
-	var key strings.Builder
-	for _, e := range list {
-		key.WriteString(strconv.Itoa(a.evIndex[e]))
-		key.WriteByte(',')
-	}
-	if out, ok := a.evLists[key.String()]; ok {
-		return out
-	}
-	out := derefEvidence(list)
-	a.evLists[key.String()] = out
-	return out
-}
-
 func samePointers(a, b []*Evidence) bool {
 	if len(a) != len(b) {
 		return false
@@ -633,7 +669,7 @@ func (a *analyzer) split(layers []*Layer, s segment) []segment {
 	cuts := append(a.cuts[:0], uint32(s.ports.From), uint32(s.ports.To)+1)
 	defer func() { a.cands, a.cuts = cands[:0], cuts[:0] }()
 	for _, l := range layers {
-		a.eachAtom(l, s.proto, func(pr PortRange, set addrSet, rule *Rule) {
+		a.eachAtom(l, s.proto, s.ports, func(pr PortRange, set addrSet, rule *Rule) {
 			if !pr.Overlaps(s.ports) || !overlapsSets(set, s.sources) {
 				return
 			}
@@ -678,9 +714,8 @@ func (a *analyzer) template(p Path, v6 bool) []segment {
 	for _, s := range segments(a.pathUncached(p).restrictSources(familyUniverse(v6))) {
 		for _, piece := range a.split(layers, s) {
 			piece.ipset = a.ipSet(piece.sources)
-			piece.evidence = a.evidenceList(piece.evs)
 			a.addCover(piece.evs, piece.proto, piece.ports, piece.sources)
-			piece.sources, piece.evs = nil, nil // not needed once instantiated
+			piece.sources = nil // not needed once instantiated
 			segs = append(segs, piece)
 		}
 	}
@@ -705,20 +740,23 @@ func (a *analyzer) target(t *Target) {
 		v6 := ep.Is6()
 		if len(t.Forwards) == 0 {
 			segs := a.template(t.Path, v6)
-			slab := make([]Exposure, len(segs)) // one allocation per endpoint
-			for i, s := range segs {
-				slab[i] = Exposure{Level: Effective, Scope: t.Scope, Target: ref,
-					Endpoint: ep, Protocol: s.proto, Ports: s.ports, Sources: s.ipset, Evidence: s.evidence}
-				a.res.Effective = append(a.res.Effective, &slab[i])
+			if len(segs) == 0 {
+				continue
+			}
+			site := &Site{Scope: t.Scope, Target: ref, Endpoint: ep}
+			for _, s := range segs {
+				e := a.newExposure()
+				*e = Exposure{Level: Effective, Site: site, Protocol: s.proto, Ports: s.ports, Sources: s.ipset, Evidence: s.evs}
+				a.res.Effective = append(a.res.Effective, e)
 			}
 			continue
 		}
-		a.forwards(t, ref, ep, v6)
+		a.forwards(t, &Site{Scope: t.Scope, Target: ref, Endpoint: ep}, v6)
 	}
 }
 
 // forwards computes what reaches a load balancer's or NAT rule's backends.
-func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
+func (a *analyzer) forwards(t *Target, site *Site, v6 bool) {
 	front := a.path(t.Path).restrictSources(familyUniverse(v6))
 	frontLayers := pathLayers(t.Path)
 	// Forwards sharing an ID (one listener, several backends) are judged
@@ -732,8 +770,10 @@ func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
 		}
 		groups[f.ID] = append(groups[f.ID], f)
 	}
-	emit := func(e *Exposure, src addrSet) {
-		e.Level, e.Scope, e.Target, e.Endpoint = Effective, t.Scope, ref, ep
+	emit := func(x Exposure, src addrSet) {
+		e := a.newExposure()
+		*e = x
+		e.Level, e.Site = Effective, site
 		e.Sources = a.ipSet(src)
 		a.res.Effective = append(a.res.Effective, e)
 	}
@@ -762,7 +802,7 @@ func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
 					if f.ProxySources == nil {
 						a.addCover(bev, s.proto, d.back, d.sources)
 					}
-					emit(&Exposure{Protocol: s.proto, Ports: d.front, Evidence: derefEvidence(append(ev, bev...)),
+					emit(Exposure{Protocol: s.proto, Ports: d.front, Evidence: append(ev, bev...),
 						Backend: &Backend{ID: f.Backend, Name: f.BackendName, Forward: f.ID, Protocol: s.proto, Ports: d.back}}, d.sources)
 					delivered = append(delivered, item{proto: s.proto, ports: []PortRange{d.front}, set: d.sources})
 				}
@@ -776,8 +816,8 @@ func (a *analyzer) forwards(t *Target, ref TargetRef, ep Endpoint, v6 bool) {
 		for _, s := range segments(listen.subtract(build(delivered))) {
 			ev := a.evidence(frontLayers, s.proto, s.ports, s.sources)
 			a.addCover(ev, s.proto, s.ports, s.sources)
-			emit(&Exposure{Protocol: s.proto, Ports: s.ports,
-				Evidence: derefEvidence(append(ev, forwardEvidence(f0, s.proto, delivery{front: s.ports})))}, s.sources)
+			emit(Exposure{Protocol: s.proto, Ports: s.ports,
+				Evidence: append(ev, forwardEvidence(f0, s.proto, delivery{front: s.ports}))}, s.sources)
 		}
 	}
 }
@@ -931,24 +971,39 @@ func (a *analyzer) latent(inv *Inventory) {
 		}
 	}
 	for _, l := range layers {
-		if l.LatentByRule {
-			a.latentRules(l)
-			continue
+		a.latentLayer(l)
+		// Nothing after this layer needs its evaluation or coverage:
+		// releasing them keeps the latent phase from holding every
+		// layer's at once.
+		delete(a.layers, l)
+		delete(a.cover, l.ID)
+	}
+}
+
+// latentLayer reports what l's own rules admit from the internet that no
+// effective exposure covers.
+func (a *analyzer) latentLayer(l *Layer) {
+	if l.LatentByRule {
+		a.latentRules(l)
+		for i := range l.Rules {
+			delete(a.cover, ruleCoverKey(l.ID, l.Rules[i].ID))
 		}
-		universe := publicAS
-		if l.Internal != nil {
-			universe = subtractSets(publicAS, a.set(l.Internal))
-		}
-		own := a.layer(l).admits.restrictSources(universe)
-		if c := a.cover[l.ID]; len(c) > 0 {
-			own = subtractCover(own, c)
-		}
-		ref := TargetRef{ID: l.ID, Kind: l.Kind, Name: l.Name, Tags: l.Tags}
-		for _, seg := range segments(own) {
-			for _, s := range a.split([]*Layer{l}, seg) {
-				a.res.Latent = append(a.res.Latent, &Exposure{Level: Latent, Scope: l.Scope, Target: ref,
-					Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: a.evidenceList(s.evs)})
-			}
+		return
+	}
+	universe := publicAS
+	if l.Internal != nil {
+		universe = subtractSets(publicAS, a.set(l.Internal))
+	}
+	own := a.layer(l).admits.restrictSources(universe)
+	if c := a.cover[l.ID]; len(c) > 0 {
+		own = subtractCover(own, c)
+	}
+	site := layerSite(l)
+	for _, seg := range segments(own) {
+		for _, s := range a.split([]*Layer{l}, seg) {
+			e := a.newExposure()
+			*e = Exposure{Level: Latent, Site: site, Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: s.evs}
+			a.res.Latent = append(a.res.Latent, e)
 		}
 	}
 }
@@ -962,7 +1017,7 @@ func (a *analyzer) latentRules(l *Layer) {
 	if l.Internal != nil {
 		universe = subtractSets(publicAS, a.set(l.Internal))
 	}
-	ref := TargetRef{ID: l.ID, Kind: l.Kind, Name: l.Name, Tags: l.Tags}
+	site := layerSite(l)
 	for i := range l.Rules {
 		r := &l.Rules[i]
 		if r.Action != Allow || !validRule(r) {
@@ -972,10 +1027,11 @@ func (a *analyzer) latentRules(l *Layer) {
 		if c := a.cover[ruleCoverKey(l.ID, r.ID)]; len(c) > 0 {
 			own = subtractCover(own, c)
 		}
-		ev := a.evidenceList([]*Evidence{a.evidenceOf(l, r)})
+		ev := []*Evidence{a.evidenceOf(l, r)}
 		for _, s := range segments(own) {
-			a.res.Latent = append(a.res.Latent, &Exposure{Level: Latent, Scope: l.Scope, Target: ref,
-				Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: ev})
+			e := a.newExposure()
+			*e = Exposure{Level: Latent, Site: site, Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: ev}
+			a.res.Latent = append(a.res.Latent, e)
 		}
 	}
 }

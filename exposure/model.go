@@ -288,11 +288,17 @@ const (
 
 // Exposure is what gets through to a target (effective) or what a layer's
 // rules admit on their own (latent), for one protocol and port range.
+//
+// Exposures of a Result are read-only: the analysis shares their Site,
+// Sources, Backend and Evidence values between exposures (every exposure of
+// one target endpoint points at one Site, every exposure a rule admits at
+// one Evidence), which keeps a million exposures within a few hundred MiB.
 type Exposure struct {
 	Level Level
-	Scope
-	Target   TargetRef
-	Endpoint Endpoint // effective only
+	// Site is where the exposure is: scope, target and endpoint, whose
+	// fields read as the exposure's own (e.Provider, e.Target.ID,
+	// e.Endpoint). Never nil in a Result.
+	*Site
 	Protocol Protocol
 	Ports    PortRange
 	// Sources are the public addresses that get through.
@@ -300,7 +306,15 @@ type Exposure struct {
 	// Backend is set when a forward translates ports.
 	Backend *Backend
 	// Evidence names every layer and rule that let the traffic in.
-	Evidence []Evidence
+	Evidence []*Evidence
+}
+
+// Site is where exposures are: one target endpoint (effective exposures)
+// or one layer (latent exposures, whose Endpoint is unset).
+type Site struct {
+	Scope
+	Target   TargetRef
+	Endpoint Endpoint // effective only
 }
 
 // TargetRef identifies the target (or, for latent exposures, the layer).

@@ -146,10 +146,13 @@ func (it *item) portsFor(p Protocol) []PortRange {
 		// range you specify"); providers whose clouds differ expand such
 		// rules per protocol themselves. Protocols without ports have no
 		// port axis.
-		return []PortRange{AllPorts}
+		return allPortsList
 	}
 	return it.ports
 }
+
+// allPortsList is the port list of an item for every port; read-only.
+var allPortsList = []PortRange{AllPorts}
 
 // build returns the union of items, built with one sweep per protocol.
 func build(items []item) *trafficSet {

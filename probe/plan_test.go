@@ -11,9 +11,9 @@ import (
 
 func exp(level exposure.Level, ip string, proto exposure.Protocol, from, to uint16) *exposure.Exposure {
 	e := &exposure.Exposure{
-		Level:    level,
-		Scope:    exposure.Scope{Provider: "aws", Account: "123456789012", Region: "eu-west-1"},
-		Target:   exposure.TargetRef{ID: "eni-" + ip, Kind: exposure.KindInterface},
+		Level: level,
+		Site: &exposure.Site{Scope: exposure.Scope{Provider: "aws", Account: "123456789012", Region: "eu-west-1"},
+			Target: exposure.TargetRef{ID: "eni-" + ip, Kind: exposure.KindInterface}},
 		Protocol: proto,
 		Ports:    exposure.PortRange{From: from, To: to},
 	}

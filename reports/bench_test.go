@@ -18,11 +18,11 @@ func largeReport(n int) *Report {
 	for i := range n {
 		ip := netip.AddrFrom4([4]byte{203, 0, byte(113 + i/65536%2), byte(i % 256)})
 		e := &exposure.Exposure{
-			Level: exposure.Effective, Scope: exposure.Scope{Provider: "aws", Account: acct, Region: "eu-west-1"},
-			Target:   exposure.TargetRef{ID: fmt.Sprintf("eni-%017x", i), Kind: exposure.KindInterface, Name: fmt.Sprintf("web-%d", i)},
-			Endpoint: exposure.Endpoint{IP: ip}, Protocol: exposure.ProtocolTCP, Ports: exposure.Port(uint16(22 + i%3)),
+			Level: exposure.Effective, Site: &exposure.Site{Scope: exposure.Scope{Provider: "aws", Account: acct, Region: "eu-west-1"},
+				Target:   exposure.TargetRef{ID: fmt.Sprintf("eni-%017x", i), Kind: exposure.KindInterface, Name: fmt.Sprintf("web-%d", i)},
+				Endpoint: exposure.Endpoint{IP: ip}}, Protocol: exposure.ProtocolTCP, Ports: exposure.Port(uint16(22 + i%3)),
 			Sources:  anyone,
-			Evidence: []exposure.Evidence{{Layer: fmt.Sprintf("sg-%017x", i%100), LayerKind: exposure.LayerSecurityGroup, Rule: "sgr-1", Action: "allow"}},
+			Evidence: []*exposure.Evidence{{Layer: fmt.Sprintf("sg-%017x", i%100), LayerKind: exposure.LayerSecurityGroup, Rule: "sgr-1", Action: "allow"}},
 		}
 		r.Exposures = append(r.Exposures, e)
 		r.Findings = append(r.Findings, rules.Finding{RuleID: "ssh-public", Title: "SSH open", Severity: rules.Severity(i % 5), Port: 22, Exposure: e})

@@ -30,7 +30,7 @@ func hostileReport() *Report {
 	e := r.Exposures[0]
 	e.Target.Name = hostileScript + hostileAttr
 	e.Target.Tags = map[string]string{"Name": hostileURL, hostileImg: hostileMD}
-	e.Evidence = append(e.Evidence, exposure.Evidence{Layer: hostileURL, LayerKind: exposure.LayerSecurityGroup,
+	e.Evidence = append(e.Evidence, &exposure.Evidence{Layer: hostileURL, LayerKind: exposure.LayerSecurityGroup,
 		LayerName: hostileAttr, Rule: hostileTerm, Action: "allow", Sources: []string{hostileImg}, Note: hostileMD})
 	r.Exposures[4].Target.Name = hostileCSV
 	r.Exposures[4].Target.ID = "+cmd|' /C calc'!A0"

@@ -37,8 +37,8 @@ func fixtureReport() *Report {
 	gcp := exposure.Scope{Provider: "gcp", Account: "shop-prod", Region: "europe-west1"}
 	eniRef := exposure.TargetRef{ID: bastion, Kind: exposure.KindInterface, Name: "bastion", Owner: instance,
 		Tags: map[string]string{"Name": "bastion", "team": "platform"}}
-	pathEvidence := func(sg, sgRule string, srcs ...string) []exposure.Evidence {
-		return []exposure.Evidence{
+	pathEvidence := func(sg, sgRule string, srcs ...string) []*exposure.Evidence {
+		return []*exposure.Evidence{
 			{Layer: "rtb-0f1e2d3c4b5a69788", LayerKind: exposure.LayerRoute, Rule: "0.0.0.0/0", Action: "allow", Note: "igw-0a9b8c7d"},
 			{Layer: "acl-0b1c2d3e4f5a6b7c8", LayerKind: exposure.LayerNetworkACL, Rule: "100", Action: "allow", Sources: []string{"0.0.0.0/0", "::/0"}},
 			{Layer: sg, LayerKind: exposure.LayerSecurityGroup, LayerName: "bastion-sg", Rule: sgRule, Action: "allow", Sources: srcs},
@@ -46,67 +46,67 @@ func fixtureReport() *Report {
 	}
 
 	ssh := &exposure.Exposure{
-		Level: exposure.Effective, Scope: aws, Target: eniRef,
-		Endpoint: exposure.Endpoint{IP: netip.MustParseAddr("203.0.113.10")},
+		Level: exposure.Effective, Site: &exposure.Site{Scope: aws, Target: eniRef,
+			Endpoint: exposure.Endpoint{IP: netip.MustParseAddr("203.0.113.10")}},
 		Protocol: exposure.ProtocolTCP, Ports: exposure.Port(22),
 		Sources:  mustSources("0.0.0.0/0"),
 		Evidence: pathEvidence("sg-0c1d2e3f4a5b6c7d8", "sgr-0123abcd4567ef890", "0.0.0.0/0"),
 	}
 	rdp6 := &exposure.Exposure{
-		Level: exposure.Effective, Scope: aws, Target: eniRef,
-		Endpoint: exposure.Endpoint{IP: netip.MustParseAddr("2001:db8:1::10")},
+		Level: exposure.Effective, Site: &exposure.Site{Scope: aws, Target: eniRef,
+			Endpoint: exposure.Endpoint{IP: netip.MustParseAddr("2001:db8:1::10")}},
 		Protocol: exposure.ProtocolTCP, Ports: exposure.Port(3389),
 		Sources:  mustSources("::/0"),
 		Evidence: pathEvidence("sg-0c1d2e3f4a5b6c7d8", "sgr-0fedcba987654321f", "::/0"),
 	}
 	nlbRef := exposure.TargetRef{ID: nlbARN, Kind: exposure.KindLoadBalancer, Name: "web-nlb", Owner: nlbARN}
 	postgres := &exposure.Exposure{
-		Level: exposure.Effective, Scope: aws, Target: nlbRef,
-		Endpoint: exposure.Endpoint{Host: nlbHost},
+		Level: exposure.Effective, Site: &exposure.Site{Scope: aws, Target: nlbRef,
+			Endpoint: exposure.Endpoint{Host: nlbHost}},
 		Protocol: exposure.ProtocolTCP, Ports: exposure.Port(15432),
 		Sources: mustSources("198.51.100.0/24"),
 		Backend: &exposure.Backend{ID: "i-0fedcba9876543210", Name: "db-primary", Forward: lstARN,
 			Protocol: exposure.ProtocolTCP, Ports: exposure.Port(5432)},
-		Evidence: []exposure.Evidence{
+		Evidence: []*exposure.Evidence{
 			{Layer: lstARN, LayerKind: exposure.LayerListener, LayerName: "web-nlb:15432", Action: "allow", Note: "forwards to port 5432"},
 			{Layer: "sg-0a0b0c0d0e0f01234", LayerKind: exposure.LayerSecurityGroup, LayerName: "db-sg", Rule: "sgr-0aa0bb0cc0dd0ee0f", Action: "allow", Sources: []string{"198.51.100.0/24"}},
 		},
 	}
 	https := &exposure.Exposure{
-		Level: exposure.Effective, Scope: aws, Target: nlbRef,
-		Endpoint: exposure.Endpoint{Host: nlbHost},
+		Level: exposure.Effective, Site: &exposure.Site{Scope: aws, Target: nlbRef,
+			Endpoint: exposure.Endpoint{Host: nlbHost}},
 		Protocol: exposure.ProtocolTCP, Ports: exposure.Port(443),
 		Sources: mustSources("0.0.0.0/0", "::/0"),
 		Backend: &exposure.Backend{ID: "i-0aaaabbbbccccdddd", Name: "web-1", Forward: lst2ARN,
 			Protocol: exposure.ProtocolTCP, Ports: exposure.Port(8443)},
-		Evidence: []exposure.Evidence{
+		Evidence: []*exposure.Evidence{
 			{Layer: lst2ARN, LayerKind: exposure.LayerListener, LayerName: "web-nlb:443", Action: "allow", Note: "forwards to port 8443"},
 			{Layer: "sg-0123456789abcdef0", LayerKind: exposure.LayerSecurityGroup, LayerName: "web-sg", Rule: "sgr-0999", Action: "allow", Sources: []string{"0.0.0.0/0", "::/0"}},
 		},
 	}
 	mysqlLatent := &exposure.Exposure{
-		Level: exposure.Latent, Scope: aws,
-		Target:   exposure.TargetRef{ID: "sg-0e1e2e3e4e5e6e7e8", Kind: exposure.LayerSecurityGroup, Name: "legacy-db"},
+		Level: exposure.Latent, Site: &exposure.Site{Scope: aws,
+			Target: exposure.TargetRef{ID: "sg-0e1e2e3e4e5e6e7e8", Kind: exposure.LayerSecurityGroup, Name: "legacy-db"}},
 		Protocol: exposure.ProtocolTCP, Ports: exposure.Port(3306),
 		Sources: mustSources("0.0.0.0/0"),
-		Evidence: []exposure.Evidence{{Layer: "sg-0e1e2e3e4e5e6e7e8", LayerKind: exposure.LayerSecurityGroup, LayerName: "legacy-db",
+		Evidence: []*exposure.Evidence{{Layer: "sg-0e1e2e3e4e5e6e7e8", LayerKind: exposure.LayerSecurityGroup, LayerName: "legacy-db",
 			Rule: "sgr-0e0e", Action: "allow", Sources: []string{"0.0.0.0/0"}, Note: "group is attached to nothing"}},
 	}
 	rangeLatent := &exposure.Exposure{
-		Level: exposure.Latent, Scope: exposure.Scope{Provider: "aws", Account: acct, Region: "us-east-1"},
-		Target:   exposure.TargetRef{ID: "acl-0f0f0f0f0f0f0f0f0", Kind: exposure.LayerNetworkACL},
+		Level: exposure.Latent, Site: &exposure.Site{Scope: exposure.Scope{Provider: "aws", Account: acct, Region: "us-east-1"},
+			Target: exposure.TargetRef{ID: "acl-0f0f0f0f0f0f0f0f0", Kind: exposure.LayerNetworkACL}},
 		Protocol: exposure.ProtocolUDP, Ports: exposure.PortRange{From: 1024, To: 65535},
 		Sources: mustSources("192.0.2.0/24", "198.51.100.0/24"),
-		Evidence: []exposure.Evidence{{Layer: "acl-0f0f0f0f0f0f0f0f0", LayerKind: exposure.LayerNetworkACL, Rule: "120", Action: "allow",
+		Evidence: []*exposure.Evidence{{Layer: "acl-0f0f0f0f0f0f0f0f0", LayerKind: exposure.LayerNetworkACL, Rule: "120", Action: "allow",
 			Sources: []string{"192.0.2.0/24", "198.51.100.0/24"}}},
 	}
 	telnet := &exposure.Exposure{
-		Level: exposure.Effective, Scope: gcp,
-		Target:   exposure.TargetRef{ID: "projects/shop-prod/zones/europe-west1-b/instances/honeypot-1", Kind: exposure.KindInstance, Name: "honeypot-1"},
-		Endpoint: exposure.Endpoint{IP: netip.MustParseAddr("192.0.2.50")},
+		Level: exposure.Effective, Site: &exposure.Site{Scope: gcp,
+			Target:   exposure.TargetRef{ID: "projects/shop-prod/zones/europe-west1-b/instances/honeypot-1", Kind: exposure.KindInstance, Name: "honeypot-1"},
+			Endpoint: exposure.Endpoint{IP: netip.MustParseAddr("192.0.2.50")}},
 		Protocol: exposure.ProtocolTCP, Ports: exposure.Port(23),
 		Sources: mustSources("0.0.0.0/0"),
-		Evidence: []exposure.Evidence{{Layer: "projects/shop-prod/global/firewalls/allow-telnet", LayerKind: exposure.LayerFirewall,
+		Evidence: []*exposure.Evidence{{Layer: "projects/shop-prod/global/firewalls/allow-telnet", LayerKind: exposure.LayerFirewall,
 			LayerName: "allow-telnet", Rule: "1000", Action: "allow", Sources: []string{"0.0.0.0/0"}}},
 	}
 

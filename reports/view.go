@@ -415,11 +415,13 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 			Owner: e.Target.Owner,
 			Tags:  e.Target.Tags,
 		},
-		Evidence: slices.Clone(e.Evidence),
+		Evidence: make([]exposure.Evidence, 0, len(e.Evidence)),
 		ports:    e.Ports,
 	}
-	if x.Evidence == nil {
-		x.Evidence = []exposure.Evidence{}
+	for _, ev := range e.Evidence {
+		if ev != nil {
+			x.Evidence = append(x.Evidence, *ev)
+		}
 	}
 	if ep := e.Endpoint; ep.IP.IsValid() || ep.Host != "" {
 		x.Address = ep.String()

@@ -108,7 +108,7 @@ func TestMatchProbe(t *testing.T) {
 		{"other address", ip("203.0.113.11"), exposure.ProtocolTCP, exposure.AllPorts, "", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := matchProbe(obs, &exposure.Exposure{Endpoint: c.endpoint, Protocol: c.proto, Ports: c.ports})
+			p := matchProbe(obs, &exposure.Exposure{Site: &exposure.Site{Endpoint: c.endpoint}, Protocol: c.proto, Ports: c.ports})
 			if c.wantState == "" {
 				if p != nil {
 					t.Errorf("matched %+v, want nothing", p)

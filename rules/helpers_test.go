@@ -76,11 +76,11 @@ func (s expSpec) build(t testing.TB) *exposure.Exposure {
 	}
 	e := &exposure.Exposure{
 		Level:    exposure.Level(s.Level),
-		Scope:    exposure.Scope{Provider: s.Provider, Account: s.Account, Region: s.Region},
+		Site:     &exposure.Site{Scope: exposure.Scope{Provider: s.Provider, Account: s.Account, Region: s.Region}},
 		Protocol: proto,
 		Ports:    ports,
 		Sources:  srcs,
-		Evidence: []exposure.Evidence{{Layer: s.Layer, LayerKind: s.LayerKind, Rule: "r1", Action: "allow", Sources: s.EvidenceSources}},
+		Evidence: []*exposure.Evidence{{Layer: s.Layer, LayerKind: s.LayerKind, Rule: "r1", Action: "allow", Sources: s.EvidenceSources}},
 	}
 	if e.Level == exposure.Latent {
 		e.Target = exposure.TargetRef{ID: s.Layer, Kind: s.LayerKind, Tags: s.Tags}

@@ -101,6 +101,8 @@ type analyzer struct {
 	ipsets    map[string]*netipx.IPSet // by content
 	bigSets   map[setKey]*netipx.IPSet // by backing array
 	keyBuf    []byte
+	sw        sweeper    // scratch of build and sweep
+	items     []item     // scratch of evalUnion
 	chunk     []Exposure // where newExposure hands exposures out from
 	chunkLen  int
 	res       *Result
@@ -298,7 +300,7 @@ func (a *analyzer) ruleItem(r *Rule) item {
 // own evidence atoms (eachAtom reads them from the layer), so nothing per
 // rule is kept: a million rules cost no per-rule memory here.
 func (a *analyzer) evalUnion(l *Layer) *layerEval {
-	items := make([]item, 0, len(l.Rules))
+	items := a.items[:0]
 	for i := range l.Rules {
 		r := &l.Rules[i]
 		if r.Action != Allow || !validRule(r) {
@@ -308,7 +310,10 @@ func (a *analyzer) evalUnion(l *Layer) *layerEval {
 			items = append(items, it)
 		}
 	}
-	return &layerEval{admits: build(items)}
+	ev := &layerEval{admits: a.sw.build(items)}
+	clear(items)
+	a.items = items[:0]
+	return ev
 }
 
 // unionContrib lists the contributions of an AllowUnion layer's rules (for
@@ -908,10 +913,12 @@ type coverItem struct {
 // exact per protocol: a piece of the "all" bucket (protocols not reported
 // separately) covers only that bucket, never TCP or UDP, unlike a rule for
 // every protocol.
-func subtractCover(own *trafficSet, cs []coverItem) *trafficSet {
+func (a *analyzer) subtractCover(own *trafficSet, cs []coverItem) *trafficSet {
 	byProto := map[Protocol][]item{}
-	for _, c := range cs {
-		byProto[c.proto] = append(byProto[c.proto], item{proto: c.proto, ports: []PortRange{c.ports}, set: c.set})
+	ports := make([]PortRange, len(cs)) // one allocation for every item's port list
+	for i, c := range cs {
+		ports[i] = c.ports
+		byProto[c.proto] = append(byProto[c.proto], item{proto: c.proto, ports: ports[i : i+1 : i+1], set: c.set})
 	}
 	exact := func(p Protocol) *portMap {
 		if its, ok := byProto[p]; ok {
@@ -920,7 +927,7 @@ func subtractCover(own *trafficSet, cs []coverItem) *trafficSet {
 					its[i].proto = ProtocolTCP // any protocol with ports: keep the ranges as given
 				}
 			}
-			return sweep(its, ProtocolTCP)
+			return a.sw.sweep(its, ProtocolTCP)
 		}
 		return emptyMap
 	}
@@ -996,7 +1003,7 @@ func (a *analyzer) latentLayer(l *Layer) {
 	}
 	own := a.layer(l).admits.restrictSources(universe)
 	if c := a.cover[l.ID]; len(c) > 0 {
-		own = subtractCover(own, c)
+		own = a.subtractCover(own, c)
 	}
 	site := layerSite(l)
 	for _, seg := range segments(own) {
@@ -1025,7 +1032,7 @@ func (a *analyzer) latentRules(l *Layer) {
 		}
 		own := build([]item{a.ruleItem(r)}).restrictSources(universe)
 		if c := a.cover[ruleCoverKey(l.ID, r.ID)]; len(c) > 0 {
-			own = subtractCover(own, c)
+			own = a.subtractCover(own, c)
 		}
 		ev := []*Evidence{a.evidenceOf(l, r)}
 		for _, s := range segments(own) {

@@ -156,33 +156,78 @@ var allPortsList = []PortRange{AllPorts}
 
 // build returns the union of items, built with one sweep per protocol.
 func build(items []item) *trafficSet {
+	var sw sweeper
+	return sw.build(items)
+}
+
+// sweep returns the union of items for protocol p as a port map.
+func sweep(items []item, p Protocol) *portMap {
+	var sw sweeper
+	return sw.sweep(items, p)
+}
+
+// sweeper holds the scratch space of build and sweep, so that an analysis
+// building thousands of layers reuses it; only the results are allocated,
+// at their exact size. A sweeper is not safe for concurrent use.
+type sweeper struct {
+	ivs    []interval
+	bounds []uint32
+	active []interval
+	starts []uint16
+	sets   []addrSet
+	groups []protoItems
+}
+
+// protoItems are the items of one explicitly named protocol.
+type protoItems struct {
+	p     Protocol
+	items []item
+}
+
+func (sw *sweeper) build(items []item) *trafficSet {
 	if len(items) == 1 && len(items[0].set) > 0 {
 		// One rule: no sweep needed.
 		it := items[0]
 		if it.proto == ProtocolAll {
 			return &trafficSet{rest: uniformMap(it.set)}
 		}
-		return &trafficSet{protos: map[Protocol]*portMap{it.proto: sweep(items, it.proto)}, rest: emptyMap}
+		return &trafficSet{protos: map[Protocol]*portMap{it.proto: sw.sweep(items, it.proto)}, rest: emptyMap}
 	}
 	var all []item
-	explicit := map[Protocol][]item{}
+	groups := sw.groups[:0]
 	for _, it := range items {
 		if len(it.set) == 0 {
 			continue
 		}
 		if it.proto == ProtocolAll {
 			all = append(all, it)
-		} else {
-			explicit[it.proto] = append(explicit[it.proto], it)
+			continue
 		}
+		k := 0
+		for k < len(groups) && groups[k].p != it.proto {
+			k++
+		}
+		if k == len(groups) {
+			if k < cap(groups) { // reuse the slot's item slice
+				groups = groups[:k+1]
+				groups[k].p, groups[k].items = it.proto, groups[k].items[:0]
+			} else {
+				groups = append(groups, protoItems{p: it.proto})
+			}
+		}
+		groups[k].items = append(groups[k].items, it)
 	}
-	out := &trafficSet{rest: sweep(all, ProtocolAll)}
-	if len(explicit) > 0 {
-		out.protos = make(map[Protocol]*portMap, len(explicit))
+	out := &trafficSet{rest: sw.sweep(all, ProtocolAll)}
+	if len(groups) > 0 {
+		out.protos = make(map[Protocol]*portMap, len(groups))
 	}
-	for p, its := range explicit {
-		out.protos[p] = sweep(append(its, all...), p)
+	for k := range groups {
+		g := &groups[k]
+		g.items = append(g.items, all...)
+		out.protos[g.p] = sw.sweep(g.items, g.p)
+		clear(g.items) // drop the scratch's references to the sets
 	}
+	sw.groups = groups[:0]
 	return out
 }
 
@@ -191,11 +236,11 @@ type interval struct {
 	set      addrSet
 }
 
-func sweep(items []item, p Protocol) *portMap {
+func (sw *sweeper) sweep(items []item, p Protocol) *portMap {
 	if len(items) == 0 {
 		return emptyMap
 	}
-	ivs := make([]interval, 0, len(items)+2)
+	ivs := sw.ivs[:0]
 	for i := range items {
 		for _, r := range items[i].portsFor(p) {
 			if r.From <= r.To {
@@ -203,18 +248,19 @@ func sweep(items []item, p Protocol) *portMap {
 			}
 		}
 	}
+	sw.ivs = ivs
 	if len(ivs) == 1 && ivs[0].from == 0 && ivs[0].to == 65535 {
 		return uniformMap(ivs[0].set)
 	}
 	slices.SortFunc(ivs, func(a, b interval) int { return int(a.from) - int(b.from) })
-	bounds := make([]uint32, 0, 2*len(ivs)+1)
-	bounds = append(bounds, 0)
+	bounds := append(sw.bounds[:0], 0)
 	for _, iv := range ivs {
 		bounds = append(bounds, uint32(iv.from), uint32(iv.to)+1)
 	}
 	slices.Sort(bounds)
-	m := &portMap{starts: make([]uint16, 0, len(bounds)), sets: make([]addrSet, 0, len(bounds))}
-	active := make([]interval, 0, 8)
+	sw.bounds = bounds
+	m := &portMap{starts: sw.starts[:0], sets: sw.sets[:0]}
+	active := sw.active[:0]
 	next := 0
 	for k, b := range bounds {
 		if b > 65535 || (k > 0 && b == bounds[k-1]) {
@@ -235,7 +281,13 @@ func sweep(items []item, p Protocol) *portMap {
 		active = keep
 		m.push(uint16(b), s)
 	}
-	return m
+	clear(ivs) // drop the scratch's references to the sets
+	clear(active[:cap(active)])
+	sw.active = active[:0]
+	sw.starts, sw.sets = m.starts[:0], m.sets[:0]
+	out := &portMap{starts: slices.Clone(m.starts), sets: slices.Clone(m.sets)}
+	clear(m.sets)
+	return out
 }
 
 // combine applies f protocol by protocol; when nothing changes, x itself

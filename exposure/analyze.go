@@ -1,6 +1,7 @@
 package exposure
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -95,8 +96,8 @@ type analyzer struct {
 	latentIDs map[string]bool
 	byRule    map[string]bool // latent layers judged rule by rule
 	cover     map[string][]coverItem
-	cands     []cand   // scratch for split
-	cuts      []uint32 // scratch for split
+	per       [][]cand // scratch for split
+	cuts      []uint32 // scratch for cut
 	evs       map[evKey]*Evidence
 	ipsets    map[string]*netipx.IPSet // by content
 	bigSets   map[setKey]*netipx.IPSet // by backing array
@@ -492,8 +493,13 @@ func (a *analyzer) path(p Path) *trafficSet {
 }
 
 // pathUncached evaluates a path whose result the caller caches itself.
-func (a *analyzer) pathUncached(p Path) *trafficSet {
-	ts := allTraffic(anyAS)
+func (a *analyzer) pathUncached(p Path) *trafficSet { return a.pathFrom(p, anyAS) }
+
+// pathFrom is what gets through every hop of p from the sources in
+// universe; starting from the universe rather than restricting afterwards
+// saves a pass over the path's segments.
+func (a *analyzer) pathFrom(p Path, universe addrSet) *trafficSet {
+	ts := allTraffic(universe)
 	for _, h := range p {
 		ts = ts.intersect(a.hop(h))
 		if ts.empty() {
@@ -667,24 +673,65 @@ type cand struct {
 	ports PortRange
 }
 
-// split cuts a segment where the rules that admit it change, so that each
+// split cuts segments where the rules that admit them change, so that each
 // exposure's evidence names exactly the rules that let its ports in.
-func (a *analyzer) split(layers []*Layer, s segment) []segment {
-	cands := a.cands[:0]
+// segs come as segments lists them: grouped by protocol, in port order
+// within one. Each layer's rules are read once for all the segments of a
+// protocol, not once per segment.
+func (a *analyzer) split(layers []*Layer, segs []segment) []segment {
+	per := a.per[:0] // reuse the slots' candidate lists
+	for k := range segs {
+		if k < cap(a.per) {
+			per = append(per, a.per[:k+1][k][:0])
+		} else {
+			per = append(per, nil)
+		}
+	}
+	for lo := 0; lo < len(segs); {
+		hi := lo + 1
+		for hi < len(segs) && segs[hi].proto == segs[lo].proto {
+			hi++
+		}
+		group := segs[lo:hi]
+		span := PortRange{group[0].ports.From, group[len(group)-1].ports.To}
+		for _, l := range layers {
+			a.eachAtom(l, group[0].proto, span, func(pr PortRange, set addrSet, rule *Rule) {
+				// The first segment that ends at or after pr starts.
+				k, _ := slices.BinarySearchFunc(group, pr.From, func(s segment, from uint16) int {
+					return cmp.Compare(s.ports.To, from)
+				})
+				for ; k < len(group) && group[k].ports.From <= pr.To; k++ {
+					s := &group[k]
+					if !overlapsSets(set, s.sources) {
+						continue
+					}
+					r := PortRange{max(pr.From, s.ports.From), min(pr.To, s.ports.To)}
+					per[lo+k] = append(per[lo+k], cand{a.evidenceOf(l, rule), r})
+				}
+			})
+		}
+		lo = hi
+	}
+	var out []segment
+	for k, s := range segs {
+		out = a.cut(out, s, per[k])
+		clear(per[k]) // drop the scratch's references
+	}
+	a.per = per
+	return out
+}
+
+// cut appends s to out in pieces, one wherever the candidates' ranges
+// start or end, each naming the rules that admit it; neighbours with the
+// same rules are merged.
+func (a *analyzer) cut(out []segment, s segment, cands []cand) []segment {
 	cuts := append(a.cuts[:0], uint32(s.ports.From), uint32(s.ports.To)+1)
-	defer func() { a.cands, a.cuts = cands[:0], cuts[:0] }()
-	for _, l := range layers {
-		a.eachAtom(l, s.proto, s.ports, func(pr PortRange, set addrSet, rule *Rule) {
-			if !pr.Overlaps(s.ports) || !overlapsSets(set, s.sources) {
-				return
-			}
-			r := PortRange{max(pr.From, s.ports.From), min(pr.To, s.ports.To)}
-			cands = append(cands, cand{a.evidenceOf(l, rule), r})
-			cuts = append(cuts, uint32(r.From), uint32(r.To)+1)
-		})
+	for _, c := range cands {
+		cuts = append(cuts, uint32(c.ports.From), uint32(c.ports.To)+1)
 	}
 	slices.Sort(cuts)
-	var out []segment
+	a.cuts = cuts[:0]
+	first := len(out)
 	for i := 0; i+1 < len(cuts); i++ {
 		if cuts[i] == cuts[i+1] {
 			continue
@@ -696,7 +743,7 @@ func (a *analyzer) split(layers []*Layer, s segment) []segment {
 				ev = append(ev, c.ev)
 			}
 		}
-		if n := len(out); n > 0 && samePointers(out[n-1].evs, ev) {
+		if n := len(out); n > first && samePointers(out[n-1].evs, ev) {
 			out[n-1].ports.To = piece.To
 			continue
 		}
@@ -715,14 +762,12 @@ func (a *analyzer) template(p Path, v6 bool) []segment {
 		return segs
 	}
 	layers := pathLayers(p)
-	var segs []segment
-	for _, s := range segments(a.pathUncached(p).restrictSources(familyUniverse(v6))) {
-		for _, piece := range a.split(layers, s) {
-			piece.ipset = a.ipSet(piece.sources)
-			a.addCover(piece.evs, piece.proto, piece.ports, piece.sources)
-			piece.sources = nil // not needed once instantiated
-			segs = append(segs, piece)
-		}
+	segs := a.split(layers, segments(a.pathFrom(p, familyUniverse(v6))))
+	for i := range segs {
+		piece := &segs[i]
+		piece.ipset = a.ipSet(piece.sources)
+		a.addCover(piece.evs, piece.proto, piece.ports, piece.sources)
+		piece.sources = nil // not needed once instantiated
 	}
 	a.templates[k] = segs
 	return segs
@@ -1006,12 +1051,10 @@ func (a *analyzer) latentLayer(l *Layer) {
 		own = a.subtractCover(own, c)
 	}
 	site := layerSite(l)
-	for _, seg := range segments(own) {
-		for _, s := range a.split([]*Layer{l}, seg) {
-			e := a.newExposure()
-			*e = Exposure{Level: Latent, Site: site, Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: s.evs}
-			a.res.Latent = append(a.res.Latent, e)
-		}
+	for _, s := range a.split([]*Layer{l}, segments(own)) {
+		e := a.newExposure()
+		*e = Exposure{Level: Latent, Site: site, Protocol: s.proto, Ports: s.ports, Sources: a.ipSet(s.sources), Evidence: s.evs}
+		a.res.Latent = append(a.res.Latent, e)
 	}
 }
 

@@ -31,8 +31,12 @@ func filteredListener(ctx context.Context) (netip.AddrPort, func() error, error)
 		_ = syscall.Close(fd)
 		return netip.AddrPort{}, nil, fmt.Errorf("filtered listener listen: %w", err)
 	}
-	ln, err := net.FileListener(os.NewFile(uintptr(fd), "lab-filtered"))
-	_ = syscall.Close(fd) // FileListener dup'ed it
+	// The *os.File owns fd from here on: closing fd with syscall.Close
+	// would leave the File's finalizer to close the same number again
+	// later, when it may belong to another test's socket.
+	f := os.NewFile(uintptr(fd), "lab-filtered")
+	ln, err := net.FileListener(f)
+	_ = f.Close() // FileListener dup'ed it
 	if err != nil {
 		return netip.AddrPort{}, nil, fmt.Errorf("filtered listener: %w", err)
 	}

@@ -838,18 +838,19 @@ func (a *analyzer) forwards(t *Target, site *Site, v6 bool) {
 			}
 			back := a.path(f.BackendPath)
 			backLayers := pathLayers(f.BackendPath)
-			proxy := a.set(f.ProxySources)
+			proxied := f.proxyFor(v6) != nil
+			proxy := a.set(f.proxyFor(v6))
 			for _, s := range segments(listen) {
-				for _, d := range deliver(f, proxy, s, back) {
+				for _, d := range deliver(f, proxied, proxy, s, back) {
 					ev := a.evidence(frontLayers, s.proto, d.front, d.sources)
 					a.addCover(ev, s.proto, d.front, d.sources)
 					ev = append(ev, forwardEvidence(f, s.proto, d))
 					backSrc := d.sources
-					if f.ProxySources != nil {
+					if proxied {
 						backSrc = proxy // the backend sees the proxy, not the client
 					}
 					bev := a.evidence(backLayers, s.proto, d.back, backSrc)
-					if f.ProxySources == nil {
+					if !proxied {
 						a.addCover(bev, s.proto, d.back, d.sources)
 					}
 					emit(Exposure{Protocol: s.proto, Ports: d.front, Evidence: append(ev, bev...),
@@ -879,10 +880,11 @@ type delivery struct {
 
 // deliver splits one frontend segment by what the backend path admits on
 // the translated port(s).
-func deliver(f *Forward, proxy addrSet, s segment, back *trafficSet) []delivery {
+// When proxied, the backend sees proxy instead of the clients.
+func deliver(f *Forward, proxied bool, proxy addrSet, s segment, back *trafficSet) []delivery {
 	m := back.get(s.proto)
 	admitted := func(b addrSet) addrSet {
-		if f.ProxySources != nil {
+		if proxied {
 			if overlapsSets(b, proxy) {
 				return s.sources // the proxy delivers every client that reached it
 			}

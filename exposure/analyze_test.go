@@ -73,6 +73,9 @@ func describe(e *Exposure) string {
 	b.WriteString(e.Target.ID)
 	if e.Level == Effective {
 		b.WriteString(" " + e.Endpoint.String())
+		if !e.Endpoint.IP.IsValid() && e.Endpoint.IPv6 {
+			b.WriteString("(v6)")
+		}
 	}
 	fmt.Fprintf(&b, " %s %s ", e.Protocol, e.Ports)
 	if SourceBreadth(e.Sources) == BreadthAnyone && len(e.Sources.Prefixes()) > 8 {
@@ -259,6 +262,10 @@ func TestAnalyzeForwards(t *testing.T) {
 		return &Target{Scope: Scope{Provider: "aws", Account: "1", Region: "r"}, ID: "lb", Kind: KindLoadBalancer,
 			Endpoints: []Endpoint{{Host: "lb.example.com"}}, Path: path, Forwards: fw}
 	}
+	dual := func(t *Target) *Target {
+		t.Endpoints = append(t.Endpoints, Endpoint{Host: t.Endpoints[0].Host, IPv6: true})
+		return t
+	}
 	tests := []struct {
 		name   string
 		target *Target
@@ -306,6 +313,28 @@ func TestAnalyzeForwards(t *testing.T) {
 			target: lb(nil, Forward{ID: "l1", Protocol: ProtocolTCP, Frontend: PortRange{8000, 8999}, Backend: "i-1",
 				BackendPath: Path{hop(sg("sg-b", allow("0", ProtocolTCP, "8000-8099", anyone)))}}),
 			want: []string{"lb lb.example.com tcp 8000-8099 anyone -> i-1:8000-8099"},
+		},
+		{
+			// AWS: a dualstack NLB forwards IPv6 clients to IPv4 targets
+			// from its own IPv4 address, client IP preservation or not.
+			name: "dualstack NLB, IPv4 backend: IPv4 clients preserved, IPv6 clients arrive from the LB",
+			target: dual(lb(nil, Forward{ID: "l1", Protocol: ProtocolTCP, Frontend: Port(443), BackendPort: 8443,
+				Backend: "i-1", BackendPath: Path{hop(sg("sg-v4", allow("0", ProtocolTCP, "8443", src(t, "10.0.1.10/32"))))},
+				ProxySources6: lbAddrs})),
+			want: []string{"lb lb.example.com(v6) tcp 443 anyone -> i-1:8443"},
+		},
+		{
+			name: "dualstack NLB, IPv6 backend: IPv4 clients arrive from the LB's IPv6 address",
+			target: dual(lb(nil, Forward{ID: "l1", Protocol: ProtocolTCP, Frontend: Port(443), BackendPort: 8443,
+				Backend: "i-1", BackendPath: Path{hop(sg("sg-v6", allow("0", ProtocolTCP, "8443", src(t, "2001:db8:1::/64"))))},
+				ProxySources4: src(t, "2001:db8:1::10/128")})),
+			want: []string{"lb lb.example.com tcp 443 anyone -> i-1:8443", "lb lb.example.com(v6) tcp 443 2001:db8:1::/64 -> i-1:8443"},
+		},
+		{
+			name: "per-family proxy overrides the general one",
+			target: dual(lb(nil, Forward{ID: "l1", Protocol: ProtocolTCP, Frontend: Port(443), BackendPort: 8080,
+				Backend: "i-1", BackendPath: backendFromLB, ProxySources: src(t, "10.9.9.9/32"), ProxySources4: lbAddrs})),
+			want: []string{"lb lb.example.com tcp 443 anyone -> i-1:8080"},
 		},
 		{
 			name:   "listener without backends on a passthrough LB is closed",

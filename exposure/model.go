@@ -269,11 +269,31 @@ type Forward struct {
 	// delivered. When nil the client's address is preserved and the backend
 	// path must admit the client itself.
 	ProxySources *netipx.IPSet
+	// ProxySources4 and ProxySources6, when set, replace ProxySources for
+	// clients of one address family: a backend of the other family sees
+	// the forwarder's address even where client addresses are preserved
+	// (an AWS dualstack NLB forwards IPv6 clients to IPv4 targets from its
+	// own IPv4 address). ProxySources then holds for the other family (nil:
+	// the client is preserved).
+	ProxySources4 *netipx.IPSet
+	ProxySources6 *netipx.IPSet
 	// Terminates is true for proxies that accept connections themselves
 	// (ALB, classic ELB, GCP proxy LBs): the frontend port is open whatever
 	// the backend does. A passthrough forward (NLB, Azure LB, GCP network
 	// LB) is open only where the backend admits the traffic.
 	Terminates bool
+}
+
+// proxyFor returns what the backend sees of clients of one family instead
+// of their own address; nil when it sees the client.
+func (f *Forward) proxyFor(v6 bool) *netipx.IPSet {
+	if v6 && f.ProxySources6 != nil {
+		return f.ProxySources6
+	}
+	if !v6 && f.ProxySources4 != nil {
+		return f.ProxySources4
+	}
+	return f.ProxySources
 }
 
 // Level says whether an exposure is reachable today.

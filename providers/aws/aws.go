@@ -78,6 +78,7 @@ var Permissions = []string{
 	"elasticloadbalancing:DescribeListeners",
 	"elasticloadbalancing:DescribeLoadBalancers",
 	"elasticloadbalancing:DescribeRules",
+	"elasticloadbalancing:DescribeTags",
 	"elasticloadbalancing:DescribeTargetGroupAttributes",
 	"elasticloadbalancing:DescribeTargetGroups",
 	"elasticloadbalancing:DescribeTargetHealth",

@@ -30,19 +30,16 @@ func TestCollectRegionFailure(t *testing.T) {
 	vpc, sn, _ := e.publicVPC("10.150.0.0/16", "10.150.1.0/24")
 	_, eni := e.instance(sn, "ok", true, e.securityGroup(vpc, "ssh", tcpFrom(22, 22, "0.0.0.0/0")))
 
-	target, _ := url.Parse(motoURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Header.Get("Authorization"), "/"+denied+"/ec2/") {
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>1</RequestID></Response>`))
-			return
+	endpoint := motoProxy(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.Header.Get("Authorization"), "/"+denied+"/ec2/") {
+			return false
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>1</RequestID></Response>`))
+		return true
+	})
 
-	c, err := NewCollector(context.Background(), Config{Regions: []string{denied, allowed}, Endpoint: srv.URL, Concurrency: 2})
+	c, err := NewCollector(context.Background(), Config{Regions: []string{denied, allowed}, Endpoint: endpoint, Concurrency: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +65,25 @@ func TestCollectRegionFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	findTarget(t, inv, eni)
+}
+
+// motoProxy starts a loopback proxy in front of moto that lets answer
+// reply to a request itself (answer returns true) and passes on the rest;
+// it returns the proxy's URL.
+func motoProxy(t *testing.T, answer func(http.ResponseWriter, *http.Request) bool) string {
+	t.Helper()
+	target, err := url.Parse(motoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !answer(w, r) {
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestCollectUnreachable: nothing can be collected, so Collect fails.

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"maps"
 	"os"
 	"slices"
 	"testing"
@@ -33,6 +34,13 @@ func TestNormalizeCLIEstate(t *testing.T) {
 	assertLines(t, "targets", ids, []string{nlb, alb})
 
 	n := findTarget(t, inv, nlb)
+	// Tags from elbv2-describe-tags.json; the ALB's list is empty.
+	if want := map[string]string{"env": "prod", "team": "edge"}; !maps.Equal(n.Tags, want) || n.Name != "edge" {
+		t.Errorf("NLB name %q tags %v, want edge %v", n.Name, n.Tags, want)
+	}
+	if tags := findTarget(t, inv, alb).Tags; tags != nil {
+		t.Errorf("ALB tags %v, want none", tags)
+	}
 	var eps []string
 	for _, ep := range n.Endpoints {
 		s := ep.String()

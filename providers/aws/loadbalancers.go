@@ -47,6 +47,11 @@ func (rc *regionCollector) collectLoadBalancers(ctx context.Context) error {
 	if err := rc.put(fileLoadBalancers, map[string]any{"LoadBalancers": lbs}); err != nil {
 		return err
 	}
+	// Tags only label targets: without them (a member role from before
+	// they were collected lacks the permission) the listeners still count.
+	if err := rc.collectLoadBalancerTags(ctx, lbs); err != nil {
+		rc.fail(err, "collect load-balancer tags")
+	}
 	listeners := []elbv2types.Listener{}
 	for _, lb := range lbs {
 		lp := elbv2.NewDescribeListenersPaginator(rc.elbv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
@@ -136,7 +141,13 @@ func (rc *regionCollector) collectClassicLoadBalancers(ctx context.Context) erro
 		}
 		lbs = append(lbs, page.LoadBalancerDescriptions...)
 	}
-	return rc.put(fileClassicLBs, map[string]any{"LoadBalancerDescriptions": lbs})
+	if err := rc.put(fileClassicLBs, map[string]any{"LoadBalancerDescriptions": lbs}); err != nil {
+		return err
+	}
+	if err := rc.collectClassicLoadBalancerTags(ctx, lbs); err != nil {
+		rc.fail(err, "collect classic load-balancer tags")
+	}
+	return nil
 }
 
 type loadBalancer struct {
@@ -520,7 +531,7 @@ func (r *region) elbv2Target(lb *loadBalancer, listeners []*listener, lbByARN ma
 	}
 	t := &exposure.Target{
 		Scope: r.scope, ID: lb.LoadBalancerArn, Kind: exposure.KindLoadBalancer,
-		Name: lb.LoadBalancerName, Owner: lb.LoadBalancerArn,
+		Name: lb.LoadBalancerName, Owner: lb.LoadBalancerArn, Tags: r.lbTags[lb.LoadBalancerArn],
 	}
 	// The dualstack. prefix of the DNS name resolves to AAAA records too.
 	// https://repost.aws/knowledge-center/elb-configure-with-ipv6
@@ -701,7 +712,7 @@ func (r *region) classicTarget(c *classicLB) *exposure.Target {
 	}
 	t := &exposure.Target{
 		Scope: r.scope, ID: c.LoadBalancerName, Kind: exposure.KindLoadBalancer,
-		Name: c.LoadBalancerName, Owner: c.LoadBalancerName,
+		Name: c.LoadBalancerName, Owner: c.LoadBalancerName, Tags: r.lbTags[c.LoadBalancerName],
 	}
 	if c.DNSName != "" {
 		t.Endpoints = []exposure.Endpoint{{Host: c.DNSName}}

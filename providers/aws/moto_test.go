@@ -206,7 +206,17 @@ func (e *estate) collect() (*exposure.Inventory, *providers.Snapshot) {
 
 func collectRegions(t *testing.T, onCall func(string), regions ...string) (*exposure.Inventory, *providers.Snapshot) {
 	t.Helper()
-	cfg := Config{Regions: regions, Endpoint: motoURL, onCall: onCall}
+	inv, snap := collectWith(t, Config{Regions: regions, Endpoint: motoURL, onCall: onCall})
+	for _, e := range snap.Errors() {
+		t.Errorf("collect error: %v", e)
+	}
+	return inv, snap
+}
+
+// collectWith runs the real collector with cfg and normalizes the
+// snapshot; its collection errors are the caller's to check.
+func collectWith(t *testing.T, cfg Config) (*exposure.Inventory, *providers.Snapshot) {
+	t.Helper()
 	c, err := NewCollector(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -214,9 +224,6 @@ func collectRegions(t *testing.T, onCall func(string), regions ...string) (*expo
 	snap := providers.NewSnapshot()
 	if err := c.Collect(context.Background(), snap, providers.NoProgress{}); err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range snap.Errors() {
-		t.Errorf("collect error: %v", e)
 	}
 	sub, err := fs.Sub(snap.FS(), providerName)
 	if err != nil {

@@ -91,6 +91,7 @@ type region struct {
 	listeners     []*listener
 	targetGroups  map[string]*targetGroup
 	classicLBs    []*classicLB
+	lbTags        map[string]map[string]string // target ID (ARN or classic name) -> tags
 
 	// derived
 	eniByID       map[string]*networkInterface
@@ -182,6 +183,7 @@ func (r *region) load() {
 	r.loadSecurityGroups()
 	r.loadInterfaces()
 	r.loadLoadBalancers()
+	r.loadLoadBalancerTags()
 }
 
 // build indexes what was loaded and produces the region's inventory.

@@ -31,6 +31,8 @@ func TestNormalizeBadInput(t *testing.T) {
 		"sg-0bad inbound rule 3: IpProtocol: unknown protocol \"carrier-pigeon\"; rule skipped",
 		"sg-0bad inbound rule 5 PrefixListIds[0]: prefix list pl-missing: entries not in snapshot; source skipped",
 		"rtb-1 routes[2]: route destination: invalid CIDR \"not-a-cidr\"",
+		"111122223333/eu-west-1/elb-describe-tags.json: decode: line 7: unexpected end of JSON input",
+		"111122223333/eu-west-1/elbv2-describe-tags.json: decode: line 5: json: cannot unmarshal object into Go struct field .TagDescriptions.Tags of type []aws.tag",
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -59,6 +61,19 @@ func TestNormalizeBadInput(t *testing.T) {
 	assertLines(t, "effective", eff, []string{
 		"198.51.100.10 eni-1 tcp/22 from 203.0.113.0/24",
 		"198.51.100.10 eni-1 udp/53 from internet4",
+	})
+
+	// Malformed tags files leave the load balancers untagged, not lost.
+	const alb = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/web/1"
+	for _, id := range []string{alb, "legacy"} {
+		if tags := findTarget(t, inv, id).Tags; tags != nil {
+			t.Errorf("%s tags %v, want none", id, tags)
+		}
+	}
+	eff, _ = exposuresOf(inv, alb, "legacy")
+	assertLines(t, "load-balancer effective", eff, []string{
+		"web-1.eu-west-1.elb.amazonaws.com " + alb + " tcp/22 from 203.0.113.0/24",
+		"legacy-1.eu-west-1.elb.amazonaws.com legacy tcp/22 from 203.0.113.0/24",
 	})
 }
 

@@ -59,6 +59,11 @@ func TestNormalizeCLIEstate(t *testing.T) {
 			if f.Terminates || f.ProxySources != nil || f.Backend != "i-back" || f.BackendPort != 8443 {
 				t.Errorf("TCP forward %+v: want passthrough, client IP preserved, i-back:8443", f)
 			}
+			// IPv6 clients reach the IPv4 target from the NLB's IPv4
+			// address (no NLB ENI in the export: its subnet's IPv4 block).
+			if got := exposure.Addrs(f.ProxySources6); !slices.Equal(got, []string{"10.0.1.0/24"}) || f.ProxySources4 != nil {
+				t.Errorf("TCP forward: IPv6 clients seen as %v (IPv4 clients as %v), want the NLB subnet's IPv4 block, IPv4 clients preserved", got, exposure.Addrs(f.ProxySources4))
+			}
 		case 9443:
 			if !f.Terminates || f.ProxySources == nil {
 				t.Errorf("TLS forward %+v: want terminating, client IP not preserved", f)

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -216,6 +217,7 @@ type targetGroup struct {
 	Protocol         string
 	Port             *int64
 	TargetType       string
+	IpAddressType    string // ipv4 (default) or ipv6
 	LoadBalancerArns []string
 	// health is nil when the target health is not in the snapshot.
 	health []targetHealth
@@ -335,31 +337,44 @@ func (r *region) allLoadBalancers() []lbInfo {
 
 // proxySources returns the addresses a backend sees when the load balancer
 // does not preserve the client address: the LB's own private addresses,
-// else its subnets' CIDRs, else (nothing known) any address.
-func (r *region) proxySources(key string, subnets []string) *netipx.IPSet {
+// else its subnets' CIDRs, else (nothing known) any address. family 4 or 6
+// keeps that family's addresses only (0: both).
+func (r *region) proxySources(key string, subnets []string, family int) *netipx.IPSet {
 	var b netipx.IPSetBuilder
+	add := func(p netip.Prefix) {
+		if family == 0 || (family == 4) == p.Addr().Is4() {
+			b.AddPrefix(p)
+		}
+	}
 	if ips := r.lbPrivateIPs[key]; len(ips) > 0 {
 		for _, ip := range ips {
 			if p, err := exposure.ParsePrefix(ip); err == nil {
-				b.AddPrefix(p)
+				add(p)
 			}
 		}
-	} else {
-		for _, s := range subnets {
-			if sn := r.subnets[s]; sn != nil {
+	}
+	if s, _ := b.IPSet(); len(s.Prefixes()) == 0 {
+		for _, sn := range subnets {
+			if sn := r.subnets[sn]; sn != nil {
 				for _, c := range sn.cidrs() {
 					if p, err := exposure.ParsePrefix(c); err == nil {
-						b.AddPrefix(p)
+						add(p)
 					}
 				}
 			}
 		}
 	}
 	s, _ := b.IPSet()
-	if len(s.Prefixes()) == 0 {
-		return exposure.AnySource()
+	if len(s.Prefixes()) > 0 {
+		return s
 	}
-	return s
+	switch family {
+	case 4:
+		return exposure.Sources(netip.MustParsePrefix("0.0.0.0/0"))
+	case 6:
+		return exposure.Sources(netip.MustParsePrefix("::/0"))
+	}
+	return exposure.AnySource()
 }
 
 // lbSubnetHops returns the route-table, NACL-inbound and NACL-outbound hops
@@ -660,8 +675,17 @@ func (r *region) targetGroupForwards(lb *loadBalancer, tg *targetGroup, base exp
 			}
 			f.BackendPort = uint16(*port)
 		}
-		if !preserve {
-			f.ProxySources = r.proxySources(lb.key(), lbSubnets)
+		switch {
+		case !preserve:
+			f.ProxySources = r.proxySources(lb.key(), lbSubnets, 0)
+		case strings.EqualFold(tg.IpAddressType, "ipv6"):
+			// Client IP preservation holds for clients of the target
+			// group's family only: the other family reaches the targets
+			// from the NLB's own address of the group's family.
+			// https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#client-ip-preservation
+			f.ProxySources4 = r.proxySources(lb.key(), lbSubnets, 6)
+		default: // ipv4 (the default, and every instance target group)
+			f.ProxySources6 = r.proxySources(lb.key(), lbSubnets, 4)
 		}
 		switch tg.TargetType {
 		case "lambda":
@@ -723,7 +747,7 @@ func (r *region) classicTarget(c *classicLB) *exposure.Target {
 			t.Path = append(t.Path, hop)
 		}
 	}
-	proxy := r.proxySources(c.LoadBalancerName, c.Subnets)
+	proxy := r.proxySources(c.LoadBalancerName, c.Subnets, 0)
 	for i, ld := range c.ListenerDescriptions {
 		l := ld.Listener
 		if l.LoadBalancerPort < 1 || l.LoadBalancerPort > 65535 || l.InstancePort < 1 || l.InstancePort > 65535 {

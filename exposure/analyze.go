@@ -679,13 +679,10 @@ type cand struct {
 // within one. Each layer's rules are read once for all the segments of a
 // protocol, not once per segment.
 func (a *analyzer) split(layers []*Layer, segs []segment) []segment {
-	per := a.per[:0] // reuse the slots' candidate lists
-	for k := range segs {
-		if k < cap(a.per) {
-			per = append(per, a.per[:k+1][k][:0])
-		} else {
-			per = append(per, nil)
-		}
+	// One candidate list per segment; the slots' lists are reused.
+	per := slices.Grow(a.per[:0], len(segs))[:len(segs)]
+	for k := range per {
+		per[k] = per[k][:0]
 	}
 	for lo := 0; lo < len(segs); {
 		hi := lo + 1

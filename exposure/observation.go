@@ -1,11 +1,6 @@
 package exposure
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strconv"
-	"time"
-)
+import "time"
 
 // ProbeState is what a probe saw on a port.
 type ProbeState string
@@ -29,25 +24,4 @@ type Observation struct {
 	Evidence map[string]string `json:"evidence,omitempty"`
 	RTT      time.Duration     `json:"rttNanos,omitempty"`
 	Error    string            `json:"error,omitempty"`
-}
-
-// ID returns a stable identifier of the exposure: the same exposure gets the
-// same ID in every run, so state and alerts can follow it over time.
-func (e *Exposure) ID() string {
-	h := sha256.New()
-	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	w(string(e.Level))
-	w(e.Provider)
-	w(e.Account)
-	w(e.Region)
-	w(e.Target.ID)
-	w(e.Endpoint.String())
-	w(e.Protocol.String())
-	w(e.Ports.String())
-	if e.Backend != nil {
-		w(e.Backend.Forward)
-		w(e.Backend.ID)
-		w(strconv.Itoa(int(e.Backend.Ports.From)))
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -236,9 +236,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Exposures:         exps,
 		Findings:          result.Findings,
 		Observations:      obs,
-		Compliance:        controls(result.Compliance),
-		Exceptions:        exceptionStatuses(result.Exceptions),
-		Misconfigurations: misconfigurations(result.Misconfigurations),
+		Compliance:        result.Compliance,
+		Exceptions:        result.Exceptions,
+		Misconfigurations: result.Misconfigurations,
 		Errors:            inv.Errors,
 		FailOn:            o.FailOn,
 	}
@@ -417,57 +417,6 @@ func sortedKeys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	slices.Sort(out)
-	return out
-}
-
-func controls(cs []rules.ControlResult) []reports.Control {
-	out := make([]reports.Control, 0, len(cs))
-	for _, c := range cs {
-		ctl := reports.Control{Framework: c.Framework, ID: c.Control, Title: c.Title, Status: reports.ControlStatus(c.Status)}
-		if c.Reason != "" {
-			ctl.Evidence = append(ctl.Evidence, c.Reason)
-		}
-		for _, e := range c.Evidence {
-			ref := e.FindingID
-			if ref == "" {
-				ref = e.ExposureID
-			}
-			if ref == "" {
-				ref = e.Resource
-			}
-			if e.Detail != "" {
-				ref += ": " + e.Detail
-			}
-			ctl.Evidence = append(ctl.Evidence, ref)
-		}
-		out = append(out, ctl)
-	}
-	return out
-}
-
-func exceptionStatuses(es []rules.ExceptionStatus) []reports.ExceptionStatus {
-	out := make([]reports.ExceptionStatus, 0, len(es))
-	for _, e := range es {
-		out = append(out, reports.ExceptionStatus{
-			Kind: reports.ExceptionKind(e.State), Rule: e.Exception.Rule, Resource: e.Exception.Resource,
-			Reason: e.Exception.Reason, Owner: e.Exception.Owner, Expires: e.Exception.Expires, Source: e.Exception.Source,
-		})
-	}
-	return out
-}
-
-func misconfigurations(ms []rules.Misconfiguration) []reports.Misconfiguration {
-	out := make([]reports.Misconfiguration, 0, len(ms))
-	for _, m := range ms {
-		res := m.Layer
-		if m.LayerName != "" && m.LayerName != m.Layer {
-			res += " (" + m.LayerName + ")"
-		}
-		out = append(out, reports.Misconfiguration{
-			ID: m.Kind, Title: m.Title, Resource: res, Detail: m.Message, Scope: m.Scope,
-			Severity: m.Severity, Remediation: m.Remediation,
-		})
-	}
 	return out
 }
 

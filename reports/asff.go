@@ -3,7 +3,6 @@ package reports
 import (
 	"encoding/json"
 	"io"
-	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -145,13 +144,7 @@ func clip(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-func isIP(s string) bool {
-	_, err := netip.ParseAddr(s)
-	return err == nil
-}
-
-func writeASFF(w io.Writer, v *view) error {
-	d := &v.Doc
+func writeASFF(w io.Writer, d *Document) error {
 	ts := d.GeneratedAt
 	if ts == "" {
 		ts = time.Unix(0, 0).UTC().Format(time.RFC3339)

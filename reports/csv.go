@@ -20,7 +20,7 @@ func WriteCSV(w io.Writer, r *Report, opts CSVOptions) error {
 	if r == nil {
 		return fmt.Errorf("write csv report: no report")
 	}
-	if err := writeCSV(w, newView(r), opts); err != nil {
+	if err := writeCSV(w, NewDocument(r), opts); err != nil {
 		return fmt.Errorf("write csv report: %w", err)
 	}
 	return nil
@@ -44,7 +44,7 @@ var exposureCSVHeader = []string{
 	"probe_state", "probe_port", "probe_service",
 }
 
-func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
+func writeCSV(out io.Writer, d *Document, opts CSVOptions) error {
 	w := csv.NewWriter(out)
 	write := func(cells []string) error {
 		for i, c := range cells {
@@ -56,13 +56,13 @@ func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
 		if err := write(append([]string(nil), exposureCSVHeader...)); err != nil {
 			return err
 		}
-		rulesOf := map[*exposureDoc][]string{}
-		for _, f := range v.Doc.Findings {
+		rulesOf := map[*Exposure][]string{}
+		for _, f := range d.Findings {
 			if !f.Suppressed {
 				rulesOf[f.Exposure] = append(rulesOf[f.Exposure], f.RuleID)
 			}
 		}
-		for _, e := range v.Doc.Exposures {
+		for _, e := range d.Exposures {
 			sev := ""
 			if e.HasFindings {
 				sev = e.MaxSeverity.String()
@@ -78,7 +78,7 @@ func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
 		if err := write(append([]string(nil), findingCSVHeader...)); err != nil {
 			return err
 		}
-		for _, f := range v.Doc.Findings {
+		for _, f := range d.Findings {
 			e := f.Exposure
 			var comp []string
 			for _, c := range f.Compliance {
@@ -113,7 +113,7 @@ func writeCSV(out io.Writer, v *view, opts CSVOptions) error {
 }
 
 // exposureCSVCells are the columns from backend_from_port to probe_service.
-func exposureCSVCells(e *exposureDoc, probe *probeDoc) []string {
+func exposureCSVCells(e *Exposure, probe *Probe) []string {
 	var bFrom, bTo, bID string
 	if b := e.Backend; b != nil {
 		bFrom, bTo, bID = itoa(b.FromPort), itoa(b.ToPort), b.ID

@@ -37,13 +37,13 @@ func hostileReport() *Report {
 	r.Findings = append(r.Findings, rules.Finding{RuleID: "custom-" + hostileMD, Title: hostileScript, Severity: rules.Low,
 		Exposure: e, Remediation: hostileURL + " " + hostileImg,
 		Suppressed: &rules.Suppression{Reason: hostileTerm + hostileAttr, Owner: "@SUM(1+1)*cmd|' /C calc'!A0"}})
-	r.Compliance = append(r.Compliance, Control{Framework: hostileImg, ID: hostileCSV, Title: hostileScript,
-		Status: ControlFail, Evidence: []string{hostileURL, hostileMD}})
-	r.Misconfigurations = append(r.Misconfigurations, Misconfiguration{ID: "-2+3", Title: hostileTerm,
-		Resource: hostileScript, Detail: hostileAttr, Scope: e.Scope})
+	r.Compliance = append(r.Compliance, rules.ControlResult{Framework: hostileImg, Control: hostileCSV, Title: hostileScript,
+		Status: rules.StatusFail, Reason: hostileURL, Evidence: []rules.ControlEvidence{{Resource: hostileMD}}})
+	r.Misconfigurations = append(r.Misconfigurations, rules.Misconfiguration{Kind: "-2+3", Title: hostileTerm,
+		Layer: hostileScript, Message: hostileAttr, Scope: e.Scope})
 	r.Errors = append(r.Errors, exposure.Error{Scope: e.Scope, Stage: "collect", Resource: hostileImg, Message: hostileTerm})
-	r.Exceptions = append(r.Exceptions, ExceptionStatus{Kind: ExceptionStale, Rule: hostileMD, Resource: hostileURL,
-		Reason: hostileScript, Owner: hostileAttr})
+	r.Exceptions = append(r.Exceptions, rules.ExceptionStatus{State: rules.ExceptionStale, Exception: rules.Exception{
+		Rule: hostileMD, Resource: hostileURL, Reason: hostileScript, Owner: hostileAttr}})
 	return r
 }
 

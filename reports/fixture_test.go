@@ -151,22 +151,22 @@ func fixtureReport() *Report {
 				Evidence: map[string]string{"subject": "CN=shop.example.com"}, RTT: 20 * time.Millisecond},
 			{Endpoint: "203.0.113.10", Protocol: exposure.ProtocolUDP, Port: 22, State: exposure.ProbeClosed}, // another protocol: no match
 		},
-		Compliance: []Control{
-			{Framework: "cis-aws", ID: "5.10", Title: "Ensure no security groups allow ingress from ::/0 to remote server administration ports (example ordering)", Status: ControlNotApplicable},
-			{Framework: "cis-aws", ID: "5.2", Title: "Ensure no security groups allow ingress from 0.0.0.0/0 to remote server administration ports", Status: ControlFail,
-				Evidence: []string{"sg-0c1d2e3f4a5b6c7d8 allows 0.0.0.0/0 to tcp/22", "sg-0e1e2e3e4e5e6e7e8 allows 0.0.0.0/0 to tcp/3306"}},
-			{Framework: "cis-aws", ID: "5.3", Title: "Ensure no security groups allow ingress from ::/0 to remote server administration ports", Status: ControlFail,
-				Evidence: []string{"sg-0c1d2e3f4a5b6c7d8 allows ::/0 to tcp/3389"}},
-			{Framework: "cis-aws", ID: "5.1", Title: "Ensure no Network ACLs allow ingress from 0.0.0.0/0 to remote server administration ports", Status: ControlPass},
+		Compliance: []rules.ControlResult{
+			{Framework: "cis-aws", Control: "5.10", Title: "Ensure no security groups allow ingress from ::/0 to remote server administration ports (example ordering)", Status: rules.StatusNotApplicable},
+			{Framework: "cis-aws", Control: "5.2", Title: "Ensure no security groups allow ingress from 0.0.0.0/0 to remote server administration ports", Status: rules.StatusFail,
+				Evidence: []rules.ControlEvidence{{Resource: "sg-0c1d2e3f4a5b6c7d8 allows 0.0.0.0/0 to tcp/22"}, {Resource: "sg-0e1e2e3e4e5e6e7e8 allows 0.0.0.0/0 to tcp/3306"}}},
+			{Framework: "cis-aws", Control: "5.3", Title: "Ensure no security groups allow ingress from ::/0 to remote server administration ports", Status: rules.StatusFail,
+				Evidence: []rules.ControlEvidence{{Resource: "sg-0c1d2e3f4a5b6c7d8 allows ::/0 to tcp/3389"}}},
+			{Framework: "cis-aws", Control: "5.1", Title: "Ensure no Network ACLs allow ingress from 0.0.0.0/0 to remote server administration ports", Status: rules.StatusPass},
 		},
-		Exceptions: []ExceptionStatus{
-			{Kind: ExceptionStale, Rule: "ssh-public", Resource: "eni-0dead0beef0dead00", Reason: "jump host (decommissioned)", Owner: "platform@example.com"},
-			{Kind: ExceptionExpired, Rule: "rdp-public", Resource: bastion, Reason: "migration window", Owner: "windows@example.com",
-				Expires: "2026-10-01", Source: "exceptions.yaml:4"},
+		Exceptions: []rules.ExceptionStatus{
+			{State: rules.ExceptionStale, Exception: rules.Exception{Rule: "ssh-public", Resource: "eni-0dead0beef0dead00", Reason: "jump host (decommissioned)", Owner: "platform@example.com"}},
+			{State: rules.ExceptionExpired, Matched: 1, Exception: rules.Exception{Rule: "rdp-public", Resource: bastion, Reason: "migration window", Owner: "windows@example.com",
+				Expires: "2026-10-01", Source: "exceptions.yaml:4"}},
 		},
-		Misconfigurations: []Misconfiguration{
-			{ID: "default-sg-open", Title: "Default security group allows traffic", Resource: "sg-0d0d0d0d0d0d0d0d0",
-				Detail: "The default group of vpc-0abc allows all inbound traffic from itself.", Scope: aws,
+		Misconfigurations: []rules.Misconfiguration{
+			{Kind: "default-sg-open", Title: "Default security group allows traffic", Layer: "sg-0d0d0d0d0d0d0d0d0", LayerKind: exposure.LayerSecurityGroup,
+				Message: "The default group of vpc-0abc allows all inbound traffic from itself.", Scope: aws,
 				Severity: rules.Low, Remediation: "Remove every rule from the default security group (CIS AWS 5.4)."},
 		},
 		Errors: []exposure.Error{

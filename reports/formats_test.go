@@ -52,7 +52,7 @@ func TestSARIF(t *testing.T) {
 			}
 		}
 	}
-	if uri := resourceURI(&exposureDoc{Provider: "aws", Account: acct, Region: "eu-west-1", Target: targetDoc{ID: nlbARN}}); !strings.HasPrefix(uri, "aws/111122223333/eu-west-1/arn:aws:") {
+	if uri := resourceURI(&Exposure{Provider: "aws", Account: acct, Region: "eu-west-1", Target: Target{ID: nlbARN}}); !strings.HasPrefix(uri, "aws/111122223333/eu-west-1/arn:aws:") {
 		t.Errorf("resource URI = %s", uri)
 	}
 }

@@ -19,7 +19,7 @@ var htmlAssets embed.FS
 
 // htmlPage is what the HTML template renders.
 type htmlPage struct {
-	Doc        *document
+	Doc        *Document
 	Groups     []*targetGroup
 	Frameworks []*frameworkControls
 	Summary    string
@@ -34,13 +34,13 @@ type targetGroup struct {
 	Level             exposure.Level
 	Provider, Account string
 	Region            string
-	Target            targetDoc
+	Target            Target
 	Label             string
 	Owner             string
 	Tags              []string
 	MaxSeverity       rules.Severity
 	HasFindings       bool
-	Exposures         []*exposureDoc
+	Exposures         []*Exposure
 }
 
 // writeHTML writes one self-contained page: inline CSS and script, no
@@ -49,7 +49,7 @@ type targetGroup struct {
 // (element text, attribute, URL, script), so cloud-provided strings cannot
 // inject markup. A Content-Security-Policy allows only the page's own
 // script and style (by hash), as a second line of defence.
-func writeHTML(out io.Writer, v *view) error {
+func writeHTML(out io.Writer, d *Document) error {
 	src, err := htmlAssets.ReadFile("assets/report.html.tmpl")
 	if err != nil {
 		return err
@@ -72,10 +72,10 @@ func writeHTML(out io.Writer, v *view) error {
 		return err
 	}
 	page := &htmlPage{
-		Doc:        &v.Doc,
-		Groups:     groupByTarget(v.Doc.Exposures),
-		Frameworks: complianceByFramework(v.Doc.Compliance),
-		Summary:    summaryLine(&v.Doc),
+		Doc:        d,
+		Groups:     groupByTarget(d.Exposures),
+		Frameworks: complianceByFramework(d.Compliance),
+		Summary:    summaryLine(d),
 		CSS:        template.CSS(css),
 		JS:         template.JS(js),
 		CSP: "default-src 'none'; style-src " + cspHash(css) + "; script-src " + cspHash(js) +
@@ -95,7 +95,7 @@ func cspHash(b []byte) string {
 
 // groupByTarget groups exposures by level and target, keeping the order of
 // the sorted exposures so the most severe targets come first.
-func groupByTarget(exps []*exposureDoc) []*targetGroup {
+func groupByTarget(exps []*Exposure) []*targetGroup {
 	var out []*targetGroup
 	index := map[string]*targetGroup{}
 	for _, e := range exps {

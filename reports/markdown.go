@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/portcullis-sec/portcullis/rules"
 )
 
 // MarkdownOptions controls the Markdown writer.
@@ -20,17 +22,19 @@ func WriteMarkdown(w io.Writer, r *Report, opts MarkdownOptions) error {
 	if r == nil {
 		return fmt.Errorf("write markdown report: no report")
 	}
-	if err := writeMarkdownOpts(w, newView(r), opts); err != nil {
+	if err := writeMarkdownOpts(w, NewDocument(r), opts); err != nil {
 		return fmt.Errorf("write markdown report: %w", err)
 	}
 	return nil
 }
 
-func writeMarkdown(out io.Writer, v *view) error { return writeMarkdownOpts(out, v, MarkdownOptions{}) }
+func writeMarkdown(out io.Writer, d *Document) error {
+	return writeMarkdownOpts(out, d, MarkdownOptions{})
+}
 
 // writeMarkdownOpts writes GitHub-flavoured Markdown for pull requests and
 // tickets. Every value that can come from the cloud goes through mdText.
-func writeMarkdownOpts(out io.Writer, v *view, opts MarkdownOptions) error {
+func writeMarkdownOpts(out io.Writer, d *Document, opts MarkdownOptions) error {
 	w := bufio.NewWriter(out)
 	capped := func(n int) int {
 		if opts.MaxRows > 0 && n > opts.MaxRows {
@@ -43,7 +47,6 @@ func writeMarkdownOpts(out io.Writer, v *view, opts MarkdownOptions) error {
 			fmt.Fprintf(w, "\n…and %d more %s: see the JSON or HTML report.\n", k, what)
 		}
 	}
-	d := &v.Doc
 	s := &d.Summary
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 
@@ -69,7 +72,7 @@ func writeMarkdownOpts(out io.Writer, v *view, opts MarkdownOptions) error {
 	}
 	p("| Errors | %d |\n\n", s.Errors)
 
-	var active, suppressed []*findingDoc
+	var active, suppressed []*Finding
 	for _, f := range d.Findings {
 		if f.Suppressed {
 			suppressed = append(suppressed, f)
@@ -139,7 +142,7 @@ func writeMarkdownOpts(out io.Writer, v *view, opts MarkdownOptions) error {
 			p("| Control | Title | Status | Evidence |\n|---|---|---|---|\n")
 			for _, c := range fw.Controls {
 				status := string(c.Status)
-				if c.Status == ControlFail {
+				if c.Status == rules.StatusFail {
 					status = "**fail**"
 				}
 				p("| %s | %s | %s | %s |\n", mdText(c.ID), mdText(c.Title), status, mdText(strings.Join(c.Evidence, ", ")))

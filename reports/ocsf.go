@@ -143,8 +143,7 @@ func ocsfCloudProvider(p string) string {
 	return p
 }
 
-func writeOCSF(w io.Writer, v *view) error {
-	d := &v.Doc
+func writeOCSF(w io.Writer, d *Document) error {
 	var ms int64
 	if t, err := time.Parse(time.RFC3339, d.GeneratedAt); err == nil {
 		ms = t.UnixMilli()

@@ -4,9 +4,12 @@
 // Finding Format.
 //
 // There is one report model (Report) and one writer per format, chosen
-// through a single registry. Every writer renders the same normalized view
-// of the report (see view.go): ordering, probe matching, counts and labels
-// are decided once, so the formats never disagree with each other.
+// through a single registry. Every writer renders the report's Document
+// (document.go), the JSON report itself: NewDocument (view.go) decides
+// ordering, probe matching and counts once, and the labels the human
+// formats show (labels.go) are computed from Document fields alone. So the
+// formats never disagree with each other, and a JSON report read back with
+// Read renders every format exactly as the run that wrote it.
 package reports
 
 import (
@@ -23,7 +26,7 @@ import (
 // SchemaVersion is the version of the JSON report format. The minor number
 // grows when fields are added; the major number when a field changes
 // meaning or disappears.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // Report is everything one audit run produced.
 type Report struct {
@@ -40,13 +43,14 @@ type Report struct {
 	// Observations are probe results, matched to effective exposures by
 	// endpoint address, protocol and a port within the exposure's ports.
 	Observations []exposure.Observation
-	// Compliance is the state of each control of the selected framework(s).
-	Compliance []Control
-	// Exceptions are suppressions that need attention.
-	Exceptions []ExceptionStatus
+	// Compliance is the state of each control of the selected framework(s),
+	// as the rules engine decided it.
+	Compliance []rules.ControlResult
+	// Exceptions are suppressions that need attention (expired, stale).
+	Exceptions []rules.ExceptionStatus
 	// Misconfigurations are findings about configuration that is not an
 	// exposure by itself (e.g. a default security group that allows traffic).
-	Misconfigurations []Misconfiguration
+	Misconfigurations []rules.Misconfiguration
 	// Errors are the partial failures of the run.
 	Errors []exposure.Error
 	// FailOn is the severity at and above which findings fail the run
@@ -71,75 +75,24 @@ type Scope struct {
 	Framework string `json:"framework,omitempty"`
 }
 
-// ControlStatus is the outcome of one compliance control.
-type ControlStatus string
-
-const (
-	ControlPass          ControlStatus = "pass"
-	ControlFail          ControlStatus = "fail"
-	ControlNotApplicable ControlStatus = "not-applicable"
-)
-
-// Control is the state of one control of a compliance framework.
-type Control struct {
-	Framework string        `json:"framework"`
-	ID        string        `json:"id"`
-	Title     string        `json:"title"`
-	Status    ControlStatus `json:"status"`
-	// Evidence holds finding IDs, exposure IDs or free text.
-	Evidence []string `json:"evidence"`
-}
-
-// ExceptionKind says why an exception needs attention.
-type ExceptionKind string
-
-const (
-	// ExceptionExpired: the exception's expiry date has passed, so the
-	// findings it covered are reported again.
-	ExceptionExpired ExceptionKind = "expired"
-	// ExceptionStale: the exception matched nothing in this run.
-	ExceptionStale ExceptionKind = "stale"
-)
-
-// ExceptionStatus is one suppression that needs attention.
-type ExceptionStatus struct {
-	Kind     ExceptionKind `json:"kind"`
-	Rule     string        `json:"rule"`
-	Resource string        `json:"resource"`
-	Reason   string        `json:"reason"`
-	Owner    string        `json:"owner,omitempty"`
-	Expires  string        `json:"expires,omitempty"` // YYYY-MM-DD
-	// Source is where the exception is written (file:line).
-	Source string `json:"source,omitempty"`
-}
-
-// Misconfiguration is a configuration problem that is not an exposure by
-// itself.
-type Misconfiguration struct {
-	ID       string `json:"id"`
-	Title    string `json:"title"`
-	Resource string `json:"resource"`
-	Detail   string `json:"detail"`
-	exposure.Scope
-	Severity    rules.Severity `json:"severity"`
-	Remediation string         `json:"remediation,omitempty"`
-}
-
-// A writer renders the normalized view of a report in one format.
-type writer func(w io.Writer, v *view) error
+// A writer renders a Document in one format.
+type writer func(w io.Writer, d *Document) error
 
 // writers is the only dispatch from format name to writer. It is never
 // modified after initialization.
 var writers = map[string]writer{
-	"table":    func(w io.Writer, v *view) error { return writeTable(w, v, TableOptions{}) },
+	"table":    func(w io.Writer, d *Document) error { return writeTable(w, d, TableOptions{}) },
 	"json":     writeJSON,
-	"csv":      func(w io.Writer, v *view) error { return writeCSV(w, v, CSVOptions{}) },
+	"csv":      func(w io.Writer, d *Document) error { return writeCSV(w, d, CSVOptions{}) },
 	"markdown": writeMarkdown,
 	"html":     writeHTML,
 	"sarif":    writeSARIF,
 	"ocsf":     writeOCSF,
 	"asff":     writeASFF,
 }
+
+// projectURL is where the tool is described, for the formats that name it.
+const projectURL = "https://github.com/portcullis-sec/portcullis"
 
 // Formats returns the names of the supported formats, sorted.
 func Formats() []string {
@@ -154,14 +107,24 @@ func Formats() []string {
 // Write renders r in the named format (see Formats). "table" writes
 // without colour at 120 columns; use WriteTable for a terminal.
 func Write(w io.Writer, format string, r *Report) error {
+	var d *Document
+	if r != nil {
+		d = NewDocument(r)
+	}
+	return Render(w, format, d)
+}
+
+// Render renders a Document in the named format (see Formats): one built
+// with NewDocument or read back with Read.
+func Render(w io.Writer, format string, d *Document) error {
 	fn, ok := writers[strings.ToLower(strings.TrimSpace(format))]
 	if !ok {
 		return fmt.Errorf("unknown report format %q (want one of %s)", format, strings.Join(Formats(), ", "))
 	}
-	if r == nil {
+	if d == nil {
 		return fmt.Errorf("write %s report: no report", format)
 	}
-	if err := fn(w, newView(r)); err != nil {
+	if err := fn(w, d); err != nil {
 		return fmt.Errorf("write %s report: %w", format, err)
 	}
 	return nil

@@ -184,25 +184,13 @@ func suppressedFinding(m map[string]any) map[string]any {
 	panic("fixture has no suppressed finding")
 }
 
-func decode(t *testing.T, r *Report) document {
+func decode(t *testing.T, r *Report) Document {
 	t.Helper()
-	var d struct {
-		document
-		Findings  []findingDoc  `json:"findings"`
-		Exposures []exposureDoc `json:"exposures"`
-	}
+	var d Document
 	if err := json.Unmarshal(render(t, "json", r), &d); err != nil {
 		t.Fatal(err)
 	}
-	out := d.document
-	out.Findings, out.Exposures = nil, nil
-	for i := range d.Findings {
-		out.Findings = append(out.Findings, &d.Findings[i])
-	}
-	for i := range d.Exposures {
-		out.Exposures = append(out.Exposures, &d.Exposures[i])
-	}
-	return out
+	return d
 }
 
 // TestJSONContent checks the values users script against, independently of
@@ -211,7 +199,7 @@ func TestJSONContent(t *testing.T) {
 	r := fixtureReport()
 	d := decode(t, r)
 
-	ids := map[string]*exposureDoc{}
+	ids := map[string]*Exposure{}
 	for _, e := range d.Exposures {
 		ids[e.ID] = e
 	}
@@ -239,7 +227,7 @@ func TestJSONContent(t *testing.T) {
 		t.Errorf("finding order = %q, want %q", got, want)
 	}
 
-	byRule := map[string]*findingDoc{}
+	byRule := map[string]*Finding{}
 	for _, f := range d.Findings {
 		byRule[f.RuleID] = f
 	}
@@ -282,18 +270,18 @@ func TestJSONContent(t *testing.T) {
 	}
 
 	s := d.Summary
-	if s.Exposures != (exposureCounts{Total: 7, Effective: 5, Latent: 2, Targets: 3}) {
+	if s.Exposures != (ExposureCounts{Total: 7, Effective: 5, Latent: 2, Targets: 3}) {
 		t.Errorf("exposure counts = %+v", s.Exposures)
 	}
 	if s.Findings.Total != 6 || s.Findings.Active != 5 || s.Findings.Suppressed != 1 ||
-		s.Findings.BySeverity != (severityCounts{Critical: 1, High: 3, Medium: 1}) ||
-		s.Findings.ByLevel != (levelCounts{Effective: 3, Latent: 2}) {
+		s.Findings.BySeverity != (SeverityCounts{Critical: 1, High: 3, Medium: 1}) ||
+		s.Findings.ByLevel != (LevelCounts{Effective: 3, Latent: 2}) {
 		t.Errorf("finding counts = %+v", s.Findings)
 	}
 	if s.Failing != 4 || s.FailOn != rules.High || !s.Partial || s.Errors != 1 {
 		t.Errorf("summary = %+v", s)
 	}
-	if s.Compliance != (complianceCounts{Pass: 1, Fail: 2, NotApplicable: 1}) {
+	if s.Compliance != (ComplianceCounts{Pass: 1, Fail: 2, NotApplicable: 1}) {
 		t.Errorf("compliance counts = %+v", s.Compliance)
 	}
 	var ctl []string

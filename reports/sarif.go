@@ -2,12 +2,10 @@ package reports
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/url"
 	"strings"
 
-	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
@@ -129,10 +127,7 @@ func securitySeverity(s rules.Severity) string {
 	return "0.0"
 }
 
-const projectURL = "https://github.com/portcullis-sec/portcullis"
-
-func writeSARIF(w io.Writer, v *view) error {
-	d := &v.Doc
+func writeSARIF(w io.Writer, d *Document) error {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{Name: or(d.Tool.Name, "portcullis"), Version: d.Tool.Version,
 			InformationURI: projectURL, Rules: []sarifRule{}}},
@@ -197,7 +192,7 @@ func writeSARIF(w io.Writer, v *view) error {
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
-func sarifTags(f *findingDoc) []string {
+func sarifTags(f *Finding) []string {
 	tags := []string{"security", "network-exposure"}
 	if f.Service != "" {
 		tags = append(tags, f.Service)
@@ -211,7 +206,7 @@ func sarifTags(f *findingDoc) []string {
 // resourceURI names the resource as a relative URI (provider/account/
 // region/id), since cloud findings have no file: SARIF consumers need a
 // location to group results by.
-func resourceURI(e *exposureDoc) string {
+func resourceURI(e *Exposure) string {
 	parts := []string{e.Provider, e.Account}
 	if e.Region != "" {
 		parts = append(parts, e.Region)
@@ -219,35 +214,4 @@ func resourceURI(e *exposureDoc) string {
 	parts = append(parts, strings.TrimLeft(e.Target.ID, "/"))
 	u := url.URL{Path: strings.Join(parts, "/")}
 	return u.EscapedPath()
-}
-
-// findingSentence says what a finding is in one sentence, for the formats
-// that carry a message (SARIF, OCSF, ASFF).
-func findingSentence(f *findingDoc) string {
-	e := f.Exposure
-	var b strings.Builder
-	b.WriteString(or(f.Title, f.RuleID))
-	if e.Level == exposure.Effective {
-		fmt.Fprintf(&b, ": %s/%s reachable at %s", e.Protocol, e.PortLabel(), e.Address)
-	} else {
-		fmt.Fprintf(&b, ": %s/%s admitted by a %s but not reachable through any path today (latent)", e.Protocol, e.PortLabel(), e.Target.Kind)
-	}
-	fmt.Fprintf(&b, " from %s; target %s", e.SourcesLabel, e.Target.ID)
-	if e.Target.Name != "" {
-		fmt.Fprintf(&b, " (%s)", e.Target.Name)
-	}
-	if ev := e.EvidenceLabel(); ev != "" {
-		fmt.Fprintf(&b, "; let in by %s", ev)
-	}
-	if p := f.ProbeLabel(); p != "" {
-		fmt.Fprintf(&b, "; probe: %s", p)
-	}
-	return b.String() + "."
-}
-
-func or(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
 }

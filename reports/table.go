@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -28,7 +26,16 @@ func WriteTable(w io.Writer, r *Report, opts TableOptions) error {
 	if r == nil {
 		return fmt.Errorf("write table report: no report")
 	}
-	if err := writeTable(w, newView(r), opts); err != nil {
+	return RenderTable(w, NewDocument(r), opts)
+}
+
+// RenderTable writes the terminal table of a Document with the given
+// options.
+func RenderTable(w io.Writer, d *Document, opts TableOptions) error {
+	if d == nil {
+		return fmt.Errorf("write table report: no report")
+	}
+	if err := writeTable(w, d, opts); err != nil {
 		return fmt.Errorf("write table report: %w", err)
 	}
 	return nil
@@ -40,17 +47,16 @@ const defaultWidth = 120
 // for people, the JSON report has every exposure.
 const maxUnmatchedRows = 25
 
-func writeTable(out io.Writer, v *view, opts TableOptions) error {
+func writeTable(out io.Writer, d *Document, opts TableOptions) error {
 	if opts.Width <= 0 {
 		opts.Width = defaultWidth
 	}
 	w := bufio.NewWriter(out)
-	d := &v.Doc
 	s := &d.Summary
 
 	fmt.Fprintln(w, wrapText(termText(headerLine(d)), opts.Width, ""))
 
-	var active, suppressed []*findingDoc
+	var active, suppressed []*Finding
 	for _, f := range d.Findings {
 		if f.Suppressed {
 			suppressed = append(suppressed, f)
@@ -117,7 +123,7 @@ func writeTable(out io.Writer, v *view, opts TableOptions) error {
 
 	// Effective exposures no rule matched are still open to the internet:
 	// list them (a web server on 443 is expected, but should be known).
-	var unmatched []*exposureDoc
+	var unmatched []*Exposure
 	for _, e := range d.Exposures {
 		if e.Level == exposure.Effective && !e.Matched {
 			unmatched = append(unmatched, e)
@@ -149,7 +155,7 @@ func writeTable(out io.Writer, v *view, opts TableOptions) error {
 		for _, fw := range complianceByFramework(d.Compliance) {
 			var failed []string
 			for _, c := range fw.Controls {
-				if c.Status == ControlFail {
+				if c.Status == rules.StatusFail {
 					failed = append(failed, c.ID)
 				}
 			}
@@ -192,82 +198,6 @@ func writeTable(out io.Writer, v *view, opts TableOptions) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, wrapText(summaryLine(d), opts.Width, "  "))
 	return w.Flush()
-}
-
-func headerLine(d *document) string {
-	parts := []string{strings.TrimSpace(d.Tool.Name + " " + d.Tool.Version)}
-	if parts[0] == "" {
-		parts[0] = "portcullis"
-	}
-	list := func(items []string, limit int, word string) {
-		switch {
-		case len(items) == 0:
-		case len(items) <= limit:
-			parts = append(parts, strings.Join(items, ", "))
-		default:
-			parts = append(parts, plural(len(items), word))
-		}
-	}
-	list(d.Scope.Providers, 3, "provider")
-	list(d.Scope.Accounts, 2, "account")
-	list(d.Scope.Regions, 3, "region")
-	if d.Scope.Snapshot != "" {
-		parts = append(parts, "snapshot "+d.Scope.Snapshot)
-	}
-	if d.GeneratedAt != "" {
-		parts = append(parts, d.GeneratedAt)
-	}
-	return strings.Join(parts, " · ")
-}
-
-// summaryLine is the one-line verdict shared by the human formats.
-func summaryLine(d *document) string {
-	s := &d.Summary
-	var b strings.Builder
-	fmt.Fprintf(&b, "Summary: %s", plural(s.Findings.Active, "finding"))
-	if sev := severityBreakdown(s.Findings.BySeverity); sev != "" {
-		fmt.Fprintf(&b, " (%s)", sev)
-	}
-	if s.Findings.Suppressed > 0 {
-		fmt.Fprintf(&b, ", %d suppressed", s.Findings.Suppressed)
-	}
-	fmt.Fprintf(&b, "; %d effective and %d latent %s", s.Exposures.Effective, s.Exposures.Latent,
-		pluralWord(s.Exposures.Total, "exposure"))
-	fmt.Fprintf(&b, "; %d at or above %s", s.Failing, s.FailOn)
-	if s.Errors > 0 || s.Partial {
-		fmt.Fprintf(&b, "; %s, results are partial", plural(s.Errors, "error"))
-	}
-	b.WriteString(".")
-	return b.String()
-}
-
-func severityBreakdown(c severityCounts) string {
-	var parts []string
-	for _, x := range []struct {
-		n    int
-		name string
-	}{{c.Critical, "critical"}, {c.High, "high"}, {c.Medium, "medium"}, {c.Low, "low"}, {c.Info, "info"}} {
-		if x.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.name))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func plural(n int, word string) string { return strconv.Itoa(n) + " " + pluralWord(n, word) }
-
-func pluralWord(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 type column struct {
@@ -441,41 +371,4 @@ func truncate(s string, width int) string {
 	}
 	rs := []rune(s)
 	return string(rs[:width-1]) + "…"
-}
-
-// termText makes a cloud-provided string safe to print on a terminal:
-// control characters (which could move the cursor, rewrite earlier lines or
-// change colours) and Unicode bidirectional and other format characters
-// (which reorder what a person reads, as in CVE-2021-42574 "Trojan Source")
-// are shown as escapes instead of being interpreted.
-func termText(s string) string {
-	clean := true
-	for _, r := range s {
-		if unsafeRune(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			b.WriteString(`\ufffd`)
-		case unsafeRune(r) && r < 0x80:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unsafeRune(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError ||
-		r == '\u2028' || r == '\u2029'
 }

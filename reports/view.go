@@ -15,15 +15,9 @@ import (
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
-// view is the normalized form of a Report that every writer renders: the
-// JSON document (whose field names are the published contract) plus the
-// indexes and labels the human formats need. Building it never modifies the
-// Report.
-type view struct {
-	Doc document
-	// public4 and public6 are the public internet of each family, to say
-	// "anyone" about a source set.
-	public4, public6 *netipx.IPSet
+// builder shapes a Report into its Document: ordering, probe matching,
+// counts and the JSON shape of every rules type are decided here, once.
+type builder struct {
 	// sources caches what is derived from a source set, by pointer and by
 	// content: an estate has few distinct sets (0.0.0.0/0, an office
 	// range) shared by many exposures.
@@ -31,187 +25,17 @@ type view struct {
 	sourcesByKey map[string]*sourceInfo
 }
 
-// sourceInfo is what the report shows about one source set.
+// sourceInfo is what the report publishes about one source set.
 type sourceInfo struct {
 	prefixes []string
 	breadth  exposure.Breadth
-	label    string
 }
 
-// document is the JSON report; see docs/report-format.md and
-// schema/report.schema.json.
-type document struct {
-	SchemaVersion     string             `json:"schemaVersion"`
-	Tool              Tool               `json:"tool"`
-	GeneratedAt       string             `json:"generatedAt"`
-	Scope             Scope              `json:"scope"`
-	Partial           bool               `json:"partial"`
-	Summary           summaryDoc         `json:"summary"`
-	Findings          []*findingDoc      `json:"findings"`
-	Exposures         []*exposureDoc     `json:"exposures"`
-	Compliance        []Control          `json:"compliance"`
-	Exceptions        []ExceptionStatus  `json:"exceptions"`
-	Misconfigurations []Misconfiguration `json:"misconfigurations"`
-	Errors            []exposure.Error   `json:"errors"`
-}
-
-type summaryDoc struct {
-	Partial           bool             `json:"partial"`
-	FailOn            rules.Severity   `json:"failOn"`
-	Failing           int              `json:"failing"` // active findings at or above failOn
-	Exposures         exposureCounts   `json:"exposures"`
-	Findings          findingCounts    `json:"findings"`
-	Compliance        complianceCounts `json:"compliance"`
-	Exceptions        exceptionCounts  `json:"exceptions"`
-	Misconfigurations int              `json:"misconfigurations"`
-	Errors            int              `json:"errors"`
-}
-
-type exposureCounts struct {
-	Total     int `json:"total"`
-	Effective int `json:"effective"`
-	Latent    int `json:"latent"`
-	// Targets is the number of distinct targets with an effective exposure.
-	Targets int `json:"targets"`
-}
-
-type findingCounts struct {
-	Total      int `json:"total"`
-	Active     int `json:"active"`
-	Suppressed int `json:"suppressed"`
-	// ByLevel and BySeverity count active findings only.
-	ByLevel    levelCounts    `json:"byLevel"`
-	BySeverity severityCounts `json:"bySeverity"`
-}
-
-type levelCounts struct {
-	Effective int `json:"effective"`
-	Latent    int `json:"latent"`
-}
-
-type severityCounts struct {
-	Critical int `json:"critical"`
-	High     int `json:"high"`
-	Medium   int `json:"medium"`
-	Low      int `json:"low"`
-	Info     int `json:"info"`
-}
-
-func (c *severityCounts) add(s rules.Severity) {
-	switch {
-	case s >= rules.Critical:
-		c.Critical++
-	case s == rules.High:
-		c.High++
-	case s == rules.Medium:
-		c.Medium++
-	case s == rules.Low:
-		c.Low++
-	default:
-		c.Info++
-	}
-}
-
-type complianceCounts struct {
-	Pass          int `json:"pass"`
-	Fail          int `json:"fail"`
-	NotApplicable int `json:"notApplicable"`
-}
-
-type exceptionCounts struct {
-	Expired int `json:"expired"`
-	Stale   int `json:"stale"`
-}
-
-type exposureDoc struct {
-	ID            string              `json:"id"`
-	Level         exposure.Level      `json:"level"`
-	Provider      string              `json:"provider"`
-	Account       string              `json:"account"`
-	Region        string              `json:"region"`
-	Address       string              `json:"address,omitempty"`
-	Hostname      string              `json:"hostname,omitempty"`
-	AddressFamily string              `json:"addressFamily,omitempty"`
-	Protocol      exposure.Protocol   `json:"protocol"`
-	FromPort      int                 `json:"fromPort"`
-	ToPort        int                 `json:"toPort"`
-	Target        targetDoc           `json:"target"`
-	Backend       *backendDoc         `json:"backend,omitempty"`
-	Sources       []string            `json:"sources"`
-	SourceBreadth exposure.Breadth    `json:"sourceBreadth"`
-	Evidence      []exposure.Evidence `json:"evidence"`
-	Probe         *probeDoc           `json:"probe,omitempty"`
-
-	// Labels for the human formats, computed once.
-	SourcesLabel string `json:"-"`
-	// MaxSeverity is the highest severity of the active findings on the
-	// exposure; HasFindings says whether there are any.
-	MaxSeverity rules.Severity `json:"-"`
-	HasFindings bool           `json:"-"`
-	// Matched says whether any rule matched, suppressed or not.
-	Matched bool `json:"-"`
-	ports   exposure.PortRange
-}
-
-type targetDoc struct {
-	Kind  string            `json:"kind"`
-	ID    string            `json:"id"`
-	Name  string            `json:"name,omitempty"`
-	Owner string            `json:"owner,omitempty"`
-	Tags  map[string]string `json:"tags,omitempty"`
-}
-
-type backendDoc struct {
-	ID       string            `json:"id,omitempty"`
-	Name     string            `json:"name,omitempty"`
-	Forward  string            `json:"forward"`
-	Protocol exposure.Protocol `json:"protocol"`
-	FromPort int               `json:"fromPort"`
-	ToPort   int               `json:"toPort"`
-}
-
-type probeDoc struct {
-	Endpoint string              `json:"endpoint"`
-	Protocol exposure.Protocol   `json:"protocol"`
-	Port     int                 `json:"port"`
-	State    exposure.ProbeState `json:"state"`
-	Service  string              `json:"service,omitempty"`
-	Product  string              `json:"product,omitempty"`
-	Evidence map[string]string   `json:"evidence,omitempty"`
-	RTTMs    float64             `json:"rttMs,omitempty"`
-	Error    string              `json:"error,omitempty"`
-}
-
-type findingDoc struct {
-	ID          string                `json:"id"`
-	RuleID      string                `json:"ruleId"`
-	Title       string                `json:"title"`
-	Severity    rules.Severity        `json:"severity"`
-	Level       exposure.Level        `json:"level"`
-	Service     string                `json:"service,omitempty"`
-	Port        int                   `json:"port"`
-	ExposureID  string                `json:"exposureId"`
-	Compliance  []rules.ComplianceRef `json:"compliance"`
-	Remediation string                `json:"remediation,omitempty"`
-	Suppressed  bool                  `json:"suppressed"`
-	Suppression *rules.Suppression    `json:"suppression,omitempty"`
-	// ExpiredException is an exception that matched but has expired: the
-	// finding is reported again.
-	ExpiredException *rules.Suppression `json:"expiredException,omitempty"`
-	MatchedBy        string             `json:"matchedBy,omitempty"`
-	Subsumes         []string           `json:"subsumes,omitempty"`
-	Custom           bool               `json:"custom,omitempty"`
-	// Probe is the observation the rules engine tied to the finding's port.
-	Probe *probeDoc `json:"probe,omitempty"`
-
-	// Exposure is the exposure the finding is about (never nil).
-	Exposure *exposureDoc `json:"-"`
-}
-
-func newView(r *Report) *view {
-	v := &view{sourcesByPtr: map[*netipx.IPSet]*sourceInfo{}, sourcesByKey: map[string]*sourceInfo{}}
-	v.public4, v.public6 = splitFamilies(exposure.PublicInternet())
-	d := &v.Doc
+// NewDocument builds the Document of a report: the JSON contract that
+// every format renders. Building it never modifies the Report.
+func NewDocument(r *Report) *Document {
+	b := &builder{sourcesByPtr: map[*netipx.IPSet]*sourceInfo{}, sourcesByKey: map[string]*sourceInfo{}}
+	d := &Document{}
 	d.SchemaVersion = SchemaVersion
 	d.Tool = r.Tool
 	if !r.GeneratedAt.IsZero() {
@@ -227,12 +51,12 @@ func newView(r *Report) *view {
 	d.Errors = slices.Clone(r.Errors)
 
 	probes := indexObservations(r.Observations)
-	byPtr := make(map[*exposure.Exposure]*exposureDoc, len(r.Exposures))
-	addExposure := func(e *exposure.Exposure) *exposureDoc {
+	byPtr := make(map[*exposure.Exposure]*Exposure, len(r.Exposures))
+	addExposure := func(e *exposure.Exposure) *Exposure {
 		if x, ok := byPtr[e]; ok {
 			return x
 		}
-		x := v.exposureDoc(e, probes)
+		x := b.exposure(e, probes)
 		byPtr[e] = x
 		d.Exposures = append(d.Exposures, x)
 		return x
@@ -254,7 +78,7 @@ func newView(r *Report) *view {
 			continue
 		}
 		x := addExposure(f.Exposure) // a finding on an exposure missing from Exposures still shows it
-		fd := &findingDoc{
+		fd := &Finding{
 			RuleID:      f.RuleID,
 			Title:       f.Title,
 			Severity:    f.Severity,
@@ -277,7 +101,7 @@ func newView(r *Report) *view {
 		fd.ExpiredException, fd.MatchedBy, fd.Custom = f.Expired, f.MatchedBy, f.Custom
 		fd.Subsumes = slices.Clone(f.Subsumes)
 		if f.Probe != nil {
-			fd.Probe = newProbeDoc(f.Probe)
+			fd.Probe = newProbe(f.Probe)
 		}
 		fd.ID = f.ID
 		if fd.ID == "" {
@@ -286,32 +110,30 @@ func newView(r *Report) *view {
 				fd.ID += ":" + strconv.Itoa(int(f.Port))
 			}
 		}
-		x.Matched = true
-		if !fd.Suppressed && (!x.HasFindings || f.Severity > x.MaxSeverity) {
-			x.MaxSeverity, x.HasFindings = f.Severity, true
-		}
 		d.Findings = append(d.Findings, fd)
+	}
+	// The labels (and MaxSeverity, which orders exposures) come from the
+	// document's own fields, as they do for a document read back.
+	if err := d.link(false); err != nil {
+		// Every source list here is exposure.DisplaySources output, which
+		// always parses; an error means the two disagree.
+		panic("reports: label a built document: " + err.Error())
 	}
 
 	slices.SortStableFunc(d.Exposures, compareExposures)
 	slices.SortStableFunc(d.Findings, compareFindings)
-	d.Compliance = slices.Clone(r.Compliance)
-	for i := range d.Compliance {
-		if d.Compliance[i].Evidence == nil {
-			d.Compliance[i].Evidence = []string{}
-		}
-	}
-	slices.SortStableFunc(d.Compliance, func(a, b Control) int {
+	d.Compliance = controls(r.Compliance)
+	slices.SortStableFunc(d.Compliance, func(a, b ControlEntry) int {
 		return cmp.Or(strings.Compare(a.Framework, b.Framework), naturalCompare(a.ID, b.ID))
 	})
-	d.Exceptions = slices.Clone(r.Exceptions)
-	slices.SortStableFunc(d.Exceptions, func(a, b ExceptionStatus) int {
+	d.Exceptions = exceptions(r.Exceptions)
+	slices.SortStableFunc(d.Exceptions, func(a, b ExceptionEntry) int {
 		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Rule, b.Rule),
 			strings.Compare(a.Resource, b.Resource), strings.Compare(a.Expires, b.Expires),
 			strings.Compare(a.Reason, b.Reason), strings.Compare(a.Owner, b.Owner), strings.Compare(a.Source, b.Source))
 	})
-	d.Misconfigurations = slices.Clone(r.Misconfigurations)
-	slices.SortStableFunc(d.Misconfigurations, func(a, b Misconfiguration) int {
+	d.Misconfigurations = misconfigurations(r.Misconfigurations)
+	slices.SortStableFunc(d.Misconfigurations, func(a, b MisconfigurationEntry) int {
 		return cmp.Or(compareScope(a.Scope, b.Scope), strings.Compare(a.Resource, b.Resource), strings.Compare(a.ID, b.ID),
 			strings.Compare(a.Title, b.Title), strings.Compare(a.Detail, b.Detail))
 	})
@@ -319,37 +141,71 @@ func newView(r *Report) *view {
 		return cmp.Or(compareScope(a.Scope, b.Scope), strings.Compare(a.Stage, b.Stage),
 			strings.Compare(a.Resource, b.Resource), strings.Compare(a.Message, b.Message))
 	})
-	// Encode empty lists as [] rather than null: scripts iterate them.
-	for _, p := range []*[]string{&d.Scope.Providers, &d.Scope.Accounts, &d.Scope.Regions} {
-		if *p == nil {
-			*p = []string{}
-		}
-	}
-	if d.Findings == nil {
-		d.Findings = []*findingDoc{}
-	}
-	if d.Exposures == nil {
-		d.Exposures = []*exposureDoc{}
-	}
-	if d.Compliance == nil {
-		d.Compliance = []Control{}
-	}
-	if d.Exceptions == nil {
-		d.Exceptions = []ExceptionStatus{}
-	}
-	if d.Misconfigurations == nil {
-		d.Misconfigurations = []Misconfiguration{}
-	}
-	if d.Errors == nil {
-		d.Errors = []exposure.Error{}
-	}
+	fillEmpty(d)
 	d.Partial = r.Partial || len(r.Errors) > 0
 	d.Summary = summarize(d, r.FailOn)
-	return v
+	return d
 }
 
-func summarize(d *document, failOn rules.Severity) summaryDoc {
-	s := summaryDoc{Partial: d.Partial, FailOn: failOn, Errors: len(d.Errors), Misconfigurations: len(d.Misconfigurations)}
+// controls shapes the rules engine's control results for the report: the
+// evidence is one line per finding, exposure or resource, after the
+// reason.
+func controls(cs []rules.ControlResult) []ControlEntry {
+	out := make([]ControlEntry, 0, len(cs))
+	for _, c := range cs {
+		ctl := ControlEntry{Framework: c.Framework, ID: c.Control, Title: c.Title, Status: c.Status}
+		if c.Reason != "" {
+			ctl.Evidence = append(ctl.Evidence, c.Reason)
+		}
+		for _, e := range c.Evidence {
+			ref := e.FindingID
+			if ref == "" {
+				ref = e.ExposureID
+			}
+			if ref == "" {
+				ref = e.Resource
+			}
+			if e.Detail != "" {
+				ref += ": " + e.Detail
+			}
+			ctl.Evidence = append(ctl.Evidence, ref)
+		}
+		out = append(out, ctl)
+	}
+	return out
+}
+
+// exceptions shapes the expired and stale exceptions for the report.
+func exceptions(es []rules.ExceptionStatus) []ExceptionEntry {
+	out := make([]ExceptionEntry, 0, len(es))
+	for _, e := range es {
+		out = append(out, ExceptionEntry{
+			Kind: e.State, Rule: e.Exception.Rule, Resource: e.Exception.Resource,
+			Reason: e.Exception.Reason, Owner: e.Exception.Owner, Expires: e.Exception.Expires, Source: e.Exception.Source,
+		})
+	}
+	return out
+}
+
+// misconfigurations shapes layer misconfigurations for the report: the
+// resource is the layer, with its name when it has one.
+func misconfigurations(ms []rules.Misconfiguration) []MisconfigurationEntry {
+	out := make([]MisconfigurationEntry, 0, len(ms))
+	for _, m := range ms {
+		res := m.Layer
+		if m.LayerName != "" && m.LayerName != m.Layer {
+			res += " (" + m.LayerName + ")"
+		}
+		out = append(out, MisconfigurationEntry{
+			ID: m.Kind, Title: m.Title, Resource: res, Detail: m.Message, Scope: m.Scope,
+			Severity: m.Severity, Remediation: m.Remediation,
+		})
+	}
+	return out
+}
+
+func summarize(d *Document, failOn rules.Severity) Summary {
+	s := Summary{Partial: d.Partial, FailOn: failOn, Errors: len(d.Errors), Misconfigurations: len(d.Misconfigurations)}
 	targets := map[string]bool{}
 	for _, e := range d.Exposures {
 		s.Exposures.Total++
@@ -380,16 +236,16 @@ func summarize(d *document, failOn rules.Severity) summaryDoc {
 	}
 	for _, c := range d.Compliance {
 		switch c.Status {
-		case ControlPass:
+		case rules.StatusPass:
 			s.Compliance.Pass++
-		case ControlFail:
+		case rules.StatusFail:
 			s.Compliance.Fail++
 		default:
 			s.Compliance.NotApplicable++
 		}
 	}
 	for _, x := range d.Exceptions {
-		if x.Kind == ExceptionExpired {
+		if x.Kind == rules.ExceptionExpired {
 			s.Exceptions.Expired++
 		} else {
 			s.Exceptions.Stale++
@@ -398,8 +254,8 @@ func summarize(d *document, failOn rules.Severity) summaryDoc {
 	return s
 }
 
-func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Observation) *exposureDoc {
-	x := &exposureDoc{
+func (bl *builder) exposure(e *exposure.Exposure, probes map[string][]exposure.Observation) *Exposure {
+	x := &Exposure{
 		ID:       e.ID(),
 		Level:    e.Level,
 		Provider: e.Provider,
@@ -408,7 +264,7 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 		Protocol: e.Protocol,
 		FromPort: int(e.Ports.From),
 		ToPort:   int(e.Ports.To),
-		Target: targetDoc{
+		Target: Target{
 			Kind:  e.Target.Kind,
 			ID:    e.Target.ID,
 			Name:  e.Target.Name,
@@ -416,7 +272,6 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 			Tags:  e.Target.Tags,
 		},
 		Evidence: make([]exposure.Evidence, 0, len(e.Evidence)),
-		ports:    e.Ports,
 	}
 	for _, ev := range e.Evidence {
 		if ev != nil {
@@ -442,13 +297,17 @@ func (v *view) exposureDoc(e *exposure.Exposure, probes map[string][]exposure.Ob
 		}
 	}
 	if b := e.Backend; b != nil {
-		x.Backend = &backendDoc{
+		x.Backend = &Backend{
 			ID: b.ID, Name: b.Name, Forward: b.Forward, Protocol: b.Protocol,
 			FromPort: int(b.Ports.From), ToPort: int(b.Ports.To),
 		}
 	}
-	si := v.sourceInfo(e.Sources)
-	x.Sources, x.SourceBreadth, x.SourcesLabel = si.prefixes, si.breadth, si.label
+	// Key is the model's own (exposure.Key), with the level the report
+	// shows.
+	x.Key = e.Key()
+	x.Key.Level = x.Level
+	si := bl.sourceInfo(e.Sources)
+	x.Sources, x.SourceBreadth = si.prefixes, si.breadth
 	if x.Address != "" {
 		x.Probe = matchProbe(probes, e)
 	}
@@ -489,7 +348,7 @@ func rankOf(s exposure.ProbeState) int {
 // matchProbe returns the most telling observation of the exposure's
 // endpoint, protocol and a port within its range: open before closed before
 // filtered, then the lowest port.
-func matchProbe(probes map[string][]exposure.Observation, e *exposure.Exposure) *probeDoc {
+func matchProbe(probes map[string][]exposure.Observation, e *exposure.Exposure) *Probe {
 	var keys []string
 	if e.Endpoint.IP.IsValid() {
 		keys = append(keys, endpointKey(e.Endpoint.IP.String()))
@@ -517,11 +376,11 @@ func matchProbe(probes map[string][]exposure.Observation, e *exposure.Exposure) 
 	if best == nil {
 		return nil
 	}
-	return newProbeDoc(best)
+	return newProbe(best)
 }
 
-func newProbeDoc(o *exposure.Observation) *probeDoc {
-	return &probeDoc{
+func newProbe(o *exposure.Observation) *Probe {
+	return &Probe{
 		Endpoint: o.Endpoint, Protocol: o.Protocol, Port: int(o.Port), State: o.State,
 		Service: o.Service, Product: o.Product, Evidence: o.Evidence,
 		RTTMs: float64(o.RTT.Microseconds()) / 1000, Error: o.Error,
@@ -540,7 +399,7 @@ func levelOrder(l exposure.Level) int {
 	return 1
 }
 
-func compareExposures(a, b *exposureDoc) int {
+func compareExposures(a, b *Exposure) int {
 	sa, sb := -1, -1
 	if a.HasFindings {
 		sa = int(a.MaxSeverity)
@@ -563,7 +422,7 @@ func compareExposures(a, b *exposureDoc) int {
 	)
 }
 
-func compareFindings(a, b *findingDoc) int {
+func compareFindings(a, b *Finding) int {
 	x, y := a.Exposure, b.Exposure
 	return cmp.Or(
 		cmp.Compare(b.Severity, a.Severity),
@@ -617,28 +476,11 @@ func sortedUnique(in []string) []string {
 	return slices.Compact(out)
 }
 
-// splitFamilies splits a set into its IPv4 and IPv6 parts.
-func splitFamilies(s *netipx.IPSet) (v4, v6 *netipx.IPSet) {
-	var b4, b6 netipx.IPSetBuilder
-	if s != nil {
-		for _, p := range s.Prefixes() {
-			if p.Addr().Is4() {
-				b4.AddPrefix(p)
-			} else {
-				b6.AddPrefix(p)
-			}
-		}
-	}
-	v4, _ = b4.IPSet()
-	v6, _ = b6.IPSet()
-	return v4, v6
-}
-
-func (v *view) sourceInfo(s *netipx.IPSet) *sourceInfo {
+func (bl *builder) sourceInfo(s *netipx.IPSet) *sourceInfo {
 	if s == nil {
 		s = &netipx.IPSet{}
 	}
-	if si, ok := v.sourcesByPtr[s]; ok {
+	if si, ok := bl.sourcesByPtr[s]; ok {
 		return si
 	}
 	var key strings.Builder
@@ -646,187 +488,11 @@ func (v *view) sourceInfo(s *netipx.IPSet) *sourceInfo {
 		key.WriteString(r.String())
 		key.WriteByte(' ')
 	}
-	si, ok := v.sourcesByKey[key.String()]
+	si, ok := bl.sourcesByKey[key.String()]
 	if !ok {
-		si = &sourceInfo{prefixes: exposure.DisplaySources(s), breadth: exposure.SourceBreadth(s), label: v.sourcesLabel(s)}
-		v.sourcesByKey[key.String()] = si
+		si = &sourceInfo{prefixes: exposure.DisplaySources(s), breadth: exposure.SourceBreadth(s)}
+		bl.sourcesByKey[key.String()] = si
 	}
-	v.sourcesByPtr[s] = si
+	bl.sourcesByPtr[s] = si
 	return si
-}
-
-// sourcesLabel summarizes a source set for people: "anyone", "anyone
-// (IPv4)", one CIDR, or "N ranges".
-func (v *view) sourcesLabel(s *netipx.IPSet) string {
-	pub := exposure.Intersect(s, exposure.PublicInternet())
-	s4, s6 := splitFamilies(pub)
-	// "Anyone" as exposure.SourceBreadth judges it per family (the whole
-	// public internet but at most a /16 of IPv4 or a /32 of IPv6).
-	any4 := exposure.SourceBreadth(s4) == exposure.BreadthAnyone
-	any6 := exposure.SourceBreadth(s6) == exposure.BreadthAnyone
-	n4, n6 := len(s4.Prefixes()), len(s6.Prefixes())
-	rangesOf := func(set *netipx.IPSet, n int, family string) string {
-		if n == 1 {
-			return set.Prefixes()[0].String()
-		}
-		return strconv.Itoa(n) + " " + family + " ranges"
-	}
-	switch {
-	case any4 && any6:
-		return "anyone"
-	case any4 && n6 == 0:
-		return "anyone (IPv4)"
-	case any6 && n4 == 0:
-		return "anyone (IPv6)"
-	case any4:
-		return "anyone (IPv4) + " + rangesOf(s6, n6, "IPv6")
-	case any6:
-		return "anyone (IPv6) + " + rangesOf(s4, n4, "IPv4")
-	}
-	switch n := n4 + n6; n {
-	case 0:
-		return "none"
-	case 1:
-		return pub.Prefixes()[0].String()
-	default:
-		return strconv.Itoa(n) + " ranges"
-	}
-}
-
-// Labels shared by the human formats.
-
-// AddressLabel is the address traffic is sent to, or "(latent)".
-func (e *exposureDoc) AddressLabel() string {
-	if e.Address == "" {
-		return "(latent)"
-	}
-	return e.Address
-}
-
-// PortLabel is the port range, with the backend ports after an arrow when a
-// forward translates them ("443→8443").
-func (e *exposureDoc) PortLabel() string {
-	s := portRangeLabel(e.Protocol, e.FromPort, e.ToPort)
-	if b := e.Backend; b != nil && (b.FromPort != e.FromPort || b.ToPort != e.ToPort) {
-		s += "→" + portRangeLabel(b.Protocol, b.FromPort, b.ToPort)
-	}
-	return s
-}
-
-func portRangeLabel(p exposure.Protocol, from, to int) string {
-	r := exposure.PortRange{From: uint16(from), To: uint16(to)}
-	switch {
-	case r.IsAll():
-		return "all"
-	case p.IsICMP():
-		return "type " + r.String()
-	}
-	return r.String()
-}
-
-// TargetLabel names the target: its name, or a short form of its ID.
-func (e *exposureDoc) TargetLabel() string {
-	if e.Target.Name != "" {
-		return e.Target.Name
-	}
-	return shortID(e.Target.ID, "")
-}
-
-// ProbeLabel is the probe outcome ("open ssh"), or "" when not probed.
-func (e *exposureDoc) ProbeLabel() string { return e.Probe.label() }
-
-// ProbeLabel is the outcome of the finding's own probe, or of the
-// exposure's when the rules engine tied none to the finding.
-func (f *findingDoc) ProbeLabel() string {
-	if f.Probe != nil {
-		return f.Probe.label()
-	}
-	return f.Exposure.ProbeLabel()
-}
-
-// ProbeView is the probe shown for the finding.
-func (f *findingDoc) ProbeView() *probeDoc {
-	if f.Probe != nil {
-		return f.Probe
-	}
-	return f.Exposure.Probe
-}
-
-func (p *probeDoc) label() string {
-	if p == nil {
-		return ""
-	}
-	s := string(p.State)
-	if p.Service != "" {
-		s += " " + p.Service
-	}
-	return s
-}
-
-// orderedKinds are the layer kinds whose rule identifiers are what people
-// look for (NACL rule numbers, NSG and firewall rule names).
-var orderedKinds = map[string]bool{
-	exposure.LayerNetworkACL: true, exposure.LayerNSG: true,
-	exposure.LayerFirewall: true, exposure.LayerFirewallPolicy: true,
-}
-
-// EvidenceLabel lists the layers that let the traffic in, shortly:
-// "acl-0a1#100, sg-0b2". Route tables are left out: every public path has
-// one and the JSON report names it.
-func (e *exposureDoc) EvidenceLabel() string {
-	var parts []string
-	for _, ev := range e.Evidence {
-		if ev.LayerKind == exposure.LayerRoute {
-			continue
-		}
-		s := shortID(ev.Layer, ev.LayerName)
-		if ev.Rule != "" && orderedKinds[ev.LayerKind] {
-			s += "#" + ev.Rule
-		}
-		if !slices.Contains(parts, s) {
-			parts = append(parts, s)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// shortID shortens long resource identifiers (ARNs, Azure resource IDs,
-// GCP self-links) to their name.
-func shortID(id, name string) string {
-	if !strings.Contains(id, "/") {
-		return id
-	}
-	if name != "" {
-		return name
-	}
-	id = strings.TrimRight(id, "/")
-	return id[strings.LastIndex(id, "/")+1:]
-}
-
-// frameworkControls is the compliance state of one framework.
-type frameworkControls struct {
-	Framework                 string
-	Controls                  []Control
-	Pass, Fail, NotApplicable int
-}
-
-// complianceByFramework groups sorted controls by framework.
-func complianceByFramework(cs []Control) []*frameworkControls {
-	var out []*frameworkControls
-	for _, c := range cs {
-		if len(out) == 0 || out[len(out)-1].Framework != c.Framework {
-			out = append(out, &frameworkControls{Framework: c.Framework})
-		}
-		fw := out[len(out)-1]
-		fw.Controls = append(fw.Controls, c)
-		switch c.Status {
-		case ControlPass:
-			fw.Pass++
-		case ControlFail:
-			fw.Fail++
-		default:
-			fw.NotApplicable++
-		}
-	}
-	return out
 }

@@ -15,7 +15,6 @@ import (
 )
 
 func TestSourcesLabel(t *testing.T) {
-	v := newView(&Report{})
 	for _, c := range []struct {
 		cidrs []string
 		want  string
@@ -38,7 +37,13 @@ func TestSourcesLabel(t *testing.T) {
 		if c.cidrs == nil {
 			s = nil
 		}
-		if got := v.sourceInfo(s).label; got != c.want {
+		// The label is computed from the published sources, as a reader
+		// of the JSON report sees them.
+		got, err := sourcesLabel(exposure.DisplaySources(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
 			t.Errorf("sources %v: label %q, want %q", c.cidrs, got, c.want)
 		}
 	}
@@ -46,18 +51,18 @@ func TestSourcesLabel(t *testing.T) {
 
 func TestPortLabel(t *testing.T) {
 	for _, c := range []struct {
-		e    exposureDoc
+		e    Exposure
 		want string
 	}{
-		{exposureDoc{Protocol: exposure.ProtocolTCP, FromPort: 22, ToPort: 22}, "22"},
-		{exposureDoc{Protocol: exposure.ProtocolUDP, FromPort: 1024, ToPort: 65535}, "1024-65535"},
-		{exposureDoc{Protocol: exposure.ProtocolAll, FromPort: 0, ToPort: 65535}, "all"},
-		{exposureDoc{Protocol: exposure.ProtocolICMP, FromPort: 8, ToPort: 8}, "type 8"},
-		{exposureDoc{Protocol: exposure.ProtocolTCP, FromPort: 443, ToPort: 443,
-			Backend: &backendDoc{Protocol: exposure.ProtocolTCP, FromPort: 8443, ToPort: 8443}}, "443→8443"},
+		{Exposure{Protocol: exposure.ProtocolTCP, FromPort: 22, ToPort: 22}, "22"},
+		{Exposure{Protocol: exposure.ProtocolUDP, FromPort: 1024, ToPort: 65535}, "1024-65535"},
+		{Exposure{Protocol: exposure.ProtocolAll, FromPort: 0, ToPort: 65535}, "all"},
+		{Exposure{Protocol: exposure.ProtocolICMP, FromPort: 8, ToPort: 8}, "type 8"},
+		{Exposure{Protocol: exposure.ProtocolTCP, FromPort: 443, ToPort: 443,
+			Backend: &Backend{Protocol: exposure.ProtocolTCP, FromPort: 8443, ToPort: 8443}}, "443→8443"},
 		// A forward that keeps the port is not a translation.
-		{exposureDoc{Protocol: exposure.ProtocolTCP, FromPort: 80, ToPort: 80,
-			Backend: &backendDoc{Protocol: exposure.ProtocolTCP, FromPort: 80, ToPort: 80}}, "80"},
+		{Exposure{Protocol: exposure.ProtocolTCP, FromPort: 80, ToPort: 80,
+			Backend: &Backend{Protocol: exposure.ProtocolTCP, FromPort: 80, ToPort: 80}}, "80"},
 	} {
 		if got := c.e.PortLabel(); got != c.want {
 			t.Errorf("PortLabel(%+v) = %q, want %q", c.e, got, c.want)
@@ -66,7 +71,7 @@ func TestPortLabel(t *testing.T) {
 }
 
 func TestEvidenceLabel(t *testing.T) {
-	e := exposureDoc{Evidence: []exposure.Evidence{
+	e := Exposure{Evidence: []exposure.Evidence{
 		{Layer: "rtb-1", LayerKind: exposure.LayerRoute, Rule: "0.0.0.0/0"},
 		{Layer: "acl-1", LayerKind: exposure.LayerNetworkACL, Rule: "100"},
 		{Layer: "sg-1", LayerKind: exposure.LayerSecurityGroup, Rule: "sgr-1"},

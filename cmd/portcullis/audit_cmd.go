@@ -241,10 +241,11 @@ Flags:
 		}
 		return code
 	}
-	if err := writeReport(e, res.Report, f.format, f.output, f.color); err != nil {
+	doc := reports.NewDocument(res.Report)
+	if err := writeDocument(e, doc, f.format, f.output, f.color); err != nil {
 		return fail(e, err)
 	}
-	return exitCode(res.Report)
+	return exitCode(doc)
 }
 
 func contains(list []string, s string) bool {
@@ -266,6 +267,11 @@ func checkFormat(format string) error {
 // writeReport renders the report to a file (atomically: a reader never sees
 // half a report) or to standard output.
 func writeReport(e *env, r *reports.Report, format, output, color string) error {
+	return writeDocument(e, reports.NewDocument(r), format, output, color)
+}
+
+// writeDocument renders a report document as writeReport does.
+func writeDocument(e *env, d *reports.Document, format, output, color string) error {
 	var buf bytes.Buffer
 	var err error
 	if strings.EqualFold(format, "table") {
@@ -276,9 +282,9 @@ func writeReport(e *env, r *reports.Report, format, output, color string) error 
 		case "auto":
 			opts.Color = output == "" && e.stdoutTTY && e.getenv("NO_COLOR") == ""
 		}
-		err = reports.WriteTable(&buf, r, opts)
+		err = reports.RenderTable(&buf, d, opts)
 	} else {
-		err = reports.Write(&buf, format, r)
+		err = reports.Render(&buf, format, d)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s report: %w", format, err)
@@ -314,14 +320,13 @@ func writeFileAtomic(name string, data []byte) error {
 	return os.Rename(tmp.Name(), name)
 }
 
-// exitCode says how the audit went (see the package comment).
-func exitCode(r *reports.Report) int {
-	for _, f := range r.Findings {
-		if f.Suppressed == nil && f.Severity >= r.FailOn {
-			return exitFindings
-		}
-	}
-	if r.Partial {
+// exitCode says how the audit went (see the package comment), from the
+// counts the report itself publishes.
+func exitCode(d *reports.Document) int {
+	switch {
+	case d.Summary.Failing > 0:
+		return exitFindings
+	case d.Partial:
 		return exitPartial
 	}
 	return exitOK

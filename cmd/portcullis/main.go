@@ -69,7 +69,8 @@ func commands() map[string]command {
 		"snapshot": {"save the raw API responses of a live collection for an offline audit", runSnapshot},
 		"demo":     {"audit the embedded demo estate, with probes against loopback stand-ins", runDemo},
 		"rules":    {"list the rule catalog or show one rule (rules list | rules show ID)", runRules},
-		"explain":  {"explain one exposure of a JSON report: its path, evidence and findings", runExplain},
+		"explain":  {"explain one exposure (or finding) of a JSON report: its path, evidence and findings", runExplain},
+		"report":   {"render a saved JSON report in another format (report --in report.json --format html)", runReport},
 		"version":  {"print the version", runVersion},
 	}
 }
@@ -105,6 +106,7 @@ Examples:
   portcullis audit --provider aws,gcp --gcp-projects prod-1 --fail-on critical
   portcullis snapshot --out ./snap                   # on the client side
   portcullis audit --snapshot ./snap --format html --output report.html
+  portcullis report --in report.json --format sarif  # re-render a saved JSON report
   portcullis demo                                    # no cloud account needed
 
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;

@@ -272,9 +272,8 @@ func TestExplain(t *testing.T) {
 	if code, _, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--no-probe", "--provider", "azure", "--format", "json", "--output", out); code == exitError {
 		t.Fatal(stderr)
 	}
-	var r explainReport
-	data, _ := os.ReadFile(out)
-	if err := json.Unmarshal(data, &r); err != nil {
+	r, err := readReport(out)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var id string

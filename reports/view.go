@@ -116,8 +116,9 @@ func NewDocument(r *Report) *Document {
 	// document's own fields, as they do for a document read back.
 	if err := d.link(false); err != nil {
 		// Every source list here is exposure.DisplaySources output, which
-		// always parses; an error means the two disagree.
-		panic("reports: label a built document: " + err.Error())
+		// always parses; should the two ever disagree, say so in the
+		// report rather than fail it.
+		d.Errors = append(d.Errors, exposure.Error{Stage: "report", Message: "label the report: " + err.Error()})
 	}
 
 	slices.SortStableFunc(d.Exposures, compareExposures)

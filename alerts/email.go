@@ -227,7 +227,7 @@ type emailView struct {
 
 type emailItem struct {
 	Badge, Severity, Endpoint, Backend, NewPorts, Findings, Sources, Target, Path, Probe, Actor, ID string
-	Latent                                                                                         bool
+	Latent                                                                                          bool
 }
 
 func newEmailView(m Message, max int) emailView {

@@ -206,7 +206,11 @@ func (b *smtpBackend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 	return &smtpSession{b: b, r: received{tls: tls}, c: c}, nil
 }
 
-func (b *smtpBackend) received() []received { b.mu.Lock(); defer b.mu.Unlock(); return append([]received(nil), b.msgs...) }
+func (b *smtpBackend) received() []received {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]received(nil), b.msgs...)
+}
 
 type smtpSession struct {
 	b *smtpBackend

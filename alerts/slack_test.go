@@ -76,7 +76,11 @@ func newSink(t *testing.T, replies ...reply) *sink {
 
 func (s *sink) url() secret.Value { return secret.New(s.srv.URL + webhookPath) }
 
-func (s *sink) bodies() [][]byte { s.mu.Lock(); defer s.mu.Unlock(); return append([][]byte(nil), s.got...) }
+func (s *sink) bodies() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.got...)
+}
 
 // newTestSlack is a notifier on the fake clock.
 func newTestSlack(t *testing.T, webhook secret.Value, clock *fakeClock, o SlackOptions) *Slack {

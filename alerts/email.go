@@ -232,8 +232,8 @@ type emailItem struct {
 
 func newEmailView(m Message, max int) emailView {
 	v := emailView{Headline: Headline(m), Scope: scopeName(m.Scope), RunID: m.RunID}
-	if u := reportLink(m.ReportURL, ""); u != "" {
-		v.ReportURL = m.ReportURL // an http(s) URL; html/template escapes it again for href
+	if isWebURL(m.ReportURL) {
+		v.ReportURL = m.ReportURL // html/template escapes it for href
 	}
 	if m.Digest != nil && !m.Digest.From.IsZero() {
 		v.Period = m.Digest.From.UTC().Format(time.DateOnly) + " to " + m.Digest.To.UTC().Format(time.DateOnly)

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -461,5 +462,27 @@ func TestSMTPCancel(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Send returned after %s", d)
+	}
+}
+
+// TestNotifiersPrintNoSecret: a notifier or transport printed by mistake
+// (a %+v in a log line) shows no webhook path and no password.
+func TestNotifiersPrintNoSecret(t *testing.T) {
+	sl, err := NewSlack(secret.New("https://hooks.slack.com"+webhookPath), SlackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewSMTP(secret.New("smtp://alerts:"+smtpPassword+"@mail.example.test:587"), SMTPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEmail(tr, "alerts@example.com", []string{"oncall@example.com"}, EmailOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{sl, *sl, tr, *tr, e} {
+		for _, verb := range []string{"%v", "%+v", "%#v"} {
+			noLeak(t, "printed notifier", fmt.Sprintf(verb, v))
+		}
 	}
 }

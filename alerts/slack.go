@@ -359,12 +359,19 @@ func slackItem(it Item) string {
 // reportLink is a mrkdwn link to u, or "" when u is not an http(s) URL.
 // In <url|label> the URL must hold no |, < or > (percent-encoded here).
 func reportLink(u, label string) string {
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+	if !isWebURL(u) {
 		return ""
 	}
+	p, _ := url.Parse(u)
 	safe := strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E", "&", "&amp;", " ", "%20").Replace(p.String())
 	return "<" + safe + "|" + label + ">"
+}
+
+// isWebURL reports whether u is an absolute http(s) URL: the only report
+// links a message carries.
+func isWebURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "https" || p.Scheme == "http") && p.Host != ""
 }
 
 // SlackPayload is the Block Kit JSON of m, listing at most maxItems

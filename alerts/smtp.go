@@ -40,7 +40,8 @@ type SMTPOptions struct {
 type SMTP struct {
 	host, addr string
 	implicit   bool
-	user, pass string
+	user       string
+	pass       secret.Value // a Value, so that printing the transport prints no password
 	opts       SMTPOptions
 }
 
@@ -75,7 +76,8 @@ func NewSMTP(u secret.Value, o SMTPOptions) (*SMTP, error) {
 	s.addr = net.JoinHostPort(s.host, port)
 	if p.User != nil {
 		s.user = p.User.Username()
-		s.pass, _ = p.User.Password()
+		pw, _ := p.User.Password()
+		s.pass = secret.New(pw)
 	}
 	if s.opts.Timeout <= 0 {
 		s.opts.Timeout = 60 * time.Second
@@ -162,7 +164,7 @@ func (s *SMTP) Send(ctx context.Context, from string, to []string, msg []byte) (
 		if ok, mechs := c.Extension("AUTH"); !ok || !hasMech(mechs, "PLAIN") {
 			return wrap("auth", fmt.Errorf("the server does not offer AUTH PLAIN (offers %q)", mechs))
 		}
-		if err := c.Auth(plainAuth{user: s.user, pass: s.pass, host: s.host}); err != nil {
+		if err := c.Auth(plainAuth{user: s.user, pass: s.pass.Reveal(), host: s.host}); err != nil {
 			return wrap("auth", err)
 		}
 	}

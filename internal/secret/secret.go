@@ -20,18 +20,28 @@ const Redacted = "[redacted]"
 // Value is a secret. Every way of printing it (fmt with any verb, slog,
 // encoding/json, encoding.TextMarshaler) prints [redacted]; only Reveal
 // returns the secret, so each use of it is visible in the code.
+//
+// The secret sits behind a pointer: fmt cannot call the methods of a
+// Value held in another struct's unexported field, and prints such a
+// field by reflection, but it prints a nested pointer as an address and
+// never follows it.
 type Value struct {
-	s string
+	p *string
 }
 
 // New wraps s.
-func New(s string) Value { return Value{s: s} }
+func New(s string) Value { return Value{p: &s} }
 
 // Reveal returns the secret itself.
-func (v Value) Reveal() string { return v.s }
+func (v Value) Reveal() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
 
 // IsZero reports whether the value is empty.
-func (v Value) IsZero() bool { return v.s == "" }
+func (v Value) IsZero() bool { return v.Reveal() == "" }
 
 func (Value) String() string   { return Redacted }
 func (Value) GoString() string { return Redacted }

@@ -44,12 +44,22 @@ func TestValueNeverPrints(t *testing.T) {
 		V Value
 		M map[Value]int
 	}{v, map[Value]int{v: 1}})
+	// A Value in an unexported field, as in a client struct printed by
+	// mistake: fmt cannot call its methods there.
+	type holder struct {
+		name string
+		v    Value
+		in   struct{ v Value }
+	}
+	h := holder{name: "x", v: v}
+	h.in.v = v
 	if err != nil {
 		t.Fatal(err)
 	}
 	outs := []string{logs.String(), string(js), v.String(), v.GoString()}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10s", "%T"} {
-		outs = append(outs, fmt.Sprintf(verb, v), fmt.Sprintf(verb, &v), fmt.Sprintf(verb, struct{ V Value }{v}), fmt.Sprintf(verb, []Value{v}))
+		outs = append(outs, fmt.Sprintf(verb, v), fmt.Sprintf(verb, &v), fmt.Sprintf(verb, struct{ V Value }{v}), fmt.Sprintf(verb, []Value{v}),
+			fmt.Sprintf(verb, h), fmt.Sprintf(verb, &h))
 	}
 	for _, o := range outs {
 		if strings.Contains(o, material) || strings.Contains(o, fmt.Sprintf("%x", material)) {

@@ -15,6 +15,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // Transport sends one composed email (RFC 5322 bytes, CRLF line ends) to
@@ -256,7 +258,7 @@ func newEmailView(m Message, max int) emailView {
 		ei := emailItem{
 			Badge: kindBadge(it.Kind), Severity: it.Severity.String(), Endpoint: endpoint(it), Findings: findingLine(it),
 			Sources: it.Sources, Target: target(it), Path: it.Path, Probe: it.Probe, Actor: it.Actor, ID: it.ExposureID,
-			Latent: it.Level == "latent",
+			Latent: it.Level == exposure.Latent,
 		}
 		if it.BackendPorts != "" && it.BackendPorts != it.Ports {
 			ei.Backend = it.BackendPorts

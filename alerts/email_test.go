@@ -118,7 +118,7 @@ func TestEmailGolden(t *testing.T) {
 		t.Errorf("To: %v %v", to, err)
 	}
 	text, html := bodies["text/plain"], bodies["text/html"]
-	if !strings.Contains(text, "NEW critical  203.0.113.10:22/tcp") || !strings.Contains(text, "<!channel> <script>") {
+	if !strings.Contains(text, "NEW critical  203.0.113.10:22/tcp") || !strings.Contains(text, "<!channel> @here <script>") {
 		t.Errorf("text body:\n%s", text)
 	}
 	if strings.Contains(html, "<!channel>") || strings.Contains(html, "<script>") || !strings.Contains(html, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; ") {

@@ -42,7 +42,7 @@ const smtpPassword = "pw-LEAK-3c9d1e7f"
 var account = exposure.Scope{Provider: "aws", Account: "111122223333"}
 
 // hostile is a name a tenant controls, made to break every output.
-var hostile = "<!channel> <script>alert(1)</script> & *bold* `tick` \x1b[31mred\x07 \u202Egnp.exe " + strings.Repeat("very-long-name-", 40)
+var hostile = "<!channel> @here <script>alert(1)</script> & *bold* `tick` \x1b[31mred\x07 \u202Egnp.exe " + strings.Repeat("very-long-name-", 40)
 
 // realistic is one run's message: three new exposures, a widened one, a
 // hostile one, and two resolved.

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/internal/secret"
 )
 
@@ -278,9 +280,17 @@ type slackText struct {
 // escape in Slack; in a cloud string they can at most change emphasis,
 // which is cosmetic, so they are left alone, except inside code spans
 // (see code).
+//
+// Plain "@channel", "@here" and "@everyone" are not mentions in a webhook
+// message (mentions are the <!…> forms escaped above), but Slack clients
+// have linked them in some settings (link_names); their @ becomes a
+// full-width ＠ so that no setting can make them ping.
 func mrkdwn(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return atMention.ReplaceAllString(s, "＠$1")
 }
+
+var atMention = regexp.MustCompile(`(?i)@(channel|here|everyone)\b`)
 
 // code is s escaped in a code span: a backtick would end the span early,
 // so it becomes a prime.
@@ -326,7 +336,7 @@ func slackItem(it Item) string {
 	if it.BackendPorts != "" && it.BackendPorts != it.Ports {
 		fmt.Fprintf(&b, " → backend port %s", mrkdwn(it.BackendPorts))
 	}
-	if it.Level == "latent" {
+	if it.Level == exposure.Latent {
 		b.WriteString(" _(latent: no path delivers it today)_")
 	}
 	if it.Kind == KindWidened && it.NewPorts != "" {

@@ -217,12 +217,12 @@ func TestSlackHostileStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLimits(t, b)
-	for _, bad := range []string{"<!channel>", "<script>", "<@U024BE7LH>", "\x1b", "\x07", "\u202E"} {
+	for _, bad := range []string{"<!channel>", "<script>", "<@U024BE7LH>", "@here", "\x1b", "\x07", "\u202E"} {
 		if bytes.Contains(b, []byte(bad)) {
 			t.Errorf("payload carries %q", bad)
 		}
 	}
-	for _, want := range []string{"&lt;!channel&gt;", "&lt;script&gt;", " &amp; ", "&lt;@U024BE7LH&gt;"} {
+	for _, want := range []string{"&lt;!channel&gt;", "＠here", "&lt;script&gt;", " &amp; ", "&lt;@U024BE7LH&gt;"} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("payload lacks the escaped %q", want)
 		}

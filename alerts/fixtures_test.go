@@ -94,6 +94,23 @@ func realistic() Message {
 	}
 }
 
+// digest is a weekly digest of a GCP project with a probe confirmation
+// and a latent exposure.
+func digest() Message {
+	return Message{
+		RunID: "run-20261207", Scope: exposure.Scope{Provider: "gcp", Account: "acme-prod"},
+		Digest: &Period{Label: "weekly", From: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)},
+		Items: []Item{
+			{Kind: KindConfirmed, Severity: rules.High, Level: exposure.Effective, Address: "198.51.100.7", Protocol: "tcp", Ports: "6379",
+				Findings: []FindingRef{{RuleID: "redis-open", Title: "Redis open to the internet", Severity: rules.High}},
+				Sources:  "anyone", TargetName: "cache-1", TargetID: "projects/acme-prod/zones/europe-west1-b/instances/cache-1", Probe: "open redis (no auth)"},
+			{Kind: KindNew, Severity: rules.Medium, Level: exposure.Latent, Protocol: "tcp", Ports: "0-65535",
+				Findings: []FindingRef{{RuleID: "firewall-allow-all", Severity: rules.Medium}},
+				Sources:  "anyone", TargetID: "projects/acme-prod/global/firewalls/allow-all", Path: "firewall allow-all (priority 1000)"},
+		},
+	}
+}
+
 // overflow is a message of n new exposures, larger than any channel lists.
 func overflow(n int) Message {
 	m := Message{RunID: "run-big", ReportURL: "https://reports.example.com/runs/run-big/report.html", Scope: account}

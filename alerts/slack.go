@@ -35,6 +35,9 @@ const (
 	// slackReserved blocks besides items: header, run context, overflow
 	// line, resolved line, and one spare.
 	slackReserved = 5
+	// slackMaxAttempts bounds the posts of one Notify, whatever
+	// Retry-After says (a "Retry-After: 0" loop).
+	slackMaxAttempts = 5
 )
 
 // SlackOptions configure a Slack notifier. Zero values take the defaults.
@@ -146,6 +149,9 @@ func (s *Slack) Notify(ctx context.Context, m Message) error {
 	}
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
+		if attempt > slackMaxAttempts {
+			return fmt.Errorf("slack rate-limited the webhook %d times in a row (waited %s): not delivered", slackMaxAttempts, waited)
+		}
 		release, err := s.pace(ctx)
 		if err != nil {
 			return fmt.Errorf("wait to post to slack: %w", err)
@@ -332,7 +338,11 @@ var severityEmoji = map[string]string{"critical": ":red_circle:", "high": ":larg
 func slackItem(it Item) string {
 	var b strings.Builder
 	sev := it.Severity.String()
-	fmt.Fprintf(&b, "%s *%s · %s* %s", severityEmoji[sev], kindBadge(it.Kind), sev, code(endpoint(it)))
+	mark := severityEmoji[sev]
+	if it.Kind == KindResolved {
+		mark = ":white_check_mark:"
+	}
+	fmt.Fprintf(&b, "%s *%s · %s* %s", mark, kindBadge(it.Kind), sev, code(endpoint(it)))
 	if it.BackendPorts != "" && it.BackendPorts != it.Ports {
 		fmt.Fprintf(&b, " → backend port %s", mrkdwn(it.BackendPorts))
 	}

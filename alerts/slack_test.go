@@ -179,6 +179,8 @@ func TestSlackGolden(t *testing.T) {
 		{"slack-overflow.json", overflow(200)},
 		{"slack-initial.json", Message{RunID: "run-1", Scope: account, Initial: &InitialSummary{Exposures: 42, BySeverity: map[rules.Severity]int{rules.Critical: 3, rules.High: 9, rules.Medium: 30}}}},
 		{"slack-resolved-only.json", Message{RunID: "run-3", Scope: account, Resolved: realistic().Resolved}},
+		{"slack-resolved-listed.json", Message{RunID: "run-3", Scope: account, Resolved: realistic().Resolved, ListResolved: true}},
+		{"slack-digest.json", digest()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSink(t)
@@ -241,6 +243,8 @@ func TestSlackRetries(t *testing.T) {
 		{name: "429 then success", replies: []reply{{status: 429, retryAfter: "3"}}, wantPosts: 2, wantSleep: []time.Duration{3 * time.Second}},
 		{name: "429 beyond the bound", replies: []reply{{status: 429, retryAfter: "20"}, {status: 429, retryAfter: "20"}}, wantErr: "HTTP 429, retry after 20s", wantPosts: 2, wantSleep: []time.Duration{20 * time.Second}},
 		{name: "429 http date", replies: []reply{{status: 429, retryAfter: "Tue, 01 Dec 2026 22:00:05 GMT"}}, wantPosts: 2, wantSleep: []time.Duration{5 * time.Second}},
+		{name: "429 retry-after 0 forever", replies: []reply{{status: 429, retryAfter: "0"}, {status: 429, retryAfter: "0"}, {status: 429, retryAfter: "0"}, {status: 429, retryAfter: "0"}, {status: 429, retryAfter: "0"}, {status: 429, retryAfter: "0"}},
+			wantErr: "5 times in a row", wantPosts: 5, wantSleep: []time.Duration{0, time.Second, 0, time.Second, 0, time.Second, 0, time.Second, 0}},
 		{name: "500", replies: []reply{{status: 500}}, wantErr: "HTTP 500", wantPosts: 1},
 		{name: "404", replies: []reply{{status: 404}}, wantErr: "HTTP 404", wantPosts: 1},
 		{name: "timeout", replies: []reply{{status: 200, delay: 2 * time.Second}}, timeout: 100 * time.Millisecond, wantErr: "Client.Timeout", wantPosts: 1},
@@ -445,4 +449,13 @@ func equalDurations(a, b []time.Duration) bool {
 		}
 	}
 	return true
+}
+
+func BenchmarkSlackPayload(b *testing.B) {
+	m := overflow(200)
+	for b.Loop() {
+		if _, err := SlackPayload(m, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -157,25 +157,32 @@ func (s *Slack) Notify(ctx context.Context, m Message) error {
 			return fmt.Errorf("wait to post to slack: %w", err)
 		}
 		status, header, reply, err := s.post(ctx, body)
-		release()
 		if err != nil {
+			release()
 			return fmt.Errorf("post to slack webhook: %w", err)
 		}
 		s.log.Debug("slack post", "status", status, "attempt", attempt, "bytes", len(body))
 		switch {
 		case status == http.StatusOK:
+			release()
 			return nil
 		case status == http.StatusTooManyRequests:
 			d := retryAfter(header.Get("Retry-After"), s.now())
 			if waited+d > s.maxWait {
+				release()
 				return fmt.Errorf("slack rate-limited the webhook (HTTP 429, retry after %s, waited %s already): not delivered", d, waited)
 			}
 			s.log.Info("slack rate limit: waiting", "retry_after", d, "attempt", attempt)
-			if err := s.sleep(ctx, d); err != nil {
+			// The wait holds the turn: Retry-After is for the webhook,
+			// so any other post in the meantime would be refused too.
+			err := s.sleep(ctx, d)
+			release()
+			if err != nil {
 				return fmt.Errorf("wait for slack's Retry-After: %w", err)
 			}
 			waited += d
 		default:
+			release()
 			return fmt.Errorf("slack webhook answered HTTP %d: %s", status, reply)
 		}
 	}

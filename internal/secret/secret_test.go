@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -77,16 +78,18 @@ func TestValueNeverPrints(t *testing.T) {
 func TestResolve(t *testing.T) {
 	ctx := context.Background()
 	cfg := motoConfig(t)
-	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/portcullis/slack-webhook"),
+	// Names unique to this run: -count=N reuses the server.
+	sfx := fmt.Sprint(time.Now().UnixNano())
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/portcullis/slack-webhook-"+sfx),
 		Value: aws.String("https://hooks.example.com/" + material), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
 		t.Fatal(err)
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/smtp"), SecretString: aws.String("smtp://u:" + material + "@127.0.0.1:2525")})
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/smtp-"+sfx), SecretString: aws.String("smtp://u:" + material + "@127.0.0.1:2525")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/binary"), SecretBinary: []byte("bin-" + material)}); err != nil {
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/binary-"+sfx), SecretBinary: []byte("bin-" + material)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -94,10 +97,10 @@ func TestResolve(t *testing.T) {
 	}{
 		{in: "https://hooks.example.com/literal-" + material, want: "https://hooks.example.com/literal-" + material},
 		{in: "", want: ""},
-		{in: "ssm:/portcullis/slack-webhook", want: "https://hooks.example.com/" + material},
-		{in: "secretsmanager:portcullis/smtp", want: "smtp://u:" + material + "@127.0.0.1:2525"},
+		{in: "ssm:/portcullis/slack-webhook-" + sfx, want: "https://hooks.example.com/" + material},
+		{in: "secretsmanager:portcullis/smtp-" + sfx, want: "smtp://u:" + material + "@127.0.0.1:2525"},
 		{in: "secretsmanager:" + aws.ToString(out.ARN), want: "smtp://u:" + material + "@127.0.0.1:2525"},
-		{in: "secretsmanager:portcullis/binary", want: "bin-" + material},
+		{in: "secretsmanager:portcullis/binary-" + sfx, want: "bin-" + material},
 		{in: "ssm:/portcullis/absent", wantErr: "read ssm parameter /portcullis/absent"},
 		{in: "secretsmanager:portcullis/absent", wantErr: "read secret portcullis/absent"},
 		{in: "ssm:", wantErr: `credential reference "ssm:"`},

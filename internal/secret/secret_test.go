@@ -80,16 +80,16 @@ func TestResolve(t *testing.T) {
 	cfg := motoConfig(t)
 	// Names unique to this run: -count=N reuses the server.
 	sfx := fmt.Sprint(time.Now().UnixNano())
-	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/portcullis/slack-webhook-"+sfx),
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/portcullis/slack-webhook-" + sfx),
 		Value: aws.String("https://hooks.example.com/" + material), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
 		t.Fatal(err)
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/smtp-"+sfx), SecretString: aws.String("smtp://u:" + material + "@127.0.0.1:2525")})
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/smtp-" + sfx), SecretString: aws.String("smtp://u:" + material + "@127.0.0.1:2525")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/binary-"+sfx), SecretBinary: []byte("bin-" + material)}); err != nil {
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("portcullis/binary-" + sfx), SecretBinary: []byte("bin-" + material)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -204,7 +204,11 @@ func Headline(m Message) string {
 	var s string
 	if len(kinds) == 1 {
 		k := m.Items[0].Kind
-		s = fmt.Sprintf("%s%d %s %s in %s", prefix, len(m.Items), kindLabel(k), pluralWord(len(m.Items), "exposure", "exposures"), where)
+		noun := "exposures"
+		if len(m.Items) == 1 {
+			noun = "exposure"
+		}
+		s = fmt.Sprintf("%s%d %s %s in %s", prefix, len(m.Items), k, noun, where)
 		if k == KindConfirmed {
 			s = fmt.Sprintf("%s%s confirmed by a probe in %s", prefix, plural(len(m.Items), "exposure", "exposures"), where)
 		}
@@ -224,15 +228,6 @@ func Headline(m Message) string {
 		s += fmt.Sprintf(", %d resolved", n)
 	}
 	return s
-}
-
-func kindLabel(k Kind) string { return string(k) }
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // endpoint is "203.0.113.10:22/tcp", "[2001:db8::1]:443/tcp", or for a

@@ -24,7 +24,7 @@ const Redacted = "[redacted]"
 // The secret sits behind a pointer: fmt cannot call the methods of a
 // Value held in another struct's unexported field, and prints such a
 // field by reflection, but it prints a nested pointer as an address and
-// never follows it.
+// never follows it. (So == compares identity, not content.)
 type Value struct {
 	p *string
 }

@@ -47,8 +47,8 @@ type Email struct {
 	now    func() time.Time
 }
 
-// NewEmail checks the addresses (RFC 5322, one each; no display names in
-// to) and returns the notifier.
+// NewEmail checks the addresses (RFC 5322, one address per string, a
+// display name allowed) and returns the notifier.
 func NewEmail(t Transport, from string, to []string, o EmailOptions) (*Email, error) {
 	if t == nil {
 		return nil, errors.New("email notifier: no transport")

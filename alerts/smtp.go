@@ -107,7 +107,7 @@ func (s *SMTP) tlsConfig() *tls.Config {
 }
 
 // Send delivers msg to every recipient in one transaction.
-func (s *SMTP) Send(ctx context.Context, from string, to []string, msg []byte) (err error) {
+func (s *SMTP) Send(ctx context.Context, from string, to []string, msg []byte) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)

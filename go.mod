@@ -22,6 +22,8 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sesv2 v1.79.8
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.82.0
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
 	github.com/google/cel-go v0.31.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	go4.org/netipx v0.0.0-20260823151212-3075585bcbeb

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"google.golang.org/api/option"
+
+	"github.com/portcullis-sec/portcullis/internal/secret"
 )
 
 // A credential reference names where a secret lives, never the secret:
@@ -25,48 +24,20 @@ import (
 type credentialRef string
 
 func (r credentialRef) validate() error {
-	s := string(r)
-	switch {
-	case s == "":
-		return nil
-	case strings.HasPrefix(s, "ssm:") && len(s) > len("ssm:"):
-		return nil
-	case strings.HasPrefix(s, "secretsmanager:") && len(s) > len("secretsmanager:"):
+	if r == "" {
 		return nil
 	}
-	return fmt.Errorf("credential reference %q: want ssm:<parameter name> or secretsmanager:<secret ARN or name>", s)
+	return secret.CheckReference(string(r))
 }
 
-// fetch reads the referenced secret. Errors name the reference, never the
-// value.
+// fetch reads the referenced secret (internal/secret). Errors name the
+// reference, never the value.
 func (r credentialRef) fetch(ctx context.Context, cfg aws.Config) ([]byte, error) {
-	s := string(r)
-	switch {
-	case strings.HasPrefix(s, "ssm:"):
-		name := strings.TrimPrefix(s, "ssm:")
-		out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-		if err != nil {
-			return nil, fmt.Errorf("read ssm parameter %s: %w", name, err)
-		}
-		if out.Parameter == nil || aws.ToString(out.Parameter.Value) == "" {
-			return nil, fmt.Errorf("read ssm parameter %s: empty value", name)
-		}
-		return []byte(aws.ToString(out.Parameter.Value)), nil
-	case strings.HasPrefix(s, "secretsmanager:"):
-		id := strings.TrimPrefix(s, "secretsmanager:")
-		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-		if err != nil {
-			return nil, fmt.Errorf("read secret %s: %w", id, err)
-		}
-		if out.SecretString != nil {
-			return []byte(*out.SecretString), nil
-		}
-		if len(out.SecretBinary) > 0 {
-			return out.SecretBinary, nil
-		}
-		return nil, fmt.Errorf("read secret %s: empty value", id)
+	v, err := secret.Fetch(ctx, string(r), cfg)
+	if err != nil {
+		return nil, err
 	}
-	return nil, r.validate()
+	return []byte(v.Reveal()), nil
 }
 
 // gcpCredentials turns a Google credential configuration into a client

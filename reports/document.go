@@ -31,6 +31,8 @@ type Document struct {
 	Exceptions        []ExceptionEntry        `json:"exceptions"`
 	Misconfigurations []MisconfigurationEntry `json:"misconfigurations"`
 	Errors            []exposure.Error        `json:"errors"`
+	// Changes is what changed since the last run; only with a state.
+	Changes *Changes `json:"changes,omitempty"`
 }
 
 // Summary holds the counts of the document.
@@ -131,6 +133,10 @@ type Exposure struct {
 	SourceBreadth exposure.Breadth    `json:"sourceBreadth"`
 	Evidence      []exposure.Evidence `json:"evidence"`
 	Probe         *Probe              `json:"probe,omitempty"`
+	// Change is what happened to the exposure's key since the last run
+	// (ChangeNew, ChangeWidened, …); empty when unchanged or without a
+	// state.
+	Change string `json:"change,omitempty"`
 
 	// Labels for the human formats, derived from the fields above and the
 	// findings (see Document.link).

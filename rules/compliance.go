@@ -469,10 +469,10 @@ func decideDefaultSG(res *ControlResult, layers []*exposure.Layer, misconfigs []
 		res.Reason = "no default security group in the inventory"
 	case len(res.Evidence) > 0:
 		res.Status = StatusFail
-		res.Reason = fmt.Sprintf("%d of %d default security group(s) have inbound rules", len(res.Evidence), res.Examined)
+		res.Reason = fmt.Sprintf("%d of %d default security group(s) have inbound or outbound rules", len(res.Evidence), res.Examined)
 	default:
 		res.Status = StatusPass
-		res.Reason = fmt.Sprintf("%d default security group(s) examined, none has inbound rules", res.Examined)
+		res.Reason = fmt.Sprintf("%d default security group(s) examined, none has rules", res.Examined)
 	}
 }
 

@@ -149,15 +149,26 @@ func (e *Engine) EvaluateInput(in Input) *Result {
 	idx := indexObservations(in.Observations)
 	views := make([]*view, 0, len(in.Exposures))
 	sc := sourceCache{}
+	runs := unionRuns(in.Exposures)
+	runViews := map[*exposure.Exposure]*view{}
 	var findings []Finding
 	for _, x := range in.Exposures {
 		if x == nil {
 			continue
 		}
 		v := newView(x, idx, sc)
+		if u := runs[x]; u != nil {
+			if runViews[u] == nil {
+				runViews[u] = newView(u, idx, sc)
+			}
+			v.run = runViews[u]
+		}
 		views = append(views, v)
 		for i := range e.cat.rules {
 			r := &e.cat.rules[i]
+			if v.run != nil && unionKind(r.Match.Kind) {
+				continue // judged once, on the union
+			}
 			for _, cand := range e.cat.match(r, v) {
 				findings = append(findings, e.finding(v, cand))
 			}
@@ -175,6 +186,20 @@ func (e *Engine) EvaluateInput(in Input) *Result {
 				if ok {
 					findings = append(findings, e.customFinding(v, cr))
 				}
+			}
+		}
+	}
+	// Structural rules judge the union of a target's exposures per
+	// protocol and source set, so that the same admitted traffic gives the
+	// same findings however its rules are written or its range is cut.
+	for _, u := range sortedRuns(runViews) {
+		for i := range e.cat.rules {
+			r := &e.cat.rules[i]
+			if !unionKind(r.Match.Kind) {
+				continue
+			}
+			for _, cand := range e.cat.match(r, u) {
+				findings = append(findings, e.finding(u, cand))
 			}
 		}
 	}

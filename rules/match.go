@@ -30,6 +30,9 @@ type view struct {
 	// frontend ports.
 	obs   []*exposure.Observation
 	facts *sourceFacts
+	// run is the union of the target's exposures this one is a piece of
+	// (same protocol and sources, adjacent ports), when there is one.
+	run *view
 }
 
 // obsIndex groups observations by endpoint.
@@ -224,6 +227,9 @@ func (v *view) servicePort(front uint16) uint16 {
 // wide reports whether port rules are reported through the structural rule
 // that covers them rather than one by one.
 func (v *view) wide(threshold int) bool {
+	if v.run != nil {
+		return v.run.wide(threshold)
+	}
 	return v.svcProto == exposure.ProtocolAll || v.svc.Size() > threshold
 }
 

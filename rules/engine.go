@@ -146,7 +146,7 @@ func (e *Engine) Evaluate(exps []*exposure.Exposure, obs []exposure.Observation)
 // EvaluateInput applies the rules to everything in the input.
 func (e *Engine) EvaluateInput(in Input) *Result {
 	res := &Result{}
-	idx := indexObservations(in.Observations)
+	idx := indexObservations(in.Observations, in.Exposures)
 	views := make([]*view, 0, len(in.Exposures))
 	sc := sourceCache{}
 	runs := unionRuns(in.Exposures)

@@ -70,6 +70,10 @@ type Rule struct {
 	// Severity is the base severity: an effective exposure open to anyone,
 	// not yet confirmed by a probe. See Adjust for the formula.
 	Severity Severity `yaml:"severity" json:"severity"`
+	// Basis says why the rule has its severity: the peer ratings and
+	// facts it rests on (Security Hub, Prowler, CloudSploit, GCP Security
+	// Health Analytics). Required in the catalog.
+	Basis string `yaml:"basis,omitempty" json:"basis,omitempty"`
 	// Floor is the lowest severity adjustments may bring the rule to.
 	Floor Severity `yaml:"floor,omitempty" json:"floor,omitempty"`
 	Match Match    `yaml:"match" json:"match"`
@@ -240,6 +244,9 @@ func (r *Rule) validate(custom bool) []error {
 	}
 	if !custom && r.Category == "" {
 		bad("category is required")
+	}
+	if !custom && r.Basis == "" {
+		bad("basis (why the rule has its severity) is required")
 	}
 	if r.Floor > r.Severity {
 		bad("floor %s is above severity %s", r.Floor, r.Severity)

@@ -60,6 +60,9 @@ func (c *Catalog) WriteRule(w io.Writer, id, format string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s — %s\n\n", r.ID, r.Title)
 	fmt.Fprintf(&b, "Severity:    %s (base: effective, open to anyone, unconfirmed; floor %s)\n", r.Severity, r.Floor)
+	if r.Basis != "" {
+		fmt.Fprintf(&b, "Basis:       %s\n", r.Basis)
+	}
 	fmt.Fprintf(&b, "Category:    %s\n", r.Category)
 	if r.Service != "" {
 		fmt.Fprintf(&b, "Service:     %s\n", r.Service)

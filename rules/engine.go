@@ -205,7 +205,14 @@ func (e *Engine) EvaluateInput(in Input) *Result {
 	}
 	res.Exceptions = e.applyExceptions(findings)
 	if in.Layers != nil {
-		res.Misconfigurations = append(CheckNACLReturnTraffic(in.Layers), CheckDefaultSecurityGroups(in.Layers)...)
+		dsg := CheckDefaultSecurityGroups(in.Layers)
+		// The control IDs come from the mappings, which name the
+		// benchmark version they number.
+		refs := e.cat.controlsWithCheck(CheckDefaultSecurityGroup)
+		for i := range dsg {
+			dsg[i].Compliance = refs
+		}
+		res.Misconfigurations = append(CheckNACLReturnTraffic(in.Layers), dsg...)
 	}
 	res.Compliance = e.cat.evaluateCompliance(e.framework, findings, views, in, res.Misconfigurations)
 	if e.framework != "" {

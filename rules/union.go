@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"go4.org/netipx"
+
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
@@ -36,43 +38,70 @@ func unionKind(kind string) bool {
 // than one, the merged exposure. The merged exposure has the ID a single
 // exposure of that range would have, so findings do not depend on the cut.
 func unionRuns(exps []*exposure.Exposure) map[*exposure.Exposure]*exposure.Exposure {
-	groups := map[string][]*exposure.Exposure{}
+	// Group on the cheap fields first: most exposures are alone on their
+	// target, endpoint and protocol, and need no source-set key at all.
+	byTarget := map[string][]*exposure.Exposure{}
 	var order []string
 	for _, x := range exps {
 		if x == nil || x.Site == nil || x.Backend != nil {
 			continue
 		}
-		k := strings.Join([]string{string(x.Level), x.Provider, x.Account, x.Region, x.Target.ID, x.Endpoint.String(), x.Protocol.String(), setKey(x.Sources)}, "\x00")
-		if groups[k] == nil {
+		k := strings.Join([]string{string(x.Level), x.Provider, x.Account, x.Region, x.Target.ID, x.Endpoint.String(), x.Protocol.String()}, "\x00")
+		if byTarget[k] == nil {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], x)
+		byTarget[k] = append(byTarget[k], x)
 	}
 	out := map[*exposure.Exposure]*exposure.Exposure{}
+	keys := map[*netipx.IPSet]string{} // the analysis shares equal sets
 	for _, k := range order {
-		g := groups[k]
-		if len(g) < 2 {
+		if len(byTarget[k]) < 2 {
 			continue
 		}
-		slices.SortStableFunc(g, func(a, b *exposure.Exposure) int {
-			return cmp.Or(cmp.Compare(a.Ports.From, b.Ports.From), cmp.Compare(a.Ports.To, b.Ports.To))
-		})
-		for i := 0; i < len(g); {
-			j, to := i+1, g[i].Ports.To
-			for j < len(g) && int(g[j].Ports.From) <= int(to)+1 {
-				to = max(to, g[j].Ports.To)
-				j++
+		bySources := map[string][]*exposure.Exposure{}
+		var sorder []string
+		for _, x := range byTarget[k] {
+			sk, ok := keys[x.Sources]
+			if !ok {
+				sk = setKey(x.Sources)
+				keys[x.Sources] = sk
 			}
-			if j-i > 1 {
-				u := mergeRun(g[i:j], to)
-				for _, x := range g[i:j] {
-					out[x] = u
-				}
+			if bySources[sk] == nil {
+				sorder = append(sorder, sk)
 			}
-			i = j
+			bySources[sk] = append(bySources[sk], x)
+		}
+		for _, sk := range sorder {
+			mergeGroup(bySources[sk], out)
 		}
 	}
 	return out
+}
+
+// mergeGroup merges each run of adjacent or overlapping port ranges of g
+// (exposures that differ only in ports and evidence) and records the
+// merged exposure of every piece of a run of more than one.
+func mergeGroup(g []*exposure.Exposure, out map[*exposure.Exposure]*exposure.Exposure) {
+	if len(g) < 2 {
+		return
+	}
+	slices.SortStableFunc(g, func(a, b *exposure.Exposure) int {
+		return cmp.Or(cmp.Compare(a.Ports.From, b.Ports.From), cmp.Compare(a.Ports.To, b.Ports.To))
+	})
+	for i := 0; i < len(g); {
+		j, to := i+1, g[i].Ports.To
+		for j < len(g) && int(g[j].Ports.From) <= int(to)+1 {
+			to = max(to, g[j].Ports.To)
+			j++
+		}
+		if j-i > 1 {
+			u := mergeRun(g[i:j], to)
+			for _, x := range g[i:j] {
+				out[x] = u
+			}
+		}
+		i = j
+	}
 }
 
 // mergeRun returns a copy of run[0] covering run[0].Ports.From through to,

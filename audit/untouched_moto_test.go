@@ -39,16 +39,16 @@ func TestUntouchedAccountPassesDefaultGate(t *testing.T) {
 			t.Errorf("%s on %s (%s) is %s: an untouched account fails --fail-on high", f.RuleID, f.Exposure.Target.ID, f.Exposure.Level, f.Severity)
 		}
 	}
-	status := map[string]string{}
+	status := map[string]rules.ControlStatus{}
 	for _, c := range rep.Compliance {
 		if c.Framework == rules.FrameworkCISAWS {
-			status[c.ID] = string(c.Status)
+			status[c.Control] = c.Status
 		}
 	}
-	if status["5.1"] != string(rules.StatusFail) {
+	if status["5.1"] != rules.StatusFail {
 		t.Errorf("CIS AWS 5.1 (NACL admin ports) = %q, want fail on the default NACL; controls: %v", status["5.1"], status)
 	}
-	if status["5.4"] != string(rules.StatusFail) {
+	if status["5.4"] != rules.StatusFail {
 		t.Errorf("CIS AWS 5.4 (default security group) = %q, want fail (its default rules); controls: %v", status["5.4"], status)
 	}
 }

@@ -210,6 +210,12 @@ type Layer struct {
 	// layer is judged as a whole.
 	LatentByRule bool
 	Rules        []Rule
+	// Outbound are a stateful layer's outbound rules (an AWS security
+	// group's egress rules), for checks that judge the layer's own
+	// configuration (CIS AWS default security group). The analysis does
+	// not evaluate them: a stateful layer lets replies to what it admits
+	// out whatever they say. Optional.
+	Outbound []Rule
 	// Internal is address space that reaches the layer only from inside its
 	// own network, never from the internet, even where it is public: a
 	// VPC's IPv6 blocks (replies to them stay in the VPC), public ranges

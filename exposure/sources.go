@@ -12,6 +12,9 @@ import (
 var (
 	anyIPv4 = netip.MustParsePrefix("0.0.0.0/0")
 	anyIPv6 = netip.MustParsePrefix("::/0")
+	// globalUnicast is the only IPv6 block IANA allocates for global
+	// unicast; the rest of ::/0 is reserved or special-purpose.
+	globalUnicast = netip.MustParsePrefix("2000::/3")
 )
 
 // AnySource returns the set of every address, IPv4 and IPv6.
@@ -59,39 +62,65 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// nonPublic lists the IANA special-purpose ranges that are not reachable
-// from the public internet (RFC 6890 and the IANA IPv4/IPv6 Special-Purpose
-// Address Registries). The documentation ranges (192.0.2.0/24,
-// 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are deliberately kept
-// public: examples, fixtures and the demo use them as stand-ins for real
-// public addresses.
+// nonPublic lists the blocks of the IANA IPv4 and IPv6 Special-Purpose
+// Address Registries (RFC 6890 and its updates) that are not globally
+// reachable, and the reserved and non-unicast space of both families: no
+// packet from the internet comes from them. IPv6 starts from 2000::/3, the
+// only block IANA allocates as global unicast (every other /3, c000::/3
+// included, is reserved), so only blocks inside it are listed.
+// https://www.iana.org/assignments/iana-ipv4-special-registry/
+// https://www.iana.org/assignments/iana-ipv6-special-registry/
+// https://www.iana.org/assignments/ipv6-address-space/
+//
+// Special-purpose blocks are taken out whole, even where the registry marks
+// a few of their addresses globally reachable (the PCP and TURN anycast
+// addresses in 192.0.0.0/24 and 2001::/23): those are services, not
+// clients. The deprecated 6to4 prefixes (192.88.99.0/24, 2002::/16, RFC
+// 7526) are out as well: their reachability is "N/A" in the registries.
+//
+// The documentation ranges 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24
+// and 2001:db8::/32 are deliberately kept public: examples, fixtures and
+// the demo use them as stand-ins for real public addresses. 3fff::/20, the
+// newer IPv6 documentation block (RFC 9637), serves no fixture and is
+// non-internet like every other special-purpose block.
 var nonPublic = []string{
-	"0.0.0.0/8",        // "this network"
+	// IPv4
+	"0.0.0.0/8",        // "this network" (RFC 791)
 	"10.0.0.0/8",       // private (RFC 1918)
 	"100.64.0.0/10",    // shared address space, CGNAT (RFC 6598)
-	"127.0.0.0/8",      // loopback
-	"169.254.0.0/16",   // link-local
+	"127.0.0.0/8",      // loopback (RFC 1122)
+	"169.254.0.0/16",   // link-local (RFC 3927)
 	"172.16.0.0/12",    // private (RFC 1918)
-	"192.0.0.0/24",     // IETF protocol assignments
-	"192.88.99.0/24",   // deprecated 6to4 relay anycast
+	"192.0.0.0/24",     // IETF protocol assignments (RFC 6890): DS-Lite, NAT64 discovery, PCP/TURN anycast
+	"192.88.99.0/24",   // deprecated 6to4 relay anycast (RFC 7526)
 	"192.168.0.0/16",   // private (RFC 1918)
 	"198.18.0.0/15",    // benchmarking (RFC 2544)
 	"168.63.129.16/32", // Azure's platform virtual IP (WireServer, health probes): host-local, never internet traffic
-	"224.0.0.0/4",      // multicast
-	"240.0.0.0/4",      // reserved, and 255.255.255.255
-	"::/8",             // unspecified, loopback, IPv4-mapped, discard-only prefix
-	"100::/64",         // discard-only
-	"2001::/23",        // IETF protocol assignments (Teredo, ORCHID, …)
-	"fc00::/7",         // unique local
-	"fe80::/10",        // link-local
-	"ff00::/8",         // multicast
+	"224.0.0.0/4",      // multicast (RFC 5771)
+	"240.0.0.0/4",      // reserved (RFC 1112), and the limited broadcast 255.255.255.255/32 (RFC 919)
+	// IPv6, inside 2000::/3
+	"2001::/23", // IETF protocol assignments (RFC 2928): Teredo, benchmarking, ORCHIDv2, AMT, AS112, DETs
+	"2002::/16", // 6to4 (RFC 3056, deprecated by RFC 7526)
+	"3fff::/20", // documentation (RFC 9637)
+	// IPv6 outside 2000::/3, listed for the record (the universe already
+	// leaves them out): a prefix moved into 2000::/3 by mistake would
+	// show up in TestNonPublicRegistry.
+	"::/8",           // unspecified, loopback, IPv4-mapped (RFC 4291)
+	"64:ff9b::/96",   // IPv4-IPv6 translation (RFC 6052): the IPv4 client is the source
+	"64:ff9b:1::/48", // local-use IPv4-IPv6 translation (RFC 8215)
+	"100::/64",       // discard-only (RFC 6666)
+	"100:0:0:1::/64", // dummy prefix (RFC 9780)
+	"5f00::/16",      // SRv6 SIDs (RFC 9602)
+	"fc00::/7",       // unique local (RFC 4193)
+	"fe80::/10",      // link-local (RFC 4291)
+	"ff00::/8",       // multicast (RFC 4291)
 }
 
 // publicInternet is built once; IPSets are immutable, so sharing is safe.
 var publicInternet = func() *netipx.IPSet {
 	var b netipx.IPSetBuilder
 	b.AddPrefix(anyIPv4)
-	b.AddPrefix(netip.MustParsePrefix("2000::/3")) // global unicast
+	b.AddPrefix(globalUnicast)
 	for _, c := range nonPublic {
 		b.RemovePrefix(netip.MustParsePrefix(c))
 	}
@@ -156,7 +185,9 @@ func SourceBreadth(s *netipx.IPSet) Breadth {
 		switch {
 		case p.Addr().Is4():
 			n4 += uint64(1) << (32 - p.Bits())
-		case p.Bits() <= 32:
+		case p.Bits() < 32:
+			// Wider than a /32: broad on its own. A /32 is 2^32 /64
+			// networks, counted below: "more than a /32" needs more.
 			return BreadthBroad
 		case p.Bits() <= 64:
 			n6 += uint64(1) << (64 - p.Bits())

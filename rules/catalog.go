@@ -70,6 +70,10 @@ type Rule struct {
 	// Severity is the base severity: an effective exposure open to anyone,
 	// not yet confirmed by a probe. See Adjust for the formula.
 	Severity Severity `yaml:"severity" json:"severity"`
+	// Basis says why the rule has its severity: the peer ratings and
+	// facts it rests on (Security Hub, Prowler, CloudSploit, GCP Security
+	// Health Analytics). Required in the catalog.
+	Basis string `yaml:"basis,omitempty" json:"basis,omitempty"`
 	// Floor is the lowest severity adjustments may bring the rule to.
 	Floor Severity `yaml:"floor,omitempty" json:"floor,omitempty"`
 	Match Match    `yaml:"match" json:"match"`
@@ -106,7 +110,17 @@ type Match struct {
 	// Family is the address family whose sources are judged: any
 	// (default), ipv4 or ipv6.
 	Family string `yaml:"family,omitempty" json:"family,omitempty"`
+	// Side is the side of a port translation a ports rule judges:
+	// service (default: the backend port, the service the traffic
+	// reaches) or frontend (the port the internet connects to).
+	Side string `yaml:"side,omitempty" json:"side,omitempty"`
 }
+
+// Sides of a port translation a rule judges.
+const (
+	SideService  = "service"
+	SideFrontend = "frontend"
+)
 
 // compiledMatch is Match parsed for evaluation.
 type compiledMatch struct {
@@ -121,6 +135,7 @@ type compiledMatch struct {
 type Catalog struct {
 	schema     string
 	wideRange  int
+	webPorts   portSet
 	rules      []Rule
 	byID       map[string]int
 	frameworks []Framework
@@ -129,6 +144,10 @@ type Catalog struct {
 type catalogFile struct {
 	Schema             string `yaml:"schema"`
 	WideRangeThreshold int    `yaml:"wideRangeThreshold"`
+	// WebPorts are the TCP ports web servers listen on behind load
+	// balancers, whose number names no application: a web listener
+	// forwarding to one is judged on its frontend.
+	WebPorts []string `yaml:"webPorts"`
 	// ProviderRemediation is appended to a rule's default remediation for
 	// providers the rule gives no text of its own; {protocols} and
 	// {ports} are replaced with the rule's.
@@ -160,6 +179,14 @@ func parseCatalog(catName string, catData []byte, compName string, compData []by
 	}
 	if len(cf.Rules) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no rules", catName))
+	}
+	for _, p := range cf.WebPorts {
+		pr, err := exposure.ParsePortRange(p)
+		if err != nil || strings.TrimSpace(p) == "" || strings.TrimSpace(p) == "*" {
+			errs = append(errs, fmt.Errorf("%s: webPorts: invalid port %q", f.pos(mapValue(f.root, "webPorts")), p))
+			continue
+		}
+		c.webPorts = append(c.webPorts, pr)
 	}
 	firstAt := map[string]string{}
 	for i := range cf.Rules {
@@ -218,6 +245,9 @@ func (r *Rule) validate(custom bool) []error {
 	if !custom && r.Category == "" {
 		bad("category is required")
 	}
+	if !custom && r.Basis == "" {
+		bad("basis (why the rule has its severity) is required")
+	}
 	if r.Floor > r.Severity {
 		bad("floor %s is above severity %s", r.Floor, r.Severity)
 	}
@@ -257,6 +287,15 @@ func (r *Rule) compileMatch() error {
 	}
 	if m.Family != FamilyAny && m.Family != FamilyIPv4 && m.Family != FamilyIPv6 {
 		return fmt.Errorf("unknown family %q (want any, ipv4 or ipv6)", m.Family)
+	}
+	if m.Side == "" {
+		m.Side = SideService
+	}
+	if m.Side != SideService && m.Side != SideFrontend {
+		return fmt.Errorf("unknown side %q (want service or frontend)", m.Side)
+	}
+	if m.Side == SideFrontend && m.Kind != KindPorts {
+		return fmt.Errorf("side frontend is for kind ports only")
 	}
 	var cm compiledMatch
 	for _, p := range m.Protocols {
@@ -332,6 +371,22 @@ func (r *Rule) compileMatch() error {
 	}
 	r.m = cm
 	return nil
+}
+
+// portSet is a list of TCP port ranges.
+type portSet []exposure.PortRange
+
+// covers reports whether every port of r is in the set (TCP only).
+func (ps portSet) covers(proto exposure.Protocol, r exposure.PortRange) bool {
+	if proto != exposure.ProtocolTCP {
+		return false
+	}
+	for p := int(r.From); p <= int(r.To); p++ {
+		if !slices.ContainsFunc(ps, func(x exposure.PortRange) bool { return x.Contains(uint16(p)) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // Rules returns the catalog's rules in catalog order.

@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -147,8 +148,11 @@ func TestWriteListAndRule(t *testing.T) {
 	if len(lines) != len(c.Rules())+1 {
 		t.Errorf("table has %d lines, want header + %d rules", len(lines), len(c.Rules()))
 	}
-	if !strings.Contains(tbl.String(), "cis-aws:5.2") {
-		t.Error("table lacks compliance IDs")
+	// Every reference names the benchmark version whose numbering it uses.
+	for _, want := range []string{"cis-aws@v3.0.0:5.2", "cis-gcp@v3.0.0:3.6", "cis-azure@v2.0.0:6.1", "pci-dss@v4.0.1:1.3.1", "nist-800-53@Rev.5:SC-7"} {
+		if !strings.Contains(tbl.String(), want) {
+			t.Errorf("table lacks %s", want)
+		}
 	}
 	var js bytes.Buffer
 	if err := c.WriteList(&js, "json"); err != nil {
@@ -178,7 +182,7 @@ func TestWriteListAndRule(t *testing.T) {
 	if err := c.WriteRule(&show, "PORT-RDP", "table"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PORT-RDP", "cis-aws v3.0.0 5.2", "cis-azure v2.0.0 6.1", "aws:", "azure:"} {
+	for _, want := range []string{"PORT-RDP", "cis-aws v3.0.0 5.2", "(6.3 in v6.0.0-v7.0.0)", "cis-azure v2.0.0 6.1", "(7.1 in v3.0.0)", "Basis:", "aws:", "azure:"} {
 		if !strings.Contains(show.String(), want) {
 			t.Errorf("rules show lacks %q:\n%s", want, show.String())
 		}
@@ -204,6 +208,7 @@ func TestMalformedCatalog(t *testing.T) {
 		{"unknown field", "bad_catalog_field.yaml", goodComp, []string{"bad_catalog_field.yaml:8: field prots not found"}},
 		{"bad values", "bad_catalog_values.yaml", goodComp, []string{
 			"bad_catalog_values.yaml:5: rule X-1: match: invalid port range \"22-\"",
+			"bad_catalog_values.yaml:5: rule X-1: basis (why the rule has its severity) is required",
 			"bad_catalog_values.yaml:14: rule X-2: title is required",
 			"bad_catalog_values.yaml:14: rule X-2: match: unknown breadth \"everyone\"",
 			"bad_catalog_values.yaml:25: rule X-1: duplicate ID (first at bad_catalog_values.yaml:5)",
@@ -235,4 +240,38 @@ func TestMalformedCatalog(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+// TestPeerPortsHaveFindings: every port of Security Hub EC2.19's high-risk
+// list, Prowler's per-port checks, CloudSploit's open-port plugins and GCP
+// Security Health Analytics' OPEN_*_PORT detectors gets a finding from a
+// port rule that names its service and says why it has its severity, so
+// that it counts for --fail-on, SARIF, ASFF and CSV.
+func TestPeerPortsHaveFindings(t *testing.T) {
+	eng, cat := mustEngine(t, Options{}), mustCatalog(t)
+	tcp := []uint16{
+		20, 21, 22, 23, 25, 88, 110, 111, 135, 137, 138, 139, 143, 389, 445, 464, 636, 749, 750,
+		1433, 1434, 1521, 1522, 2049, 2375, 2376, 2483, 2484, 3000, 3306, 3389, 4333, 4505, 4506,
+		5000, 5432, 5500, 5601, 5900, 6379, 7000, 7001, 7199, 8020, 8080, 8088, 8888, 9042, 9090,
+		9092, 9160, 9200, 9300, 11211, 11214, 11215, 27017, 27018, 27019, 50070, 50470, 61620, 61621,
+	}
+	udp := []uint16{53, 88, 137, 138, 139, 161, 389, 445, 464, 1434, 2483, 2484, 3389, 5432, 11211}
+	check := func(proto string, p uint16) {
+		t.Run(fmt.Sprintf("%s/%d", proto, p), func(t *testing.T) {
+			e := expSpec{Protocol: proto, Ports: fmt.Sprint(p)}.build(t)
+			for _, f := range eng.Evaluate([]*exposure.Exposure{e}, nil).Findings {
+				r, _ := cat.Rule(f.RuleID)
+				if r.Match.Kind == KindPorts && f.Service != "" && r.Basis != "" && f.Port == p {
+					return
+				}
+			}
+			t.Errorf("%s %d reaches an exposure but no port rule with a service and a severity basis", proto, p)
+		})
+	}
+	for _, p := range tcp {
+		check("tcp", p)
+	}
+	for _, p := range udp {
+		check("udp", p)
+	}
 }

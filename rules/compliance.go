@@ -67,8 +67,19 @@ type Control struct {
 	// Levels lists the exposure levels that count (default: both).
 	Levels []string `yaml:"levels,omitempty" json:"levels,omitempty"`
 	// Note explains how Portcullis reads the control.
-	Note   string `yaml:"note,omitempty" json:"note,omitempty"`
-	Source string `yaml:"-" json:"-"`
+	Note string `yaml:"note,omitempty" json:"note,omitempty"`
+	// Renumbered gives the control's ID in other versions of the
+	// benchmark than the framework's Version (CIS renumbers its sections).
+	Renumbered []Renumbering `yaml:"renumbered,omitempty" json:"renumbered,omitempty"`
+	Source     string        `yaml:"-" json:"-"`
+}
+
+// Renumbering is a control's ID in other versions of its benchmark.
+type Renumbering struct {
+	// Versions is one version ("v1.4.0") or an inclusive range
+	// ("v4.0.1-v5.0.0").
+	Versions string `yaml:"versions" json:"versions"`
+	ID       string `yaml:"id" json:"id"`
 }
 
 // Selector picks rules by ID, category or tag; All picks every rule.
@@ -192,6 +203,11 @@ func (ctl *Control) validate(c *Catalog) error {
 	default:
 		return fmt.Errorf("unknown check %q (want findings or default-security-group)", ctl.Check)
 	}
+	for _, rn := range ctl.Renumbered {
+		if !strings.HasPrefix(rn.Versions, "v") || rn.ID == "" {
+			return fmt.Errorf("renumbered: want {versions: vX.Y.Z[-vX.Y.Z], id: ...}, got %+v", rn)
+		}
+	}
 	for _, p := range ctl.Providers {
 		if p != "aws" && p != "gcp" && p != "azure" {
 			return fmt.Errorf("unknown provider %q", p)
@@ -231,6 +247,19 @@ func (c *Catalog) deriveCompliance() {
 			}
 		}
 	}
+}
+
+// controlsWithCheck returns the controls decided by a layer check.
+func (c *Catalog) controlsWithCheck(check string) []ComplianceRef {
+	var out []ComplianceRef
+	for _, fw := range c.frameworks {
+		for _, ctl := range fw.Controls {
+			if ctl.Check == check {
+				out = append(out, ComplianceRef{Framework: fw.ID, Control: ctl.ID})
+			}
+		}
+	}
+	return out
 }
 
 // refOrder numbers every control in the order the mappings list them.
@@ -469,10 +498,10 @@ func decideDefaultSG(res *ControlResult, layers []*exposure.Layer, misconfigs []
 		res.Reason = "no default security group in the inventory"
 	case len(res.Evidence) > 0:
 		res.Status = StatusFail
-		res.Reason = fmt.Sprintf("%d of %d default security group(s) have inbound rules", len(res.Evidence), res.Examined)
+		res.Reason = fmt.Sprintf("%d of %d default security group(s) have inbound or outbound rules", len(res.Evidence), res.Examined)
 	default:
 		res.Status = StatusPass
-		res.Reason = fmt.Sprintf("%d default security group(s) examined, none has inbound rules", res.Examined)
+		res.Reason = fmt.Sprintf("%d default security group(s) examined, none has rules", res.Examined)
 	}
 }
 

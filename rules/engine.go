@@ -146,18 +146,29 @@ func (e *Engine) Evaluate(exps []*exposure.Exposure, obs []exposure.Observation)
 // EvaluateInput applies the rules to everything in the input.
 func (e *Engine) EvaluateInput(in Input) *Result {
 	res := &Result{}
-	idx := indexObservations(in.Observations)
+	idx := indexObservations(in.Observations, in.Exposures)
 	views := make([]*view, 0, len(in.Exposures))
 	sc := sourceCache{}
+	runs := unionRuns(in.Exposures)
+	runViews := map[*exposure.Exposure]*view{}
 	var findings []Finding
 	for _, x := range in.Exposures {
 		if x == nil {
 			continue
 		}
 		v := newView(x, idx, sc)
+		if u := runs[x]; u != nil {
+			if runViews[u] == nil {
+				runViews[u] = newView(u, idx, sc)
+			}
+			v.run = runViews[u]
+		}
 		views = append(views, v)
 		for i := range e.cat.rules {
 			r := &e.cat.rules[i]
+			if v.run != nil && unionKind(r.Match.Kind) {
+				continue // judged once, on the union
+			}
 			for _, cand := range e.cat.match(r, v) {
 				findings = append(findings, e.finding(v, cand))
 			}
@@ -178,9 +189,30 @@ func (e *Engine) EvaluateInput(in Input) *Result {
 			}
 		}
 	}
+	// Structural rules judge the union of a target's exposures per
+	// protocol and source set, so that the same admitted traffic gives the
+	// same findings however its rules are written or its range is cut.
+	for _, u := range sortedRuns(runViews) {
+		for i := range e.cat.rules {
+			r := &e.cat.rules[i]
+			if !unionKind(r.Match.Kind) {
+				continue
+			}
+			for _, cand := range e.cat.match(r, u) {
+				findings = append(findings, e.finding(u, cand))
+			}
+		}
+	}
 	res.Exceptions = e.applyExceptions(findings)
 	if in.Layers != nil {
-		res.Misconfigurations = append(CheckNACLReturnTraffic(in.Layers), CheckDefaultSecurityGroups(in.Layers)...)
+		dsg := CheckDefaultSecurityGroups(in.Layers)
+		// The control IDs come from the mappings, which name the
+		// benchmark version they number.
+		refs := e.cat.controlsWithCheck(CheckDefaultSecurityGroup)
+		for i := range dsg {
+			dsg[i].Compliance = refs
+		}
+		res.Misconfigurations = append(CheckNACLReturnTraffic(in.Layers), dsg...)
 	}
 	res.Compliance = e.cat.evaluateCompliance(e.framework, findings, views, in, res.Misconfigurations)
 	if e.framework != "" {
@@ -206,7 +238,7 @@ func (e *Engine) finding(v *view, c candidate) Finding {
 		ID:          findingID(r.ID, v.id, c.port, c.service),
 		RuleID:      r.ID,
 		Title:       r.Title,
-		Severity:    Adjust(r.Severity, r.Floor, v.familyBreadth(r.Match.Family), v.e.Level, state),
+		Severity:    Adjust(r.Severity, r.Floor, v.familyBreadth(r.Match.Family), ReachOf(v.e), state),
 		Service:     c.service,
 		Remediation: r.remediation(v.e.Provider),
 		Exposure:    v.e,
@@ -246,7 +278,7 @@ func (e *Engine) customFinding(v *view, cr *customRule) Finding {
 		ID:          findingID(cr.ID, v.id, 0, ""),
 		RuleID:      cr.ID,
 		Title:       cr.Title,
-		Severity:    Adjust(cr.Severity, cr.Floor, v.breadth, v.e.Level, state),
+		Severity:    Adjust(cr.Severity, cr.Floor, v.breadth, ReachOf(v.e), state),
 		Service:     cr.Service,
 		Compliance:  slices.Clone(cr.Compliance),
 		Remediation: cr.remediation(v.e.Provider),

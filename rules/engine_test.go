@@ -8,53 +8,110 @@ import (
 )
 
 func TestAdjust(t *testing.T) {
+	eff, lat, behind := ReachEffective, ReachLatent, ReachLatentBehind
 	tests := []struct {
 		base, floor Severity
 		b           exposure.Breadth
-		l           exposure.Level
+		r           Reach
 		probe       exposure.ProbeState
 		want        Severity
 	}{
-		{High, Info, exposure.BreadthAnyone, exposure.Effective, "", High},
-		{High, Info, exposure.BreadthBroad, exposure.Effective, "", Medium},
-		{High, Info, exposure.BreadthNarrow, exposure.Effective, "", Low},
-		{High, Info, exposure.BreadthAnyone, exposure.Latent, "", Medium},
-		{High, Info, exposure.BreadthAnyone, exposure.Effective, exposure.ProbeOpen, Critical},
-		{Critical, Info, exposure.BreadthAnyone, exposure.Effective, exposure.ProbeOpen, Critical},
-		{High, Info, exposure.BreadthAnyone, exposure.Effective, exposure.ProbeClosed, Medium},
-		{High, Info, exposure.BreadthAnyone, exposure.Effective, exposure.ProbeFiltered, Medium},
-		{High, Info, exposure.BreadthAnyone, exposure.Effective, exposure.ProbeError, High},
-		{High, Info, exposure.BreadthAnyone, exposure.Effective, exposure.ProbeSkipped, High},
-		{Medium, Info, exposure.BreadthNarrow, exposure.Latent, exposure.ProbeClosed, Info},
-		{Critical, Critical, exposure.BreadthBroad, exposure.Latent, "", Critical},
-		{Critical, Medium, exposure.BreadthNarrow, exposure.Latent, "", Medium},
+		{High, Info, exposure.BreadthAnyone, eff, "", High},
+		{High, Info, exposure.BreadthBroad, eff, "", Medium},
+		{High, Info, exposure.BreadthNarrow, eff, "", Low},
+		{High, Info, exposure.BreadthAnyone, lat, "", Medium},
+		{High, Info, exposure.BreadthAnyone, behind, "", Low},
+		{High, Info, exposure.BreadthAnyone, eff, exposure.ProbeOpen, Critical},
+		{Critical, Info, exposure.BreadthAnyone, eff, exposure.ProbeOpen, Critical},
+		{High, Info, exposure.BreadthAnyone, eff, exposure.ProbeClosed, Medium},
+		{High, Info, exposure.BreadthAnyone, eff, exposure.ProbeFiltered, Medium},
+		{High, Info, exposure.BreadthAnyone, eff, exposure.ProbeError, High},
+		{High, Info, exposure.BreadthAnyone, eff, exposure.ProbeSkipped, High},
+		{Medium, Info, exposure.BreadthNarrow, lat, exposure.ProbeClosed, Info},
+		// The floor holds against breadth and probes; reach applies after
+		// it: an allow-all rule is critical where the internet reaches it,
+		// high on a latent group, medium on a NACL in front of groups.
+		{Critical, Critical, exposure.BreadthBroad, eff, "", Critical},
+		{Critical, Critical, exposure.BreadthBroad, eff, exposure.ProbeClosed, Critical},
+		{Critical, Critical, exposure.BreadthBroad, lat, "", High},
+		{Critical, Critical, exposure.BreadthAnyone, behind, "", Medium},
+		{Critical, Medium, exposure.BreadthNarrow, eff, "", Medium},
+		{Critical, Medium, exposure.BreadthNarrow, lat, "", Low},
+		{Low, Info, exposure.BreadthAnyone, behind, "", Info},
 	}
 	for _, tt := range tests {
-		if got := Adjust(tt.base, tt.floor, tt.b, tt.l, tt.probe); got != tt.want {
-			t.Errorf("Adjust(%s, floor %s, %s, %s, %q) = %s, want %s", tt.base, tt.floor, tt.b, tt.l, tt.probe, got, tt.want)
+		if got := Adjust(tt.base, tt.floor, tt.b, tt.r, tt.probe); got != tt.want {
+			t.Errorf("Adjust(%s, floor %s, %s, reach %d, %q) = %s, want %s", tt.base, tt.floor, tt.b, tt.r, tt.probe, got, tt.want)
 		}
 	}
 	// The ordering the docs promise, for every combination.
 	breadths := []exposure.Breadth{exposure.BreadthAnyone, exposure.BreadthBroad, exposure.BreadthNarrow}
-	levels := []exposure.Level{exposure.Effective, exposure.Latent}
+	reaches := []Reach{eff, lat, behind}
 	probes := []exposure.ProbeState{exposure.ProbeOpen, "", exposure.ProbeClosed}
 	for base := Info; base <= Critical; base++ {
-		for bi, b := range breadths {
-			for li, l := range levels {
-				for pi, p := range probes {
-					s := Adjust(base, Info, b, l, p)
-					if bi > 0 && Adjust(base, Info, breadths[bi-1], l, p) < s {
-						t.Errorf("%s %s %s %q: wider source less severe", base, b, l, p)
-					}
-					if li > 0 && Adjust(base, Info, b, levels[li-1], p) < s {
-						t.Errorf("%s %s %s %q: effective less severe than latent", base, b, l, p)
-					}
-					if pi > 0 && Adjust(base, Info, b, l, probes[pi-1]) < s {
-						t.Errorf("%s %s %s %q: confirmed less severe", base, b, l, p)
+		for floor := Info; floor <= base; floor++ {
+			for bi, b := range breadths {
+				for ri, r := range reaches {
+					for pi, p := range probes {
+						s := Adjust(base, floor, b, r, p)
+						if bi > 0 && Adjust(base, floor, breadths[bi-1], r, p) < s {
+							t.Errorf("%s/%s %s %d %q: wider source less severe", base, floor, b, r, p)
+						}
+						if ri > 0 && Adjust(base, floor, b, reaches[ri-1], p) < s {
+							t.Errorf("%s/%s %s %d %q: nearer reach less severe", base, floor, b, r, p)
+						}
+						if ri > 0 && base > Info && Adjust(base, floor, b, reaches[ri-1], p) == s && s > Info {
+							t.Errorf("%s/%s %s %d %q: latent as severe as nearer reach", base, floor, b, r, p)
+						}
+						if pi > 0 && Adjust(base, floor, b, r, probes[pi-1]) < s {
+							t.Errorf("%s/%s %s %d %q: confirmed less severe", base, floor, b, r, p)
+						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// TestSeverityFollowsReach: the same admitted traffic is less severe the
+// further it is from the internet reaching it, whatever the rule's floor.
+// An AWS default NACL (allow all from 0.0.0.0/0) in front of security
+// groups is medium, as Security Hub rates EC2.21, and still carries CIS
+// AWS 5.1 through the port rules it covers.
+func TestSeverityFollowsReach(t *testing.T) {
+	eng := mustEngine(t, Options{})
+	type want struct{ eff, sg, nacl Severity }
+	for _, tc := range []struct {
+		rule, proto, ports string
+		want               want
+	}{
+		{"STRUCT-ALL-TRAFFIC", "all", "0-65535", want{Critical, High, Medium}},
+		{"STRUCT-ALL-PORTS", "tcp", "0-65535", want{Critical, High, Medium}},
+		{"PORT-REDIS", "tcp", "6379", want{Critical, High, Medium}},
+		{"PORT-SSH", "tcp", "22", want{High, Medium, Low}},
+		{"STRUCT-ICMP-ANY", "icmp", "0-255", want{Low, Info, Info}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			for _, c := range []struct {
+				level, kind string
+				want        Severity
+			}{
+				{"effective", exposure.LayerSecurityGroup, tc.want.eff},
+				{"latent", exposure.LayerSecurityGroup, tc.want.sg},
+				{"latent", exposure.LayerNetworkACL, tc.want.nacl},
+			} {
+				e := expSpec{Level: c.level, LayerKind: c.kind, Layer: "layer-1", Protocol: tc.proto, Ports: tc.ports}.build(t)
+				got := findingsOf(eng.Evaluate([]*exposure.Exposure{e}, nil), tc.rule)
+				if len(got) != 1 || got[0].Severity != c.want {
+					t.Errorf("%s on %s: %+v, want one finding at %s", c.level, c.kind, got, c.want)
+				}
+			}
+		})
+	}
+	nacl := expSpec{Level: "latent", LayerKind: exposure.LayerNetworkACL, Layer: "acl-default", Protocol: "all", Ports: "0-65535"}.build(t)
+	at := findingsOf(eng.Evaluate([]*exposure.Exposure{nacl}, nil), "STRUCT-ALL-TRAFFIC")
+	if len(at) != 1 || !hasRef(at[0], "cis-aws", "5.1") {
+		t.Errorf("default NACL allow-all: %+v, want one finding carrying cis-aws 5.1", at)
 	}
 }
 

@@ -29,7 +29,7 @@ func (c *Catalog) WriteList(w io.Writer, format string) error {
 		fmt.Fprintln(tw, "ID\tSEVERITY\tMATCH\tSERVICE\tCOMPLIANCE\tTITLE")
 		for i := range c.rules {
 			r := &c.rules[i]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, matchSummary(r, c.wideRange), dash(r.Service), dash(refList(r.Compliance)), r.Title)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, matchSummary(r, c.wideRange), dash(r.Service), dash(c.versionedRefs(r.Compliance)), r.Title)
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("write rule list: %w", err)
@@ -60,6 +60,9 @@ func (c *Catalog) WriteRule(w io.Writer, id, format string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s — %s\n\n", r.ID, r.Title)
 	fmt.Fprintf(&b, "Severity:    %s (base: effective, open to anyone, unconfirmed; floor %s)\n", r.Severity, r.Floor)
+	if r.Basis != "" {
+		fmt.Fprintf(&b, "Basis:       %s\n", r.Basis)
+	}
 	fmt.Fprintf(&b, "Category:    %s\n", r.Category)
 	if r.Service != "" {
 		fmt.Fprintf(&b, "Service:     %s\n", r.Service)
@@ -82,6 +85,9 @@ func (c *Catalog) WriteRule(w io.Writer, id, format string) error {
 		fw, ctl := c.control(ref.Framework, ref.Control)
 		if ctl != nil {
 			fmt.Fprintf(&b, "  %s %s %s: %s\n", ref.Framework, fw.Version, ref.Control, ctl.Title)
+			for _, rn := range ctl.Renumbered {
+				fmt.Fprintf(&b, "      (%s in %s)\n", rn.ID, rn.Versions)
+			}
 		}
 	}
 	b.WriteString("\nRemediation:\n")
@@ -136,6 +142,20 @@ func refList(refs []ComplianceRef) string {
 	parts := make([]string, len(refs))
 	for i, r := range refs {
 		parts[i] = r.Framework + ":" + r.Control
+	}
+	return strings.Join(parts, " ")
+}
+
+// versionedRefs renders references with the benchmark version they cite:
+// "cis-aws@v3.0.0:5.2" (CIS renumbers controls between versions).
+func (c *Catalog) versionedRefs(refs []ComplianceRef) string {
+	parts := make([]string, len(refs))
+	for i, r := range refs {
+		parts[i] = r.Framework + ":" + r.Control
+		if fw, _ := c.control(r.Framework, r.Control); fw != nil {
+			v, _, _ := strings.Cut(fw.Version, " (") // "2017 (revised points of focus 2022)"
+			parts[i] = r.Framework + "@" + strings.ReplaceAll(v, " ", "") + ":" + r.Control
+		}
 	}
 	return strings.Join(parts, " ")
 }

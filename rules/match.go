@@ -30,18 +30,67 @@ type view struct {
 	// frontend ports.
 	obs   []*exposure.Observation
 	facts *sourceFacts
+	// frontSide marks a view of a translated exposure's frontend, for
+	// rules that judge the port the internet connects to.
+	frontSide bool
+	// run is the union of the target's exposures this one is a piece of
+	// (same protocol and sources, adjacent ports), when there is one.
+	run *view
 }
 
-// obsIndex groups observations by endpoint.
-type obsIndex map[string][]*exposure.Observation
+// obsIndex groups observations by endpoint, and knows each target's
+// addresses per family so that an endpoint reached by DNS name only (a load
+// balancer's) shares the observations of the addresses the name resolves
+// to: the same listener answers on both.
+type obsIndex struct {
+	byEndpoint map[string][]*exposure.Observation
+	// addrs lists, per target and family ("4"/"6"), the target's IP
+	// endpoints.
+	addrs map[string][]string
+}
 
-func indexObservations(obs []exposure.Observation) obsIndex {
-	idx := obsIndex{}
+func indexObservations(obs []exposure.Observation, exps []*exposure.Exposure) obsIndex {
+	idx := obsIndex{byEndpoint: map[string][]*exposure.Observation{}, addrs: map[string][]string{}}
 	for i := range obs {
 		o := &obs[i]
-		idx[o.Endpoint] = append(idx[o.Endpoint], o)
+		idx.byEndpoint[o.Endpoint] = append(idx.byEndpoint[o.Endpoint], o)
+	}
+	if len(obs) == 0 {
+		return idx
+	}
+	seen := map[string]bool{}
+	for _, x := range exps {
+		if x == nil || x.Site == nil || x.Level != exposure.Effective || !x.Endpoint.IP.IsValid() {
+			continue
+		}
+		k := familyKey(x.Target.ID, x.Endpoint.Is6())
+		ep := x.Endpoint.String()
+		if !seen[k+"\x00"+ep] {
+			seen[k+"\x00"+ep] = true
+			idx.addrs[k] = append(idx.addrs[k], ep)
+		}
 	}
 	return idx
+}
+
+func familyKey(target string, v6 bool) string {
+	if v6 {
+		return target + "\x006"
+	}
+	return target + "\x004"
+}
+
+// observationsAt returns the observations made on an exposure's endpoint:
+// its address, or for a DNS name the target's addresses of the same family.
+func (idx obsIndex) observationsAt(e *exposure.Exposure) []*exposure.Observation {
+	if e.Endpoint.IP.IsValid() || e.Endpoint.Host == "" {
+		return idx.byEndpoint[e.Endpoint.String()]
+	}
+	out := idx.byEndpoint[e.Endpoint.Host]
+	for _, a := range idx.addrs[familyKey(e.Target.ID, e.Endpoint.Is6())] {
+		out = append(slices.Clip(out), idx.byEndpoint[a]...)
+	}
+	return out
 }
 
 // sourceCache memoizes source-set facts within one evaluation: analyses
@@ -112,7 +161,7 @@ func newView(e *exposure.Exposure, idx obsIndex, sc sourceCache) *view {
 	// breadth is the whole set's.
 	v.breadth = widerBreadth(v.b4, v.b6)
 	if ep := e.Endpoint.String(); ep != "" && e.Level == exposure.Effective {
-		for _, o := range idx[ep] {
+		for _, o := range idx.observationsAt(e) {
 			if o.Protocol == e.Protocol && e.Ports.Contains(o.Port) {
 				v.obs = append(v.obs, o)
 			}
@@ -212,7 +261,7 @@ func (v *view) wholeInternet(kinds []string, family string) bool {
 
 // servicePort maps a frontend port to the port it reaches on the service.
 func (v *view) servicePort(front uint16) uint16 {
-	if v.e.Backend == nil {
+	if v.e.Backend == nil || v.frontSide {
 		return front
 	}
 	if v.svc.Size() == v.e.Ports.Size() {
@@ -224,6 +273,9 @@ func (v *view) servicePort(front uint16) uint16 {
 // wide reports whether port rules are reported through the structural rule
 // that covers them rather than one by one.
 func (v *view) wide(threshold int) bool {
+	if v.run != nil {
+		return v.run.wide(threshold)
+	}
 	return v.svcProto == exposure.ProtocolAll || v.svc.Size() > threshold
 }
 
@@ -325,11 +377,47 @@ func (c *Catalog) match(r *Rule, v *view) []candidate {
 	return nil
 }
 
+// frontendView is v seen from the internet's side of a port translation:
+// the frontend protocol and ports, no mapping to the backend.
+func (v *view) frontendView() *view {
+	fv := *v
+	fv.svcProto, fv.svc, fv.translated, fv.frontSide = v.e.Protocol, v.e.Ports, false, true
+	return &fv
+}
+
+// webFrontend reports whether what the internet reaches in front of a
+// port translation is a web endpoint: a web frontend port, or a probe
+// that fingerprinted a web server there.
+func (c *Catalog) webFrontend(v *view) bool {
+	if c.webPorts.covers(v.e.Protocol, v.e.Ports) {
+		return true
+	}
+	for _, o := range v.obs {
+		if o.State == exposure.ProbeOpen && webFingerprint(o.Service) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Catalog) matchPorts(r *Rule, v *view) []candidate {
+	if r.Match.Side == SideFrontend && v.translated {
+		// The rule judges what the internet connects to (a public web
+		// endpoint), whatever port the service behind listens on.
+		v = v.frontendView()
+	}
 	if !protocolCovers(r.m.protocols, v.svcProto) {
 		return nil
 	}
-	if port, ok := r.rulePortIn(v.svc); ok {
+	port, ok := r.rulePortIn(v.svc)
+	if ok && v.translated && c.webPorts.covers(v.svcProto, v.svc) && c.webFrontend(v) {
+		// A web listener forwarding to a backend's 8080 or 8443 is a web
+		// endpoint with a web server behind it: the backend port is the
+		// usual port of web servers behind load balancers and says nothing
+		// the frontend does not. The frontend's own rules judge it.
+		ok = false
+	}
+	if ok {
 		inRule := func(o *exposure.Observation, sp uint16) bool {
 			return r.expectsPort(o.Protocol, sp) && v.svc.Contains(sp)
 		}

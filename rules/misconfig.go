@@ -24,7 +24,8 @@ const (
 	// never answer.
 	MisconfigNACLEgressEphemeral = "nacl-egress-blocks-ephemeral"
 	// MisconfigDefaultSGTraffic: a VPC's default security group has
-	// inbound rules (CIS AWS 5.4 asks that it restricts all traffic).
+	// inbound or outbound rules (CIS AWS asks that it restricts all
+	// traffic).
 	MisconfigDefaultSGTraffic = "default-security-group-allows-traffic"
 )
 
@@ -246,17 +247,18 @@ func isDefaultSG(l *exposure.Layer) bool {
 }
 
 // CheckDefaultSecurityGroups reports AWS default security groups that have
-// inbound rules. CIS AWS Foundations 5.4 asks that the default group of
-// every VPC restricts all traffic, because instances launched without a
-// group land in it; its initial self-referencing rule counts as traffic.
-// Outbound rules are not in the exposure model, so only inbound rules are
-// judged.
+// any inbound or outbound rule. CIS AWS Foundations asks that the default
+// group of every VPC restricts all traffic, because instances launched
+// without a group land in it; AWS Config's vpc-default-security-group-closed
+// is non-compliant for any inbound or outbound rule, so the allow-all
+// egress rule and the self-referencing inbound rule AWS creates both count.
 // https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html
+// https://docs.aws.amazon.com/config/latest/developerguide/vpc-default-security-group-closed.html
 func CheckDefaultSecurityGroups(layers []*exposure.Layer) []Misconfiguration {
 	var out []Misconfiguration
 	seen := map[string]bool{}
 	for _, l := range layers {
-		if !isDefaultSG(l) || len(l.Rules) == 0 {
+		if !isDefaultSG(l) || len(l.Rules)+len(l.Outbound) == 0 {
 			continue
 		}
 		key := l.Account + "/" + l.Region + "/" + l.ID
@@ -264,16 +266,25 @@ func CheckDefaultSecurityGroups(layers []*exposure.Layer) []Misconfiguration {
 			continue
 		}
 		seen[key] = true
-		var srcs []string
-		for _, r := range l.Rules {
-			srcs = append(srcs, r.SourceNames...)
+		names := func(rs []exposure.Rule) string {
+			var srcs []string
+			for _, r := range rs {
+				srcs = append(srcs, r.SourceNames...)
+			}
+			slices.Sort(srcs)
+			return strings.Join(slices.Compact(srcs), ", ")
 		}
-		slices.Sort(srcs)
-		srcs = slices.Compact(srcs)
+		var parts []string
+		if len(l.Rules) > 0 {
+			parts = append(parts, fmt.Sprintf("%d inbound rule(s) (sources: %s)", len(l.Rules), names(l.Rules)))
+		}
+		if len(l.Outbound) > 0 {
+			parts = append(parts, fmt.Sprintf("%d outbound rule(s) (destinations: %s)", len(l.Outbound), names(l.Outbound)))
+		}
 		out = append(out, Misconfiguration{
 			Kind: MisconfigDefaultSGTraffic, Title: "Default security group allows traffic", Severity: Low,
 			Scope: l.Scope, Layer: l.ID, LayerName: l.Name, LayerKind: l.Kind,
-			Message: fmt.Sprintf("default security group has %d inbound rule(s) (sources: %s)", len(l.Rules), strings.Join(srcs, ", ")),
+			Message: "default security group has " + strings.Join(parts, " and "),
 			Remediation: "Remove every inbound and outbound rule from the VPC's default security group and attach purpose-made groups instead; " +
 				"the default group cannot be deleted, and instances launched without a group join it.",
 			Compliance: []ComplianceRef{{Framework: FrameworkCISAWS, Control: "5.4"}},

@@ -107,12 +107,22 @@ func TestCheckDefaultSecurityGroups(t *testing.T) {
 		len(got[0].Compliance) != 1 || got[0].Compliance[0] != (ComplianceRef{Framework: "cis-aws", Control: "5.4"}) {
 		t.Fatalf("default SG check: %+v", got)
 	}
+	// AWS's own allow-all egress rule is a rule: AWS Config's
+	// vpc-default-security-group-closed fails a default group with any
+	// inbound or outbound rule.
+	egressOnly := &exposure.Layer{Scope: exposure.Scope{Provider: "aws", Account: "1", Region: "r"}, ID: "sg-def3", Name: "default", Kind: exposure.LayerSecurityGroup,
+		Outbound: []exposure.Rule{{ID: "outbound #1", Action: exposure.Allow, Protocol: exposure.ProtocolAll, SourceNames: []string{"0.0.0.0/0"}}}}
+	if got := CheckDefaultSecurityGroups([]*exposure.Layer{egressOnly}); len(got) != 1 || got[0].Layer != "sg-def3" ||
+		!strings.Contains(got[0].Message, "1 outbound rule(s) (destinations: 0.0.0.0/0)") {
+		t.Errorf("default SG with only the allow-all egress rule: %+v, want one misconfiguration", got)
+	}
 	eng := mustEngine(t, Options{})
 	for _, tt := range []struct {
 		layers []*exposure.Layer
 		want   ControlStatus
 	}{
 		{layers, StatusFail},
+		{[]*exposure.Layer{egressOnly}, StatusFail},
 		{layers[2:3], StatusPass},
 		{layers[3:], StatusNotApplicable},
 		{nil, StatusNotApplicable},

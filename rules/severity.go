@@ -2,31 +2,74 @@ package rules
 
 import "github.com/portcullis-sec/portcullis/exposure"
 
+// Reach says how far an exposure is from the internet reaching it, as
+// steps below an effective exposure. docs/rules.md has the model and a
+// table of examples.
+type Reach int
+
+const (
+	// ReachEffective: the internet reaches the target now, through every
+	// layer of the path.
+	ReachEffective Reach = 0
+	// ReachLatent: a layer that filters per target (a security group, an
+	// NSG, a GCP firewall rule or policy) admits the traffic, but no path
+	// delivers it today: nothing uses the layer, or another layer on its
+	// path (a route, a NACL, a subnet NSG) closes it. One change (attach
+	// the group, add the route, open the NACL) makes it effective.
+	ReachLatent Reach = 1
+	// ReachLatentBehind: a stateless subnet filter (an AWS network ACL)
+	// admits the traffic, and the targets' own stateful filters (their
+	// security groups) sit behind it and close it. AWS designs NACLs as an
+	// optional second layer and creates every VPC's default NACL allowing
+	// all traffic
+	// (https://docs.aws.amazon.com/vpc/latest/userguide/default-network-acl.html);
+	// whatever a security group also admits is an effective exposure,
+	// reported on its own. Security Hub rates the NACL control EC2.21
+	// medium, against high for the security-group control EC2.18
+	// (https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html).
+	ReachLatentBehind Reach = 2
+)
+
+// ReachOf returns the reach of an exposure: effective, or latent on a
+// per-target layer, or latent on a stateless subnet layer with the
+// targets' own filters behind it.
+func ReachOf(e *exposure.Exposure) Reach {
+	if e.Level != exposure.Latent {
+		return ReachEffective
+	}
+	if e.Site != nil && e.Target.Kind == exposure.LayerNetworkACL {
+		return ReachLatentBehind
+	}
+	return ReachLatent
+}
+
 // Adjust computes a finding's severity from its rule's base severity (the
 // severity of an effective exposure open to anyone, not confirmed by a
 // probe):
 //
-//	score    = base − breadth − level + probe
+//	score    = base − breadth + probe
 //	breadth  = 0 anyone, 1 broad, 2 narrow
-//	level    = 0 effective, 1 latent
 //	probe    = +1 open, −1 closed or filtered, 0 otherwise (no probe,
 //	           error, skipped, or open but serving another service)
-//	severity = clamp(score, max(info, floor), critical)
+//	reached  = clamp(score, max(info, floor), critical)
+//	severity = max(info, reached − reach)
+//	reach    = 0 effective, 1 latent, 2 latent behind the targets' own filters
 //
-// So the same port is never less severe open to anyone than to a broad
-// range, nor to a broad range than to one partner /24; never less severe
-// effective than latent; never less severe confirmed than unconfirmed. A
-// probe can lower a finding, never remove it.
-func Adjust(base, floor Severity, b exposure.Breadth, l exposure.Level, probe exposure.ProbeState) Severity {
+// The floor bounds what breadth and probes may do to an exposure the
+// internet reaches; reach applies after it, so that a latent exposure is
+// never as severe as the same exposure made effective (an allow-all rule
+// is critical on a live target, high on an unattached group, medium on a
+// NACL in front of security groups). The same port is never less severe
+// open to anyone than to a broad range, nor to a broad range than to one
+// partner /24; never less severe effective than latent; never less severe
+// confirmed than unconfirmed. A probe can lower a finding, never remove it.
+func Adjust(base, floor Severity, b exposure.Breadth, reach Reach, probe exposure.ProbeState) Severity {
 	score := int(base)
 	switch b {
 	case exposure.BreadthBroad:
 		score--
 	case exposure.BreadthNarrow:
 		score -= 2
-	}
-	if l == exposure.Latent {
-		score--
 	}
 	switch probe {
 	case exposure.ProbeOpen:
@@ -35,5 +78,6 @@ func Adjust(base, floor Severity, b exposure.Breadth, l exposure.Level, probe ex
 		score--
 	}
 	lo := max(Info, floor)
-	return Severity(min(max(score, int(lo)), int(Critical)))
+	reached := min(max(score, int(lo)), int(Critical))
+	return Severity(max(reached-int(reach), int(Info)))
 }

@@ -34,7 +34,10 @@ type securityGroup struct {
 	VpcId         string
 	OwnerId       string
 	IpPermissions []ipPermission
-	Tags          []tag
+	// IpPermissionsEgress are only judged by checks of the group's own
+	// configuration (Layer.Outbound): a group is stateful.
+	IpPermissionsEgress []ipPermission
+	Tags                []tag
 }
 
 type ipPermission struct {
@@ -163,9 +166,36 @@ func (r *region) buildSecurityGroupLayers() {
 			}
 			layer.Internal, _ = b.IPSet()
 		}
+		layer.Outbound = sgOutboundRules(g)
 		r.sgLayers[id] = layer
 		r.sgRefs[id] = refs
 	}
+}
+
+// sgOutboundRules lists a group's egress rules by destination as written
+// (CIDR, prefix list, group), for Layer.Outbound. Destination sets are
+// left out: nothing evaluates them, and a rule that does not parse is still
+// a rule the group has.
+func sgOutboundRules(g *securityGroup) []exposure.Rule {
+	var out []exposure.Rule
+	for i, p := range g.IpPermissionsEgress {
+		proto, ports, _ := sgProtocolPorts(p)
+		var names []string
+		for _, c := range p.IpRanges {
+			names = append(names, c.CidrIp)
+		}
+		for _, c := range p.Ipv6Ranges {
+			names = append(names, c.CidrIpv6)
+		}
+		for _, pl := range p.PrefixListIds {
+			names = append(names, pl.PrefixListId)
+		}
+		for _, ug := range p.UserIdGroupPairs {
+			names = append(names, ug.GroupId)
+		}
+		out = append(out, exposure.Rule{ID: fmt.Sprintf("outbound #%d", i+1), Action: exposure.Allow, Protocol: proto, Ports: ports, SourceNames: names})
+	}
+	return out
 }
 
 // sgProtocolPorts interprets IpProtocol, FromPort and ToPort. "-1" is every

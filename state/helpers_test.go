@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"net/netip"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -17,4 +18,12 @@ func observed(s exposure.Scope, t string, level exposure.Level, ports exposure.P
 		o.Sources = append(o.Sources, netip.MustParsePrefix(src))
 	}
 	return o
+}
+
+func mustJSON(t interface{ Fatal(...any) }, b *Baseline) []byte {
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -109,13 +109,13 @@ type seen struct {
 	ids   []string
 }
 
-func aggregate(rows []Observed) *seen {
+func aggregate(rows []Observed, c *sets) *seen {
 	s := &seen{rows: rows}
-	var spans []span
+	spans := make([]span, 0, len(rows))
 	active := map[string]bool{}
 	total := 0
 	for _, r := range rows {
-		spans = append(spans, toSpans([]Segment{{Ports: r.Ports, Sources: r.Sources}})...)
+		spans = append(spans, span{int(r.Ports.From), int(r.Ports.To), c.of(r.Sources)})
 		if r.ID != "" {
 			s.ids = append(s.ids, r.ID)
 		}
@@ -170,10 +170,11 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 
 	next := &Baseline{SchemaVersion: SchemaVersion, Scope: scope, RunID: cur.RunID, Updated: now,
 		Entries: make([]Entry, 0, len(prev.Entries)+len(keys))}
-	var changes []Change
+	changes := make([]Change, 0, len(keys)+len(prev.Entries)/8)
 	emit := func(c Change) {
 		changes = append(changes, c)
 	}
+	cache := newSets()
 	i, j := 0, 0
 	for i < len(prev.Entries) || j < len(keys) {
 		var before *Entry
@@ -222,7 +223,7 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 			emit(Change{Kind: Resolved, Key: key, Before: before, After: after, Removed: before.Segments})
 			continue
 		}
-		s := aggregate(rows)
+		s := aggregate(rows, cache)
 		if before == nil {
 			next.Entries = append(next.Entries, Entry{
 				Key: key, FirstSeen: now, Outbox: Outbox{},
@@ -240,18 +241,18 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 			emit(Change{Kind: Reopened, Key: key, Before: before, After: after, Added: s.segments, Observed: rows})
 			continue
 		}
-		prevSpans, curSpans := toSpans(before.Segments), toSpans(s.segments)
-		var added, removed []Segment
+		var added, removed, merged []Segment
 		if !equalSegments(before.Segments, s.segments) {
+			prevSpans, curSpans := cache.spans(before.Segments), cache.spans(s.segments)
 			added = canonical(difference(curSpans, prevSpans))
-			if !cur.Incomplete {
+			if cur.Incomplete {
+				// Keep what the baseline held: this run may have missed it.
+				merged = canonical(append(prevSpans, curSpans...))
+			} else {
 				removed = canonical(difference(prevSpans, curSpans))
 			}
-		}
-		var merged []Segment
-		if cur.Incomplete {
-			// Keep what the baseline held: this run may have missed it.
-			merged = canonical(append(prevSpans, curSpans...))
+		} else {
+			merged = s.segments
 		}
 		fill(after, s, before, now)
 		if cur.Incomplete {

@@ -26,15 +26,39 @@ type span struct {
 	set      *netipx.IPSet
 }
 
-func toSpans(segs []Segment) []span {
+// sets interns source sets by their prefixes: an estate has few distinct
+// source lists (0.0.0.0/0, an office range) shared by many exposures, and
+// building an IPSet is most of what a diff costs. One per Diff call.
+type sets struct {
+	byKey map[string]*netipx.IPSet
+	key   []byte
+}
+
+func newSets() *sets { return &sets{byKey: map[string]*netipx.IPSet{}} }
+
+func (c *sets) of(prefixes []netip.Prefix) *netipx.IPSet {
+	c.key = c.key[:0]
+	for _, p := range prefixes {
+		a := p.Addr().As16()
+		c.key = append(c.key, a[:]...)
+		c.key = append(c.key, byte(p.Bits()), byte(p.Addr().BitLen()))
+	}
+	if set, ok := c.byKey[string(c.key)]; ok {
+		return set
+	}
+	var b netipx.IPSetBuilder
+	for _, p := range prefixes {
+		b.AddPrefix(p)
+	}
+	set, _ := b.IPSet() // AddPrefix of a valid prefix cannot fail; invalid ones are dropped
+	c.byKey[string(c.key)] = set
+	return set
+}
+
+func (c *sets) spans(segs []Segment) []span {
 	out := make([]span, 0, len(segs))
 	for _, s := range segs {
-		var b netipx.IPSetBuilder
-		for _, p := range s.Sources {
-			b.AddPrefix(p)
-		}
-		set, _ := b.IPSet() // AddPrefix of a valid prefix cannot fail; invalid ones are dropped
-		out = append(out, span{int(s.Ports.From), int(s.Ports.To), set})
+		out = append(out, span{int(s.Ports.From), int(s.Ports.To), c.of(s.Sources)})
 	}
 	return out
 }

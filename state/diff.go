@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
@@ -51,6 +52,9 @@ type Observed struct {
 	Findings []Finding
 	// Probe is what a probe saw on the row's ports; "" when not probed.
 	Probe exposure.ProbeState
+	// Exposure is the report's row (from FromDocument), for the alerts to
+	// show; nil when built otherwise. Not stored.
+	Exposure *reports.Exposure
 }
 
 // Finding is what the baseline keeps of a finding on an exposure.

@@ -157,12 +157,23 @@ func aggregate(rows []Observed, c *sets) *seen {
 // It is pure: prev is not modified. Ports and sources are compared as sets
 // of (port, source) pairs per Key. Pending outbox items carry over; resolved
 // entries are pruned after the retention unless something is still pending
-// on them. A nil prev is an empty baseline.
+// on them. A nil prev is an empty baseline; prev must be of cur's scope
+// (Store.Save refuses a baseline holding entries of another). A nil cur is
+// a run that learned nothing: an incomplete one with no exposures.
 func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
+	if cur == nil {
+		cur = &Run{Incomplete: true}
+		if prev != nil {
+			cur.Scope = prev.Scope
+		}
+	}
 	scope := Partition(cur.Scope)
 	if prev == nil {
 		prev = NewBaseline(scope)
 	}
+	// Times are stored in UTC, so that a baseline encodes the same
+	// wherever it was written.
+	now = now.UTC()
 	retention := cmp.Or(cur.Retention, DefaultRetention)
 	byKey := map[exposure.Key][]Observed{}
 	for _, o := range cur.Exposures {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -100,4 +102,38 @@ func parseScopeKey(k string) (exposure.Scope, bool) {
 		return s, false
 	}
 	return s, validScope(s) == nil
+}
+
+// maxUpdateAttempts bounds Update's retries: each conflict means another
+// run saved, so a run that loses this often is fighting many writers.
+const maxUpdateAttempts = 20
+
+// Update loads the baseline of s, applies apply to it and saves the
+// result; when another run saved in between (ErrConflict) it loads again
+// and applies again, up to 20 times with a short random backoff. apply
+// must not modify prev and may be called several times; Diff is such a
+// function. It returns what was saved and its version.
+func Update(ctx context.Context, st Store, s exposure.Scope, apply func(prev *Baseline) (*Baseline, error)) (*Baseline, Version, error) {
+	for attempt := 1; ; attempt++ {
+		prev, v, err := st.Load(ctx, s)
+		if err != nil {
+			return nil, "", err
+		}
+		next, err := apply(prev)
+		if err != nil {
+			return nil, "", err
+		}
+		nv, err := st.Save(ctx, next, v)
+		if err == nil {
+			return next, nv, nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt == maxUpdateAttempts {
+			return nil, "", fmt.Errorf("update state %s (attempt %d): %w", ScopeString(Partition(s)), attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
+		}
+	}
 }

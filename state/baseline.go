@@ -165,6 +165,19 @@ func redact(s string) string {
 	return s
 }
 
+// Clone returns a deep copy of b, for an Update step that changes a
+// baseline without modifying the one loaded (marking alerts sent). The
+// segments' source prefix lists are shared: they are never modified in
+// place.
+func (b *Baseline) Clone() *Baseline {
+	c := *b
+	c.Entries = make([]Entry, len(b.Entries))
+	for i := range b.Entries {
+		c.Entries[i] = cloneEntry(&b.Entries[i])
+	}
+	return &c
+}
+
 // Find returns the entry of k, or nil.
 func (b *Baseline) Find(k exposure.Key) *Entry {
 	i, ok := slices.BinarySearchFunc(b.Entries, k, func(e Entry, k exposure.Key) int { return e.Key.Compare(k) })

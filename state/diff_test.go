@@ -414,3 +414,15 @@ func TestDecodeRejects(t *testing.T) {
 		t.Fatal("impossible")
 	}
 }
+
+func TestClone(t *testing.T) {
+	b := sample(scopeA, "r", 2)
+	b.Entries[0].Outbox.Add(New, "r", t0)
+	c := b.Clone()
+	c.Entries[0].Outbox.Sent(t0)
+	c.Entries[1].Segments[0].Ports.To = 99
+	c.Entries[1].Findings = append(c.Entries[1].Findings, "x")
+	if len(b.Entries[0].Outbox.Pending) != 1 || b.Entries[1].Segments[0].Ports.To != 22 || len(b.Entries[1].Findings) != 0 {
+		t.Fatal("changing the clone changed the original")
+	}
+}

@@ -58,8 +58,20 @@ func TestCrashKeepsPreviousBaseline(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Let it write a few generations, then kill it mid-flight.
-		time.Sleep(time.Duration(150+37*round) * time.Millisecond)
+		// Wait for the writer's first baseline (startup is slow on a loaded
+		// machine), let it write more, then kill it mid-flight.
+		file := filepath.Join(dir, "aws", scopeA.Account, scopeA.Region+".json")
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(file); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("round %d: the writer wrote nothing in 20 s: %s", round, stderr.String())
+			}
+		}
+		time.Sleep(time.Duration(20+37*round) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +88,7 @@ func TestCrashKeepsPreviousBaseline(t *testing.T) {
 			t.Fatalf("round %d: state unreadable after SIGKILL: %v", round, err)
 		}
 		if v == "" {
-			t.Fatalf("round %d: no baseline written before the kill; sleep longer", round)
+			t.Fatalf("round %d: no baseline after the writer wrote one", round)
 		}
 		k, err := strconv.Atoi(strings.TrimPrefix(b.RunID, "run-"))
 		if err != nil || len(b.Entries) != 500+k%100 {

@@ -143,7 +143,7 @@ func aggregate(rows []Observed, c *sets) *seen {
 	if len(active) == 0 {
 		s.severity = rules.Info
 	}
-	s.segments = canonical(spans)
+	s.segments = c.canonical(spans)
 	s.findings = slices.Sorted(maps.Keys(active))
 	s.suppressed = total > 0 && len(active) == 0
 	slices.Sort(s.ids)
@@ -259,12 +259,12 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 		var added, removed, merged []Segment
 		if !equalSegments(before.Segments, s.segments) {
 			prevSpans, curSpans := cache.spans(before.Segments), cache.spans(s.segments)
-			added = canonical(difference(curSpans, prevSpans))
+			added = cache.canonical(difference(curSpans, prevSpans))
 			if cur.Incomplete {
 				// Keep what the baseline held: this run may have missed it.
-				merged = canonical(append(prevSpans, curSpans...))
+				merged = cache.canonical(append(prevSpans, curSpans...))
 			} else {
-				removed = canonical(difference(prevSpans, curSpans))
+				removed = cache.canonical(difference(prevSpans, curSpans))
 			}
 		} else {
 			merged = s.segments

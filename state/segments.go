@@ -14,8 +14,10 @@ import (
 // the exposure admits.
 type Segment struct {
 	Ports exposure.PortRange `json:"ports"`
-	// Sources are the admitted source prefixes, as the report's sources
-	// (0.0.0.0/0 and ::/0 for "the whole public internet of the family").
+	// Sources are the admitted public source prefixes, written as the
+	// report writes them (exposure.DisplaySources): 0.0.0.0/0 and ::/0
+	// stand for the whole public internet of the family, not for private
+	// and special-purpose ranges, which no internet client comes from.
 	Sources []netip.Prefix `json:"sources"`
 }
 
@@ -29,12 +31,32 @@ type span struct {
 // sets interns source sets by their prefixes: an estate has few distinct
 // source lists (0.0.0.0/0, an office range) shared by many exposures, and
 // building an IPSet is most of what a diff costs. One per Diff call.
+//
+// All set arithmetic happens within the public internet
+// (exposure.PublicInternet), where the report's sources live: the report
+// writes 0.0.0.0/0 for "every public IPv4 address", so a source list that
+// spells out the public internet less one range and a later 0.0.0.0/0
+// differ by that range only, not by the private ranges as well.
 type sets struct {
-	byKey map[string]*netipx.IPSet
-	key   []byte
+	byKey   map[string]*netipx.IPSet
+	key     []byte
+	public  *netipx.IPSet
+	public4 *netipx.IPSet
+	public6 *netipx.IPSet
+	display map[*netipx.IPSet][]netip.Prefix
 }
 
-func newSets() *sets { return &sets{byKey: map[string]*netipx.IPSet{}} }
+func newSets() *sets {
+	pub := exposure.PublicInternet()
+	fam := func(p string) *netipx.IPSet {
+		var b netipx.IPSetBuilder
+		b.AddPrefix(netip.MustParsePrefix(p))
+		all, _ := b.IPSet()
+		return exposure.Intersect(pub, all)
+	}
+	return &sets{byKey: map[string]*netipx.IPSet{}, public: pub, public4: fam("0.0.0.0/0"), public6: fam("::/0"),
+		display: map[*netipx.IPSet][]netip.Prefix{}}
+}
 
 func (c *sets) of(prefixes []netip.Prefix) *netipx.IPSet {
 	c.key = c.key[:0]
@@ -48,11 +70,37 @@ func (c *sets) of(prefixes []netip.Prefix) *netipx.IPSet {
 	}
 	var b netipx.IPSetBuilder
 	for _, p := range prefixes {
-		b.AddPrefix(p)
+		switch {
+		case p.Bits() == 0 && p.Addr().Is4():
+			b.AddSet(c.public4)
+		case p.Bits() == 0:
+			b.AddSet(c.public6)
+		default:
+			b.AddPrefix(p) // an invalid prefix is dropped (Decode refuses them)
+		}
 	}
-	set, _ := b.IPSet() // AddPrefix of a valid prefix cannot fail; invalid ones are dropped
+	set, _ := b.IPSet()
+	set = exposure.Intersect(set, c.public)
 	c.byKey[string(c.key)] = set
 	return set
+}
+
+// prefixes writes a set as the report does: 0.0.0.0/0 or ::/0 for a
+// family's whole public internet, its public prefixes otherwise.
+func (c *sets) prefixes(set *netipx.IPSet) []netip.Prefix {
+	if p, ok := c.display[set]; ok {
+		return p
+	}
+	var out []netip.Prefix
+	for _, s := range exposure.DisplaySources(set) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			continue // DisplaySources writes prefixes only
+		}
+		out = append(out, p)
+	}
+	c.display[set] = out
+	return out
 }
 
 func (c *sets) spans(segs []Segment) []span {
@@ -101,7 +149,7 @@ func empty(s *netipx.IPSet) bool { return s == nil || len(s.Ranges()) == 0 }
 // canonical cuts the port axis at every boundary of the spans, unions the
 // sources of each piece and merges neighbours with equal sources: two
 // descriptions of the same (port, source) pairs give the same segments.
-func canonical(spans []span) []Segment {
+func (c *sets) canonical(spans []span) []Segment {
 	var out []Segment
 	var last *netipx.IPSet
 	bs := boundaries(spans)
@@ -116,7 +164,7 @@ func canonical(spans []span) []Segment {
 			out[n-1].Ports.To = uint16(to)
 			continue
 		}
-		out = append(out, Segment{Ports: exposure.PortRange{From: uint16(from), To: uint16(to)}, Sources: set.Prefixes()})
+		out = append(out, Segment{Ports: exposure.PortRange{From: uint16(from), To: uint16(to)}, Sources: c.prefixes(set)})
 		last = set
 	}
 	return out

@@ -197,6 +197,9 @@ func TestDiffRowsShareKey(t *testing.T) {
 	if got := segs(e.Segments); got != "80-90:0.0.0.0/0 100:198.51.100.0/24,203.0.113.0/24" {
 		t.Errorf("segments %q", got)
 	}
+	if got := fmt.Sprint(PortsOf(e.Segments)); got != "[80-90 100]" {
+		t.Errorf("PortsOf %s, want [80-90 100]", got)
+	}
 	if got := fmt.Sprint(e.Ports); got != "[80-90 100]" {
 		t.Errorf("ports %s, want [80-90 100]", got)
 	}

@@ -196,6 +196,11 @@ func difference(a, b []span) []span {
 	return out
 }
 
+// PortsOf is the merged port set of segments (sorted, disjoint): for a
+// widened change, PortsOf(c.Added) are the ports with something newly
+// admitted (the same ports as before when only sources widened).
+func PortsOf(segs []Segment) []exposure.PortRange { return portSet(segs) }
+
 // portSet is the merged port set of canonical segments.
 func portSet(segs []Segment) []exposure.PortRange {
 	var out []exposure.PortRange

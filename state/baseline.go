@@ -309,9 +309,14 @@ func Partition(s exposure.Scope) exposure.Scope {
 // state directory or prefix ("..", "/") gets through.
 var component = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// providers are the providers a baseline may be of. Listing them keeps
+// Scopes from reading another tool's objects under a shared S3 prefix
+// (runs/2026/report.json is not provider/account/region).
+var providers = map[string]bool{"aws": true, "gcp": true, "azure": true}
+
 func validScope(s exposure.Scope) error {
-	if !component.MatchString(s.Provider) {
-		return fmt.Errorf("invalid scope provider %q: want letters, digits, '.', '_' or '-'", s.Provider)
+	if !providers[s.Provider] {
+		return fmt.Errorf("invalid scope provider %q: want aws, gcp or azure", s.Provider)
 	}
 	if !component.MatchString(s.Account) {
 		return fmt.Errorf("invalid scope account %q: want letters, digits, '.', '_' or '-'", s.Account)

@@ -347,3 +347,34 @@ func TestDynamoDBTooLarge(t *testing.T) {
 		t.Fatalf("after the refused save: version %q, %v; want nothing stored", v, err)
 	}
 }
+
+// TestS3ScopesIgnoresOtherObjects: a bucket shared with the run store
+// (no prefix) holds other objects; Scopes lists baselines only.
+func TestS3ScopesIgnoresOtherObjects(t *testing.T) {
+	ctx := context.Background()
+	cfg := motoConfig(t)
+	bucket := fmt.Sprintf("shared-%d", seq.Add(1))
+	client := awsx.NewS3(cfg)
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"runs/2026/report.json", "aws/111122223333/eu-west-1.json.bak", "notes.json", "aws/../x.json"} {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(k), Body: strings.NewReader("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := Open(ctx, "s3://"+bucket, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Save(ctx, sample(scopeA, "r", 1), ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Scopes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []exposure.Scope{scopeA}) {
+		t.Fatalf("Scopes = %v, want only %v", got, scopeA)
+	}
+}

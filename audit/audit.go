@@ -245,6 +245,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, e := range result.RuleErrors {
 		rep.Errors = append(rep.Errors, exposure.Error{Stage: "evaluate", Resource: e.Target, Message: e.Error()})
 	}
+	rep.Scope.Units = Units(fsys, audited)
 	rep.Partial = len(rep.Errors) > 0
 	return &Result{Report: rep, Inventory: inv, Engine: engine}, nil
 }

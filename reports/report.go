@@ -73,6 +73,10 @@ type Scope struct {
 	Snapshot string `json:"snapshot,omitempty"`
 	// Framework is the compliance framework the report was asked for.
 	Framework string `json:"framework,omitempty"`
+	// Units are the collection units the run covered (AWS account and
+	// region, GCP project, Azure subscription), whether or not anything
+	// was found in them; those that failed are named in the errors.
+	Units []exposure.Scope `json:"units,omitempty"`
 }
 
 // A writer renders a Document in one format.

@@ -47,6 +47,7 @@ func NewDocument(r *Report) *Document {
 		Regions:   sortedUnique(r.Scope.Regions),
 		Snapshot:  r.Scope.Snapshot,
 		Framework: r.Scope.Framework,
+		Units:     slices.Clone(r.Scope.Units),
 	}
 	d.Errors = slices.Clone(r.Errors)
 

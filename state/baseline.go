@@ -34,6 +34,23 @@ type Baseline struct {
 	Updated       time.Time      `json:"updated,omitzero"`
 	// Entries are sorted by Key (exposure.Key.Compare), one per Key.
 	Entries []Entry `json:"entries"`
+	// History holds the totals of the scope's last runs, oldest first (at
+	// most MaxHistory), for the report's trend chart.
+	History []Totals `json:"history,omitempty"`
+}
+
+// MaxHistory is how many runs a baseline's History keeps.
+const MaxHistory = 60
+
+// Totals are one run's counts of active exposure keys in a scope.
+type Totals struct {
+	RunID     string    `json:"runId,omitempty"`
+	At        time.Time `json:"at"`
+	Effective int       `json:"effective"`
+	Latent    int       `json:"latent"`
+	// BySeverity counts active keys with findings by their highest active
+	// severity (rules.Severity's name).
+	BySeverity map[string]int `json:"bySeverity,omitempty"`
 }
 
 // NewBaseline is the empty baseline of a scope: what Load returns when
@@ -87,6 +104,10 @@ type Outbox struct {
 	FirstPendingAt time.Time `json:"firstPendingAt,omitzero"`
 	LastAttempt    time.Time `json:"lastAttempt,omitzero"`
 	SentAt         time.Time `json:"sentAt,omitzero"`
+	// Delivered are the channels (Notifier names) that already delivered
+	// the pending changes, so that a retry after a partial failure sends
+	// only through the channels that failed.
+	Delivered []string `json:"delivered,omitempty"`
 }
 
 // Pending is one change still to be announced.
@@ -94,6 +115,9 @@ type Pending struct {
 	Kind  ChangeKind `json:"kind"`
 	RunID string     `json:"runId,omitempty"`
 	At    time.Time  `json:"at"`
+	// Detail is what the change added, for the message ("ports 23",
+	// "sources on 22"); empty when the kind says it all.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Add records a change as pending (once per kind and run).
@@ -171,6 +195,7 @@ func redact(s string) string {
 // place.
 func (b *Baseline) Clone() *Baseline {
 	c := *b
+	c.History = slices.Clone(b.History)
 	c.Entries = make([]Entry, len(b.Entries))
 	for i := range b.Entries {
 		c.Entries[i] = cloneEntry(&b.Entries[i])

@@ -324,6 +324,7 @@ func cloneEntry(e *Entry) Entry {
 	c.Findings = slices.Clone(e.Findings)
 	c.ExposureIDs = slices.Clone(e.ExposureIDs)
 	c.Outbox.Pending = slices.Clone(e.Outbox.Pending)
+	c.Outbox.Delivered = slices.Clone(e.Outbox.Delivered)
 	return c
 }
 

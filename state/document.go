@@ -23,6 +23,9 @@ type Audit struct {
 	Incomplete Incomplete
 
 	providers, accounts, regions map[string]bool
+	// units are the report's collection units (scope.units), when it
+	// lists them: then they alone say what the run covered.
+	units map[exposure.Scope]bool
 }
 
 // FromDocument reads a report into an Audit. Every exposure's sources must
@@ -36,6 +39,12 @@ func FromDocument(doc *reports.Document) (*Audit, error) {
 		RunID:      doc.GeneratedAt,
 		Incomplete: IncompleteScopes(doc.Errors),
 		providers:  set(doc.Scope.Providers), accounts: set(doc.Scope.Accounts), regions: set(doc.Scope.Regions),
+	}
+	if len(doc.Scope.Units) > 0 {
+		a.units = map[exposure.Scope]bool{}
+		for _, u := range doc.Scope.Units {
+			a.units[Partition(u)] = true
+		}
 	}
 	if t, err := time.Parse(time.RFC3339, doc.GeneratedAt); err == nil {
 		a.Time = t
@@ -108,6 +117,20 @@ func set(l []string) map[string]bool {
 	return m
 }
 
+// Units returns the collection units the report lists (scope.units),
+// as baseline scopes, sorted; nil for a report that lists none.
+func (a *Audit) Units() []exposure.Scope {
+	if a.units == nil {
+		return nil
+	}
+	out := make([]exposure.Scope, 0, len(a.units))
+	for s := range a.units {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, compareScope)
+	return out
+}
+
 // Audited reports whether the report covered scope s, so that a stored
 // baseline of s with nothing in this report resolves. The report lists its
 // providers, accounts and regions apart, so a scope counts as covered when
@@ -115,6 +138,9 @@ func set(l []string) map[string]bool {
 // outside them is left alone.
 func (a *Audit) Audited(s exposure.Scope) bool {
 	s = Partition(s)
+	if a.units != nil {
+		return a.units[s]
+	}
 	return a.providers[s.Provider] && a.accounts[s.Account] && (s.Region == "" || a.regions[s.Region])
 }
 

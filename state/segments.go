@@ -144,6 +144,15 @@ func union(spans []span, from int) *netipx.IPSet {
 	return set
 }
 
+// anySet is a non-empty set for port-only arithmetic (difference over
+// port ranges); IPSets are immutable, so sharing it is safe.
+var anySet = func() *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	b.Add(netip.IPv4Unspecified())
+	s, _ := b.IPSet()
+	return s
+}()
+
 func empty(s *netipx.IPSet) bool { return s == nil || len(s.Ranges()) == 0 }
 
 // canonical cuts the port axis at every boundary of the spans, unions the

@@ -267,44 +267,8 @@ func (t *tracker) record(c state.Change, initial bool) {
 	after.Outbox.Delivered = nil
 	after.Outbox.Add(state.ChangeKind(kind), t.runID, t.now)
 	if c.Kind == state.Widened && len(after.Outbox.Pending) > 0 {
-		after.Outbox.Pending[len(after.Outbox.Pending)-1].Detail = addedLabel(c)
+		after.Outbox.Pending[len(after.Outbox.Pending)-1].Detail = c.AddedText()
 	}
-}
-
-// addedLabel says what a widened key gained: "ports 23", or "sources on
-// 22" when only sources were added.
-func addedLabel(c state.Change) string {
-	var newPorts []exposure.PortRange
-	for _, p := range state.PortsOf(c.Added) {
-		if c.Before == nil || !covered(c.Before.Ports, p) {
-			newPorts = append(newPorts, p)
-		}
-	}
-	if len(newPorts) > 0 {
-		return portsLabel(newPorts)
-	}
-	return "sources on " + portsLabel(state.PortsOf(c.Added))
-}
-
-func covered(set []exposure.PortRange, p exposure.PortRange) bool {
-	for _, r := range set {
-		if r.From <= p.From && p.To <= r.To {
-			return true
-		}
-	}
-	return false
-}
-
-func portsLabel(rs []exposure.PortRange) string {
-	parts := make([]string, 0, len(rs))
-	for _, r := range rs {
-		if r.IsAll() {
-			parts = append(parts, "all")
-			continue
-		}
-		parts = append(parts, r.String())
-	}
-	return strings.Join(parts, ", ")
 }
 
 func appendHistory(h []state.Totals, next *state.Baseline, runID string, now time.Time) []state.Totals {
@@ -507,7 +471,7 @@ func (t *tracker) item(e *state.Entry) alerts.Item {
 	p := e.Outbox.Pending[len(e.Outbox.Pending)-1]
 	it := alerts.Item{
 		Kind: alerts.Kind(p.Kind), Severity: e.Severity, Level: e.Key.Level,
-		Address: e.Key.Endpoint, Protocol: e.Key.Protocol.String(), Ports: portsLabel(e.Ports),
+		Address: e.Key.Endpoint, Protocol: e.Key.Protocol.String(), Ports: state.PortsText(e.Ports),
 		TargetID: e.Key.Target,
 	}
 	for _, q := range e.Outbox.Pending {
@@ -528,7 +492,7 @@ func (t *tracker) item(e *state.Entry) alerts.Item {
 		it.Path = strings.ReplaceAll(widest.EvidenceLabel(), ", ", " → ")
 		it.ExposureID = widest.ID
 		if b := widest.Backend; b != nil && (b.FromPort != widest.FromPort || b.ToPort != widest.ToPort) {
-			it.BackendPorts = portsLabel([]exposure.PortRange{{From: uint16(b.FromPort), To: uint16(b.ToPort)}})
+			it.BackendPorts = state.PortsText([]exposure.PortRange{{From: uint16(b.FromPort), To: uint16(b.ToPort)}})
 		}
 	}
 	seen := map[string]bool{}
@@ -585,18 +549,17 @@ func (t *tracker) rows(e *state.Entry) []*reports.Exposure {
 
 // attach builds the report's changes section and adds the errors.
 func (t *tracker) attach(tracked []*scopeRun) {
-	c := &reports.Changes{Initial: len(tracked) > 0}
-	trend := map[string]*reports.TrendPoint{}
+	var changes []state.Change
+	var skipped []exposure.Scope
 	var since time.Time
+	initial := len(tracked) > 0
+	trend := map[string]*reports.TrendPoint{}
 	for _, sr := range tracked {
-		if !sr.initial {
-			c.Initial = false
-		}
 		if sr.since.After(since) {
 			since = sr.since
 		}
 		if sr.incomplete {
-			c.Skipped = append(c.Skipped, sr.scope)
+			skipped = append(skipped, sr.scope)
 		}
 		for _, h := range sr.next.History {
 			p := trend[h.RunID]
@@ -607,122 +570,28 @@ func (t *tracker) attach(tracked []*scopeRun) {
 			p.Effective += h.Effective
 			p.Latent += h.Latent
 			for name, n := range h.BySeverity {
-				sev, err := rules.ParseSeverity(name)
-				if err != nil {
-					continue
+				if sev, err := rules.ParseSeverity(name); err == nil {
+					addSeverity(&p.BySeverity, sev, n)
 				}
-				addSeverity(&p.BySeverity, sev, n)
 			}
 		}
 		if sr.initial {
 			continue // the first run establishes the baseline: nothing is new
 		}
-		for _, ch := range sr.changes {
-			it, ok := changeItem(ch)
-			if !ok {
-				continue
-			}
-			c.Items = append(c.Items, it)
-			countChange(&c.Counts, it.Kind)
-		}
+		initial = false
+		changes = append(changes, sr.changes...)
 	}
-	if !since.IsZero() {
-		c.Since = since.UTC().Format(time.RFC3339)
-	}
+	c := state.ReportChanges(changes, skipped, since, initial)
 	for _, p := range trend {
 		c.Trend = append(c.Trend, *p)
 	}
 	slices.SortFunc(c.Trend, func(a, b reports.TrendPoint) int {
 		return cmp.Or(strings.Compare(a.At, b.At), strings.Compare(a.RunID, b.RunID))
 	})
-	slices.SortStableFunc(c.Items, compareChangeItems)
 	t.res.Changes = c
 	t.doc.AttachChanges(c)
 	t.doc.Errors = append(t.doc.Errors, t.res.Errors...)
 	t.doc.Summary.Errors = len(t.doc.Errors)
-}
-
-// ChangesOf turns a diff's changes into the report's changes section
-// (`portcullis diff`), without a store.
-func ChangesOf(changes []state.Change) *reports.Changes {
-	c := &reports.Changes{}
-	for _, ch := range changes {
-		if it, ok := changeItem(ch); ok {
-			c.Items = append(c.Items, it)
-			countChange(&c.Counts, it.Kind)
-		}
-	}
-	if c.Items == nil {
-		c.Items = []reports.ChangeItem{}
-	}
-	slices.SortStableFunc(c.Items, compareChangeItems)
-	return c
-}
-
-func changeItem(ch state.Change) (reports.ChangeItem, bool) {
-	switch ch.Kind {
-	case state.Unchanged, state.Unverified:
-		return reports.ChangeItem{}, false
-	}
-	e := ch.After
-	if e == nil {
-		e = ch.Before
-	}
-	if e == nil {
-		return reports.ChangeItem{}, false
-	}
-	ports := e.Ports
-	if ch.Kind == state.Resolved && ch.Before != nil {
-		ports = ch.Before.Ports
-	}
-	it := reports.ChangeItem{
-		Kind: string(ch.Kind), Key: ch.Key, Ports: portsLabel(ports),
-		Severity: e.Severity, HasFindings: len(e.Findings) > 0, Suppressed: e.Suppressed,
-		Target: ch.Key.Target,
-	}
-	if !e.FirstSeen.IsZero() {
-		it.FirstSeen = e.FirstSeen.UTC().Format(time.RFC3339)
-	}
-	if ch.Kind != state.Resolved {
-		it.ExposureIDs = slices.Clone(e.ExposureIDs)
-	}
-	if ch.Kind == state.Widened {
-		it.Added = addedLabel(ch)
-	}
-	return it, true
-}
-
-func countChange(c *reports.ChangeCounts, kind string) {
-	switch kind {
-	case reports.ChangeNew:
-		c.New++
-	case reports.ChangeWidened:
-		c.Widened++
-	case reports.ChangeNarrowed:
-		c.Narrowed++
-	case reports.ChangeReopened:
-		c.Reopened++
-	case reports.ChangeResolved:
-		c.Resolved++
-	case reports.ChangeConfirmed:
-		c.Confirmed++
-	}
-}
-
-var changeOrder = map[string]int{
-	reports.ChangeNew: 0, reports.ChangeReopened: 1, reports.ChangeWidened: 2, reports.ChangeConfirmed: 3,
-	reports.ChangeNarrowed: 4, reports.ChangeResolved: 5,
-}
-
-func compareChangeItems(a, b reports.ChangeItem) int {
-	sa, sb := -1, -1
-	if a.HasFindings && !a.Suppressed {
-		sa = int(a.Severity)
-	}
-	if b.HasFindings && !b.Suppressed {
-		sb = int(b.Severity)
-	}
-	return cmp.Or(cmp.Compare(sb, sa), cmp.Compare(changeOrder[a.Kind], changeOrder[b.Kind]), a.Key.Compare(b.Key))
 }
 
 func addSeverity(c *reports.SeverityCounts, s rules.Severity, n int) {

@@ -127,3 +127,15 @@ func asSegments(ps []exposure.PortRange) []Segment {
 	}
 	return out
 }
+
+// AddedText says what a widened change added: "23", "sources on 22", or
+// both ("23; sources on 22"); empty for other kinds.
+func (c Change) AddedText() string {
+	if c.Kind != Widened || c.Before == nil {
+		return ""
+	}
+	return addedText(c.Before.Ports, PortsOf(c.Added))
+}
+
+// PortsText writes a port set as people do: "22, 8000-8080".
+func PortsText(ports []exposure.PortRange) string { return portsText(ports) }

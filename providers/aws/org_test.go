@@ -109,8 +109,8 @@ func TestOrganization(t *testing.T) {
 		maxUnits      int              // most account-regions in flight
 		wantCallsFrom []string
 	}{
-		{name: "whole organization", org: Org{AccountConcurrency: 1}, concurrency: 1,
-			want: []string{mgmt, prod, staging}, wantErrors: []exposure.Error{deniedError}, maxAccounts: 1, maxUnits: 1},
+		{name: "whole organization", org: Org{AccountConcurrency: 1}, concurrency: 4,
+			want: []string{mgmt, prod, staging}, wantErrors: []exposure.Error{deniedError}, maxAccounts: 1, maxUnits: 2},
 		{name: "accounts filter names a non-member and a closed account", org: Org{Accounts: []string{prod, "999999999999", closed}, AccountConcurrency: 2}, concurrency: 3,
 			want: []string{prod}, wantErrors: []exposure.Error{notMember("999999999999", "the organization"), notMember(closed, "the organization")}, maxAccounts: 1, maxUnits: 2},
 		{name: "exclude", org: Org{ExcludeAccounts: []string{mgmt, denied}, AccountConcurrency: 2}, concurrency: 3,

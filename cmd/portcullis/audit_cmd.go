@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/providers/aws"
+	"github.com/portcullis-sec/portcullis/providers/gcp"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -40,6 +41,8 @@ type auditFlags struct {
 	accountRate        float64
 
 	gcpProjects string
+	gcpOrg      string
+	gcpFolder   string
 	gcpEndpoint string
 
 	azureSubs     string
@@ -80,6 +83,8 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.Float64Var(&f.accountRate, "account-rate", aws.DefaultAccountRate, "with --org: most API requests per second to one account, all its regions together (0: no limit)")
 	fs.StringVar(&f.awsEndpoint, "aws-endpoint", "", "AWS endpoint URL for an emulator such as moto (also AWS_ENDPOINT_URL)")
 	fs.StringVar(&f.gcpProjects, "gcp-projects", "", "GCP projects, comma-separated (default: every active project the credentials can list)")
+	fs.StringVar(&f.gcpOrg, "gcp-organization", "", "GCP: every active project under these organizations (numeric IDs, comma-separated), at any depth")
+	fs.StringVar(&f.gcpFolder, "gcp-folder", "", "GCP: every active project under these folders (numeric IDs, comma-separated), at any depth")
 	fs.StringVar(&f.gcpEndpoint, "gcp-endpoint", "", "GCP API endpoint URL for an emulator or private endpoint (a loopback http URL needs no credentials)")
 	fs.StringVar(&f.azureSubs, "azure-subscriptions", "", "Azure subscription IDs, comma-separated (default: every enabled subscription)")
 	fs.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, china or usgovernment")
@@ -120,6 +125,20 @@ func (f *auditFlags) options(e *env) (audit.Options, string, error) {
 	}
 	o.GCP.Projects = splitList(f.gcpProjects)
 	o.GCP.Endpoint = f.gcpEndpoint
+	for _, id := range splitList(f.gcpOrg) {
+		o.GCP.Parents = append(o.GCP.Parents, "organizations/"+strings.TrimPrefix(id, "organizations/"))
+	}
+	for _, id := range splitList(f.gcpFolder) {
+		o.GCP.Parents = append(o.GCP.Parents, "folders/"+strings.TrimPrefix(id, "folders/"))
+	}
+	for _, p := range o.GCP.Parents {
+		if err := gcp.ValidParent(p); err != nil {
+			return o, "", fmt.Errorf("--gcp-organization / --gcp-folder: %w", err)
+		}
+	}
+	if len(o.GCP.Parents) > 0 && len(o.GCP.Projects) > 0 {
+		return o, "", errors.New("--gcp-projects names the projects; --gcp-organization and --gcp-folder list them: give one or the other")
+	}
 	o.GCP.Concurrency = f.concurrency
 	o.Azure.Subscriptions = splitList(f.azureSubs)
 	o.Azure.Cloud = f.azureCloud

@@ -156,6 +156,8 @@ func TestOrgFlags(t *testing.T) {
 		{"bad OU", []string{"snapshot", "--out", "x", "--org", "--ous", "workloads"}, "organizational unit"},
 		{"bad role name", []string{"audit", "--org", "--role-name", "a role"}, "role name"},
 		{"bad rate", []string{"audit", "--org", "--account-rate", "-1"}, "--account-rate"},
+		{"bad gcp organization", []string{"audit", "--provider", "gcp", "--gcp-organization", "acme"}, "organizations/<number>"},
+		{"gcp projects and folder", []string{"audit", "--provider", "gcp", "--gcp-folder", "123", "--gcp-projects", "p"}, "one or the other"},
 		{"bad account concurrency", []string{"audit", "--org", "--account-concurrency", "0"}, "--account-concurrency"},
 	}
 	for _, tc := range tests {

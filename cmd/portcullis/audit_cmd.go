@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/providers/aws"
+	"github.com/portcullis-sec/portcullis/providers/azure"
 	"github.com/portcullis-sec/portcullis/providers/gcp"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
@@ -46,6 +47,7 @@ type auditFlags struct {
 	gcpEndpoint string
 
 	azureSubs     string
+	azureMGs      string
 	azureCloud    string
 	azureEndpoint string
 
@@ -87,9 +89,10 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.StringVar(&f.gcpFolder, "gcp-folder", "", "GCP: every active project under these folders (numeric IDs, comma-separated), at any depth")
 	fs.StringVar(&f.gcpEndpoint, "gcp-endpoint", "", "GCP API endpoint URL for an emulator or private endpoint (a loopback http URL needs no credentials)")
 	fs.StringVar(&f.azureSubs, "azure-subscriptions", "", "Azure subscription IDs, comma-separated (default: every enabled subscription)")
+	fs.StringVar(&f.azureMGs, "azure-management-group", "", "Azure: every enabled subscription below these management groups (IDs, comma-separated), at any depth")
 	fs.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, china or usgovernment")
 	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Azure Resource Manager endpoint URL for an emulator (a loopback http URL needs no credentials)")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "regions, projects or subscriptions collected at once per provider (default: the provider's)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "regions, projects or subscriptions collected at once per provider; with --org, account-regions across the organization (default: the provider's)")
 	fs.BoolVar(&f.verbose, "v", false, "log what is being done to stderr")
 	if offline {
 		return
@@ -142,6 +145,15 @@ func (f *auditFlags) options(e *env) (audit.Options, string, error) {
 	o.GCP.Concurrency = f.concurrency
 	o.Azure.Subscriptions = splitList(f.azureSubs)
 	o.Azure.Cloud = f.azureCloud
+	o.Azure.ManagementGroups = splitList(f.azureMGs)
+	for _, g := range o.Azure.ManagementGroups {
+		if err := azure.ValidManagementGroup(g); err != nil {
+			return o, "", fmt.Errorf("--azure-management-group: %w", err)
+		}
+	}
+	if len(o.Azure.ManagementGroups) > 0 && len(o.Azure.Subscriptions) > 0 {
+		return o, "", errors.New("--azure-subscriptions names the subscriptions; --azure-management-group lists them: give one or the other")
+	}
 	o.Azure.Endpoint = f.azureEndpoint
 	o.Azure.Concurrency = f.concurrency
 	for _, p := range o.Providers {

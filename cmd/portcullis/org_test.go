@@ -158,6 +158,8 @@ func TestOrgFlags(t *testing.T) {
 		{"bad rate", []string{"audit", "--org", "--account-rate", "-1"}, "--account-rate"},
 		{"bad gcp organization", []string{"audit", "--provider", "gcp", "--gcp-organization", "acme"}, "organizations/<number>"},
 		{"gcp projects and folder", []string{"audit", "--provider", "gcp", "--gcp-folder", "123", "--gcp-projects", "p"}, "one or the other"},
+		{"bad azure management group", []string{"audit", "--provider", "azure", "--azure-management-group", "a/b"}, "management group ID"},
+		{"azure subscriptions and management group", []string{"audit", "--provider", "azure", "--azure-management-group", "mg", "--azure-subscriptions", "s"}, "one or the other"},
 		{"bad account concurrency", []string{"audit", "--org", "--account-concurrency", "0"}, "--account-concurrency"},
 	}
 	for _, tc := range tests {

@@ -16,6 +16,9 @@ import (
 
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/probe"
+	"github.com/portcullis-sec/portcullis/providers/aws"
+	"github.com/portcullis-sec/portcullis/providers/azure"
+	"github.com/portcullis-sec/portcullis/providers/gcp"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -30,10 +33,21 @@ type auditFlags struct {
 	externalID  string
 	awsEndpoint string
 
+	org                bool
+	roleName           string
+	accounts           string
+	ous                string
+	excludeAccounts    string
+	accountConcurrency int
+	accountRate        float64
+
 	gcpProjects string
+	gcpOrg      string
+	gcpFolder   string
 	gcpEndpoint string
 
 	azureSubs     string
+	azureMGs      string
 	azureCloud    string
 	azureEndpoint string
 
@@ -61,14 +75,24 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.StringVar(&f.regions, "regions", "", "AWS regions, comma-separated (default: every enabled region)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile (default: the standard credential chain)")
 	fs.StringVar(&f.roleARN, "role-arn", "", "AWS role to assume before collecting (read-only audit role)")
-	fs.StringVar(&f.externalID, "external-id", "", "external ID for --role-arn")
+	fs.StringVar(&f.externalID, "external-id", "", "external ID for --role-arn, or with --org for the member role")
+	fs.BoolVar(&f.org, "org", false, "audit every ACTIVE account of the AWS Organization: each through its member role, the caller's own account with its own credentials (needs the management or a delegated administrator account)")
+	fs.StringVar(&f.roleName, "role-name", "", "with --org: the read-only member role in each account (default "+aws.DefaultMemberRole+", as infra/member-role.yaml deploys)")
+	fs.StringVar(&f.accounts, "accounts", "", "with --org: only these AWS accounts, comma-separated")
+	fs.StringVar(&f.ous, "ous", "", "with --org: only accounts under these organizational units or roots (ou-…, r-…), at any depth, comma-separated")
+	fs.StringVar(&f.excludeAccounts, "exclude-accounts", "", "with --org: never these AWS accounts, comma-separated")
+	fs.IntVar(&f.accountConcurrency, "account-concurrency", 4, "with --org: accounts collected at once (--concurrency bounds the account-regions across them)")
+	fs.Float64Var(&f.accountRate, "account-rate", aws.DefaultAccountRate, "with --org: most API requests per second to one account, all its regions together (0: no limit)")
 	fs.StringVar(&f.awsEndpoint, "aws-endpoint", "", "AWS endpoint URL for an emulator such as moto (also AWS_ENDPOINT_URL)")
 	fs.StringVar(&f.gcpProjects, "gcp-projects", "", "GCP projects, comma-separated (default: every active project the credentials can list)")
+	fs.StringVar(&f.gcpOrg, "gcp-organization", "", "GCP: every active project under these organizations (numeric IDs, comma-separated), at any depth")
+	fs.StringVar(&f.gcpFolder, "gcp-folder", "", "GCP: every active project under these folders (numeric IDs, comma-separated), at any depth")
 	fs.StringVar(&f.gcpEndpoint, "gcp-endpoint", "", "GCP API endpoint URL for an emulator or private endpoint (a loopback http URL needs no credentials)")
 	fs.StringVar(&f.azureSubs, "azure-subscriptions", "", "Azure subscription IDs, comma-separated (default: every enabled subscription)")
+	fs.StringVar(&f.azureMGs, "azure-management-group", "", "Azure: every enabled subscription below these management groups (IDs, comma-separated), at any depth")
 	fs.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, china or usgovernment")
 	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Azure Resource Manager endpoint URL for an emulator (a loopback http URL needs no credentials)")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "regions, projects or subscriptions collected at once per provider (default: the provider's)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "regions, projects or subscriptions collected at once per provider; with --org, account-regions across the organization (default: the provider's)")
 	fs.BoolVar(&f.verbose, "v", false, "log what is being done to stderr")
 	if offline {
 		return
@@ -99,11 +123,37 @@ func (f *auditFlags) options(e *env) (audit.Options, string, error) {
 	o.AWS.ExternalID = f.externalID
 	o.AWS.Endpoint = f.awsEndpoint
 	o.AWS.Concurrency = f.concurrency
+	if err := f.orgOptions(&o); err != nil {
+		return o, "", err
+	}
 	o.GCP.Projects = splitList(f.gcpProjects)
 	o.GCP.Endpoint = f.gcpEndpoint
+	for _, id := range splitList(f.gcpOrg) {
+		o.GCP.Parents = append(o.GCP.Parents, "organizations/"+strings.TrimPrefix(id, "organizations/"))
+	}
+	for _, id := range splitList(f.gcpFolder) {
+		o.GCP.Parents = append(o.GCP.Parents, "folders/"+strings.TrimPrefix(id, "folders/"))
+	}
+	for _, p := range o.GCP.Parents {
+		if err := gcp.ValidParent(p); err != nil {
+			return o, "", fmt.Errorf("--gcp-organization / --gcp-folder: %w", err)
+		}
+	}
+	if len(o.GCP.Parents) > 0 && len(o.GCP.Projects) > 0 {
+		return o, "", errors.New("--gcp-projects names the projects; --gcp-organization and --gcp-folder list them: give one or the other")
+	}
 	o.GCP.Concurrency = f.concurrency
 	o.Azure.Subscriptions = splitList(f.azureSubs)
 	o.Azure.Cloud = f.azureCloud
+	o.Azure.ManagementGroups = splitList(f.azureMGs)
+	for _, g := range o.Azure.ManagementGroups {
+		if err := azure.ValidManagementGroup(g); err != nil {
+			return o, "", fmt.Errorf("--azure-management-group: %w", err)
+		}
+	}
+	if len(o.Azure.ManagementGroups) > 0 && len(o.Azure.Subscriptions) > 0 {
+		return o, "", errors.New("--azure-subscriptions names the subscriptions; --azure-management-group lists them: give one or the other")
+	}
 	o.Azure.Endpoint = f.azureEndpoint
 	o.Azure.Concurrency = f.concurrency
 	for _, p := range o.Providers {
@@ -140,6 +190,49 @@ func (f *auditFlags) options(e *env) (audit.Options, string, error) {
 	return o, override, nil
 }
 
+// orgOptions turns the --org flags into o.AWS.Org.
+func (f *auditFlags) orgOptions(o *audit.Options) error {
+	if !f.org {
+		for name, v := range map[string]string{"--role-name": f.roleName, "--accounts": f.accounts, "--ous": f.ous, "--exclude-accounts": f.excludeAccounts} {
+			if v != "" {
+				return fmt.Errorf("%s needs --org", name)
+			}
+		}
+		return nil
+	}
+	if f.roleARN != "" {
+		// One role to list the organization and another to read each
+		// member would need two external IDs; a shared-config profile
+		// with role_arn gives the first.
+		return errors.New("--org and --role-arn: run --org with the management (or delegated administrator) account's credentials, e.g. a --profile that assumes a role there")
+	}
+	if f.snapshot != "" {
+		return errors.New("--org collects live; --snapshot reads a snapshot (take one with portcullis snapshot --org)")
+	}
+	if len(o.Providers) > 0 && !contains(o.Providers, "aws") {
+		return errors.New("--org audits an AWS Organization: --provider must include aws")
+	}
+	rate := f.accountRate
+	if rate == 0 {
+		rate = -1 // aws.Org: negative is no limit
+	} else if rate < 0 {
+		return fmt.Errorf("--account-rate %v: want a positive number of requests per second, or 0 for no limit", f.accountRate)
+	}
+	if f.accountConcurrency < 1 {
+		return fmt.Errorf("--account-concurrency %d: want at least 1", f.accountConcurrency)
+	}
+	org := &aws.Org{
+		RoleName: f.roleName, ExternalID: f.externalID,
+		Accounts: splitList(f.accounts), OUs: splitList(f.ous), ExcludeAccounts: splitList(f.excludeAccounts),
+		AccountConcurrency: f.accountConcurrency, AccountRate: rate,
+	}
+	if err := org.Validate(); err != nil {
+		return fmt.Errorf("--org: %w", err)
+	}
+	o.AWS.Org, o.AWS.ExternalID = org, ""
+	return nil
+}
+
 func runAudit(ctx context.Context, args []string, e *env) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -158,6 +251,13 @@ Credentials come from each cloud's standard chain: AWS (environment, shared
 config, SSO, instance or task role), GCP (Application Default Credentials),
 Azure (DefaultAzureCredential). Only read-only calls are made; docs/ lists
 the exact permissions.
+
+--org audits every ACTIVE account of the AWS Organization from the
+management (or a delegated administrator) account: each member through its
+read-only role (--role-name, default PortcullisAudit, with --external-id),
+the caller's own account with its own credentials. An account whose role
+cannot be assumed is an error naming it; the others are audited.
+--accounts, --ous and --exclude-accounts narrow the accounts.
 
 Probing is on for live audits against real clouds and off for snapshots and
 emulators (an endpoint override), unless --probe or --no-probe says otherwise.

@@ -26,6 +26,9 @@ what the clouds' own CLIs print (aws ec2 describe-security-groups --output
 json, gcloud compute firewall-rules list --format=json, az rest ...), so a
 snapshot can also be assembled by hand; docs/providers/ gives the layout.
 
+With --org, every ACTIVE account of the AWS Organization is collected
+(see portcullis audit -h): DIR/aws/<account>/<region>/ for each.
+
 Audit it anywhere, with no cloud access: portcullis audit --snapshot DIR
 
 Flags:

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"path"
 	"sort"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -50,6 +51,11 @@ type Config struct {
 	// the read-only member role of an organization-wide audit.
 	RoleARN    string
 	ExternalID string
+	// Org, when set, audits every ACTIVE account of the AWS Organization
+	// (or those it selects) instead of the caller's account alone; see
+	// org.go. Concurrency then bounds the account-regions in flight across
+	// all accounts.
+	Org *Org
 	// Logger receives debug logs; nil uses slog.Default().
 	Logger *slog.Logger
 
@@ -136,7 +142,11 @@ func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) 
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
-	return &collector{cfg: cfg, base: base, log: log}, nil
+	c := &collector{cfg: cfg, base: base, log: log}
+	if cfg.Org != nil {
+		return newOrgCollector(c, *cfg.Org)
+	}
+	return c, nil
 }
 
 // recordCalls reports every operation invoked, as an IAM action.
@@ -156,6 +166,7 @@ func iamAction(serviceID, op string) string {
 	prefix := map[string]string{
 		"EC2":                       "ec2",
 		"STS":                       "sts",
+		"Organizations":             "organizations",
 		"Elastic Load Balancing":    "elasticloadbalancing",
 		"Elastic Load Balancing v2": "elasticloadbalancing",
 	}[serviceID]
@@ -172,33 +183,48 @@ func (c *collector) Collect(ctx context.Context, snap *providers.Snapshot, progr
 	if progress == nil {
 		progress = providers.NoProgress{}
 	}
+	var regions errgroup.Group
+	regions.SetLimit(c.cfg.Concurrency)
+	return c.collectAccount(ctx, snap, progress, &regions, "")
+}
+
+// collectAccount collects the account c's credentials read, one region at a
+// time on regions (which an organization-wide audit shares between
+// accounts), and returns when all its regions are done. want, when set, is
+// the account the credentials must belong to.
+func (c *collector) collectAccount(ctx context.Context, snap *providers.Snapshot, progress providers.Progress, regions *errgroup.Group, want string) error {
 	ident, err := sts.NewFromConfig(c.base).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return fmt.Errorf("get caller identity: %w", err)
 	}
 	account := aws.ToString(ident.Account)
+	if want != "" && account != want {
+		// Never file one account's resources under another's name.
+		return fmt.Errorf("get caller identity: the credentials for account %s belong to account %s", want, account)
+	}
 	if err := putCLI(snap, path.Join(providerName, account, "sts-get-caller-identity.json"), map[string]any{
 		"UserId": ident.UserId, "Account": ident.Account, "Arn": ident.Arn,
 	}); err != nil {
 		return err
 	}
-	regions := c.cfg.Regions
-	if len(regions) == 0 {
-		if regions, err = c.enabledRegions(ctx); err != nil {
+	names := c.cfg.Regions
+	if len(names) == 0 {
+		if names, err = c.enabledRegions(ctx); err != nil {
 			return fmt.Errorf("list enabled regions of account %s: %w", account, err)
 		}
 	}
-	progress.Add(len(regions))
-	var g errgroup.Group
-	g.SetLimit(c.cfg.Concurrency)
-	for _, name := range regions {
-		g.Go(func() error {
+	progress.Add(len(names))
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Add(1)
+		regions.Go(func() error {
+			defer wg.Done()
 			c.collectRegion(ctx, snap, account, name)
 			progress.Done(providerName + " " + account + " " + name)
 			return nil
 		})
 	}
-	_ = g.Wait()
+	wg.Wait()
 	return ctx.Err()
 }
 

@@ -25,6 +25,10 @@ type Config struct {
 	// Subscriptions are the subscription IDs to audit; empty means every
 	// enabled subscription the credentials can list.
 	Subscriptions []string
+	// ManagementGroups, when Subscriptions is empty, selects the enabled
+	// subscriptions below these management groups, at any depth; see
+	// org.go.
+	ManagementGroups []string
 	// Cloud is public (default), china or usgovernment.
 	Cloud string
 	// Endpoint overrides the Resource Manager endpoint (an emulator, Azure

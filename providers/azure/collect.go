@@ -120,6 +120,15 @@ func (c *collector) Collect(ctx context.Context, snap *providers.Snapshot, progr
 		progress = providers.NoProgress{}
 	}
 	subs := c.cfg.Subscriptions
+	if len(subs) == 0 && len(c.cfg.ManagementGroups) > 0 {
+		var err error
+		if subs, err = c.subscriptionsOfGroups(ctx); err != nil {
+			return fmt.Errorf("list azure subscriptions: %w", err)
+		}
+		if len(subs) == 0 {
+			return fmt.Errorf("list azure subscriptions: no enabled subscription below management groups %s", strings.Join(c.cfg.ManagementGroups, ", "))
+		}
+	}
 	if len(subs) == 0 {
 		var err error
 		if subs, err = c.listSubscriptions(ctx); err != nil {

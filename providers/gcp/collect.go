@@ -32,6 +32,10 @@ type Config struct {
 	// Projects are the project IDs to audit. Empty means every ACTIVE
 	// project the credentials can see (Resource Manager SearchProjects).
 	Projects []string
+	// Parents, when Projects is empty, selects every ACTIVE project under
+	// these organizations or folders ("organizations/123",
+	// "folders/456"), at any depth; see org.go.
+	Parents []string
 	// Endpoint replaces the compute and Resource Manager endpoints (an
 	// emulator, a Private Service Connect endpoint). A loopback http URL
 	// is used without credentials.
@@ -259,6 +263,15 @@ func (c *Collector) Collect(ctx context.Context, snap *providers.Snapshot, progr
 		progress = providers.NoProgress{}
 	}
 	projects := c.cfg.Projects
+	if len(projects) == 0 && len(c.cfg.Parents) > 0 {
+		var err error
+		if projects, err = c.projectsUnder(ctx, c.cfg.Parents); err != nil {
+			return fmt.Errorf("list gcp projects: %w", err)
+		}
+		if len(projects) == 0 {
+			return fmt.Errorf("list gcp projects: no active project under %s", strings.Join(c.cfg.Parents, ", "))
+		}
+	}
 	if len(projects) == 0 {
 		var err error
 		if projects, err = c.listProjects(ctx); err != nil {

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	awsprov "github.com/portcullis-sec/portcullis/providers/aws"
 )
 
 // Environment variables of the plan function.
@@ -103,7 +103,8 @@ func (p *Plan) Handle(ctx context.Context, in RunInput) (PlanOutput, error) {
 	accounts := p.accounts
 	if len(accounts) == 0 {
 		var err error
-		if accounts, err = p.organizationAccounts(ctx); err != nil {
+		// The same listing as `portcullis audit --org` (ACTIVE accounts only).
+		if accounts, err = awsprov.ListAccounts(ctx, p.org, nil); err != nil {
 			return PlanOutput{}, err
 		}
 	}
@@ -148,34 +149,6 @@ func (p *Plan) Handle(ctx context.Context, in RunInput) (PlanOutput, error) {
 		RunID: in.RunID, Bucket: p.Store.Bucket(), ItemsKey: key, MapPrefix: runstore.Key(in.RunID, runstore.MapResultsDir),
 		Items: len(items), Accounts: len(accounts), Regions: len(regions), MaxConcurrency: p.maxConcurrency,
 	}, nil
-}
-
-// organizationAccounts lists the organization's ACTIVE accounts. Suspended
-// accounts and accounts pending closure cannot be assumed into.
-// https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html
-func (p *Plan) organizationAccounts(ctx context.Context) ([]string, error) {
-	var out []string
-	pages := organizations.NewListAccountsPaginator(p.org, &organizations.ListAccountsInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list organization accounts: %w", err)
-		}
-		for _, a := range page.Accounts {
-			if active(a) {
-				out = append(out, aws.ToString(a.Id))
-			}
-		}
-	}
-	return out, nil
-}
-
-// active prefers State, which replaces Status (retired September 2026).
-func active(a orgtypes.Account) bool {
-	if a.State != "" {
-		return a.State == orgtypes.AccountStateActive
-	}
-	return a.Status == orgtypes.AccountStatusActive
 }
 
 // enabledRegions lists the regions enabled for this (the audit) account:

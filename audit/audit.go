@@ -48,6 +48,13 @@ type Options struct {
 	// Probe confirms effective exposures with network probes.
 	Probe ProbeOptions
 
+	// Observations, when set, are probe results given as input, as
+	// Snapshot is: the rules evaluate them exactly as if the probes had run
+	// in this process. The serverless Probe stage writes them and the
+	// Report stage reads them back. Not allowed with Probe.Enabled: a run
+	// has one source of probe results.
+	Observations []exposure.Observation
+
 	// FailOn is recorded in the report's summary.
 	FailOn rules.Severity
 
@@ -198,6 +205,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := checkProviders(o.Providers); err != nil {
 		return nil, err
 	}
+	if o.Probe.Enabled && o.Observations != nil {
+		return nil, errors.New("audit: observations given and probing on: a run has one source of probe results")
+	}
 
 	fsys, collectErrs, err := o.source(ctx)
 	if err != nil {
@@ -219,14 +229,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
 
-	var obs []exposure.Observation
+	obs := o.Observations
 	if o.Probe.Enabled {
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
 		}
-		input.Observations = obs
 	}
+	input.Observations = obs
 	result := engine.EvaluateInput(input)
 
 	rep := &reports.Report{

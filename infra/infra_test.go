@@ -300,7 +300,13 @@ func TestStateMachineDefinition(t *testing.T) {
 		}
 	}
 
-	// The flow: Plan → distributed Map (Collect) → Report → optional Probe.
+	// The flow: Plan → distributed Map (Collect) → optional Probe → Report,
+	// the design's order: one report per run, written after the probes.
+	type catcher struct {
+		ErrorEquals []string
+		ResultPath  string
+		Next        string
+	}
 	type state struct {
 		Type           string
 		Next           string
@@ -309,8 +315,13 @@ func TestStateMachineDefinition(t *testing.T) {
 		ItemReader     json.RawMessage
 		ItemProcessor  struct{ ProcessorConfig struct{ Mode string } }
 		ResultWriter   json.RawMessage
-		Choices        []struct{ Next string }
+		Choices        []struct{ Variable, StringEquals, Next string }
 		MaxConcurrency *int
+		Result         json.RawMessage
+		ResultPath     *string
+		ResultSelector map[string]any
+		Parameters     struct{ Payload map[string]any }
+		Catch          []catcher
 	}
 	st := map[string]state{}
 	for name, raw := range def.States {
@@ -324,17 +335,67 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("flow does not start Plan → Collect")
 	}
 	c := st["Collect"]
-	if c.Type != "Map" || c.ItemProcessor.ProcessorConfig.Mode != "DISTRIBUTED" || c.ItemReader == nil || c.ResultWriter == nil || c.Next != "Report" {
-		t.Errorf("Collect is not a distributed Map reading the plan from S3 and writing results: %+v", c)
+	if c.Type != "Map" || c.ItemProcessor.ProcessorConfig.Mode != "DISTRIBUTED" || c.ItemReader == nil || c.ResultWriter == nil || c.Next != "ProbeEnabled" {
+		t.Errorf("Collect is not a distributed Map reading the plan from S3, writing results and going on to ProbeEnabled (type %s, mode %s, next %s)",
+			c.Type, c.ItemProcessor.ProcessorConfig.Mode, c.Next)
 	}
-	if st["Report"].Next != "ProbeEnabled" || st["ProbeEnabled"].Type != "Choice" || st["ProbeEnabled"].Default != "Done" ||
-		len(st["ProbeEnabled"].Choices) != 1 || st["ProbeEnabled"].Choices[0].Next != "Probe" || st["Probe"].Next != "Done" {
-		t.Errorf("Report → (Probe when enabled) → Done is not the flow")
+	// The Choice reads the flag Plan stores from the EnableProbing
+	// parameter; without it the state would fail at run time.
+	if v := st["Plan"].ResultSelector["probe"]; v != "${ProbeEnabled}" {
+		t.Errorf("Plan stores probe = %v, want the ${ProbeEnabled} substitution", v)
+	}
+	pe := st["ProbeEnabled"]
+	if pe.Type != "Choice" || pe.Default != "ProbeSkipped" || len(pe.Choices) != 1 ||
+		pe.Choices[0].Variable != "$.plan.probe" || pe.Choices[0].StringEquals != "true" || pe.Choices[0].Next != "Probe" {
+		t.Errorf("ProbeEnabled is not Choice: probe = true → Probe, else ProbeSkipped: %+v", pe)
+	}
+	// Report reads $.probe, so every way into it must have set $.probe:
+	// the skip, the Probe result and the Probe's Catch.
+	ps := st["ProbeSkipped"]
+	if ps.Type != "Pass" || ps.ResultPath == nil || *ps.ResultPath != "$.probe" || ps.Result == nil || ps.Next != "Report" {
+		t.Errorf("ProbeSkipped does not set $.probe and go on to Report: %+v", ps)
+	}
+	pr := st["Probe"]
+	if pr.Type != "Task" || pr.Next != "Report" || pr.ResultPath == nil || *pr.ResultPath != "$.probe" {
+		t.Errorf("Probe does not store its result in $.probe and go on to Report: %+v", pr)
+	}
+	caught := false
+	for _, k := range pr.Catch {
+		if slices.Contains(k.ErrorEquals, "States.ALL") && k.ResultPath == "$.probe" && k.Next == "Report" {
+			caught = true
+		}
+	}
+	if !caught {
+		t.Errorf("a failed Probe is not caught into $.probe → Report (the report must still be written): %+v", pr.Catch)
+	}
+	rp := st["Report"]
+	if rp.Type != "Task" || rp.Next != "Done" || st["Done"].Type != "Succeed" {
+		t.Errorf("Report → Done (Succeed) is not the end of the flow")
+	}
+	if rp.Parameters.Payload["runId.$"] != "$.plan.runId" || rp.Parameters.Payload["probe.$"] != "$.probe" {
+		t.Errorf("Report payload %v, want the run ID and $.probe", rp.Parameters.Payload)
+	}
+	// Report's output is its result alone: the input a state after it
+	// (a notification) needs, without the plan and the Map's metadata.
+	if rp.ResultPath != nil {
+		t.Errorf("Report has ResultPath %q: its output should be its result", *rp.ResultPath)
+	}
+	for _, k := range []string{"runId.$", "bucket.$", "jsonKey.$", "htmlKey.$", "summary.$"} {
+		if _, ok := rp.ResultSelector[k]; !ok {
+			t.Errorf("Report's output lacks %s", strings.TrimSuffix(k, ".$"))
+		}
 	}
 	for name, s := range st {
-		if s.Next != "" {
-			if _, ok := st[s.Next]; !ok {
-				t.Errorf("state %s: Next %s does not exist", name, s.Next)
+		next := []string{s.Next, s.Default}
+		for _, ch := range s.Choices {
+			next = append(next, ch.Next)
+		}
+		for _, k := range s.Catch {
+			next = append(next, k.Next)
+		}
+		for _, n := range next {
+			if _, ok := st[n]; n != "" && !ok {
+				t.Errorf("state %s: next state %s does not exist", name, n)
 			}
 		}
 	}
@@ -385,6 +446,42 @@ func TestLeastPrivilege(t *testing.T) {
 				if !strings.Contains(r.Value, "/runs/*/snapshot/*") && !strings.Contains(r.Value, "/runs/*/errors/*") {
 					t.Errorf("collect may write %s", r.Value)
 				}
+			}
+		}
+	}
+	// The probe stage reads the snapshot and writes the observations,
+	// nothing else; only the report stage writes the report, and it reads
+	// the observations.
+	for _, tc := range []struct {
+		role, action string
+		want         []string
+	}{
+		{"ProbeRole", "s3:GetObject", []string{"/runs/*/snapshot/*"}},
+		{"ProbeRole", "s3:PutObject", []string{"/runs/*/observations.json"}},
+		{"ReportRole", "s3:GetObject", []string{"/runs/*/plan.json", "/runs/*/snapshot/*", "/runs/*/errors/*", "/runs/*/observations.json", "/config/*"}},
+		{"ReportRole", "s3:PutObject", []string{"/runs/*/report.json", "/runs/*/report.html"}},
+	} {
+		var got []string
+		for _, s := range statements(t, tmpl, tc.role) {
+			if s.Effect != "Allow" || !slices.Contains(s.Actions, tc.action) {
+				continue
+			}
+			for _, r := range s.Resources {
+				if r.Tag != "!Sub" || !strings.HasPrefix(r.Value, "${RunsBucket.Arn}/") {
+					t.Errorf("%s %s on %s %s: not an object of the runs bucket", tc.role, tc.action, r.Tag, r.Value)
+					continue
+				}
+				got = append(got, strings.TrimPrefix(r.Value, "${RunsBucket.Arn}"))
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s on\n got %v\nwant %v", tc.role, tc.action, got, tc.want)
+		}
+	}
+	for _, s := range statements(t, tmpl, "ProbeRole") {
+		if slices.Contains(s.Actions, "s3:ListBucket") {
+			if p := get(s.Condition, "StringLike", "s3:prefix"); p == nil || p.Value != "runs/*/snapshot/*" {
+				t.Errorf("probe may list beyond the snapshots: %v", p)
 			}
 		}
 	}

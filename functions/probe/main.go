@@ -1,4 +1,4 @@
-// Command probe is the probe stage of Portcullis's serverless audit: it confirms the run's effective exposures with probes (only when PROBE_ENABLED=true) and writes observations.json and the confirmed report.
+// Command probe is the probe stage of Portcullis's serverless audit: it plans probes from the analysis of the run's snapshot, confirms the effective exposures (only when PROBE_ENABLED=true) and writes observations.json, which the report stage reads.
 // See functions/internal/stages and docs/deployment.md.
 package main
 

@@ -1,4 +1,4 @@
-// Command report is the report stage of Portcullis's serverless audit: it reads the run's snapshot back from S3, audits it with probing off and writes report.json and report.html.
+// Command report is the report stage of Portcullis's serverless audit: it reads the run's snapshot and the probe stage's observations (if any) back from S3, audits them once and writes report.json and report.html.
 // See functions/internal/stages and docs/deployment.md.
 package main
 

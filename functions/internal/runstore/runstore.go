@@ -8,7 +8,8 @@
 //	                                             last: its presence marks the item finished
 //	runs/<run-id>/map/                           Step Functions' Map results (ResultWriter)
 //	runs/<run-id>/report.json, report.html       the report
-//	runs/<run-id>/observations.json              probe results (probe stage only)
+//	runs/<run-id>/observations.json              probe results: written by the probe stage,
+//	                                             read by the report stage
 //
 // Every collect task writes only below its own account and region, so the
 // tasks of one run never overwrite each other's files; the report stage
@@ -25,6 +26,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -192,6 +194,30 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // ErrNotFound is returned (wrapped) for a missing object.
 var ErrNotFound = errors.New("no such object")
+
+// GetIfExists reads an object that may not exist, such as a run's
+// observations.json (absent when the run was not probed). It lists the key
+// before reading it instead of reading and expecting NoSuchKey: S3 answers
+// a GetObject of a missing key with 403 Access Denied, not 404, unless the
+// caller may list the bucket
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html),
+// and whether a ListBucket grant narrowed by an s3:prefix condition counts
+// for a request that carries no prefix is IAM's to decide. A listing
+// answers "absent" without that ambiguity.
+func (s *Store) GetIfExists(ctx context.Context, key string) ([]byte, bool, error) {
+	objs, err := s.list(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	if !slices.ContainsFunc(objs, func(o object) bool { return o.key == key }) {
+		return nil, false, nil
+	}
+	b, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
 
 // PutPlan writes a run's work items and returns the key.
 func (s *Store) PutPlan(ctx context.Context, run string, items []Item) (string, error) {

@@ -20,11 +20,6 @@ import (
 // an errors.json that merges every work item's partial failures (see
 // Errors). The FS reads with ctx, which bounds every GetObject it makes.
 func (s *Store) Snapshot(ctx context.Context, run string) (fs.FS, error) {
-	prefix := Key(run, snapshotDir) + "/"
-	objs, err := s.list(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
 	errs, err := s.Errors(ctx, run)
 	if err != nil {
 		return nil, err
@@ -33,18 +28,39 @@ func (s *Store) Snapshot(ctx context.Context, run string) (fs.FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode merged errors: %w", err)
 	}
+	return s.snapshot(ctx, run, map[string][]byte{providers.ErrorsFile: eb})
+}
+
+// SnapshotFiles is Snapshot without the merged errors: it reads nothing
+// but the objects under runs/<run-id>/snapshot/. That is all the probe
+// stage needs to plan its probes, and all its role may read.
+func (s *Store) SnapshotFiles(ctx context.Context, run string) (fs.FS, error) {
+	return s.snapshot(ctx, run, nil)
+}
+
+// snapshot lists a run's snapshot objects into an FS that also serves the
+// local files from memory.
+func (s *Store) snapshot(ctx context.Context, run string, local map[string][]byte) (fs.FS, error) {
+	prefix := Key(run, snapshotDir) + "/"
+	objs, err := s.list(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
 	f := &snapshotFS{ctx: ctx, store: s, prefix: prefix, files: map[string]int64{},
-		dirs: map[string][]string{".": nil}, local: map[string][]byte{providers.ErrorsFile: eb}}
+		dirs: map[string][]string{".": nil}, local: local}
 	for _, o := range objs {
 		name := strings.TrimPrefix(o.key, prefix)
 		// Keys are written by PutSnapshot from valid snapshot paths; anything
-		// else in the prefix (a console upload, "dir/" markers) is skipped.
+		// else in the prefix (a console upload, "dir/" markers) is skipped,
+		// and errors.json is only ever the merged one.
 		if !fs.ValidPath(name) || name == "." || name == providers.ErrorsFile {
 			continue
 		}
 		f.files[name] = o.size
 	}
-	f.files[providers.ErrorsFile] = int64(len(eb))
+	for name, b := range local {
+		f.files[name] = int64(len(b))
+	}
 	for name := range f.files {
 		f.addToDirs(name)
 	}
@@ -62,7 +78,7 @@ type snapshotFS struct {
 	prefix string
 	files  map[string]int64    // name → size
 	dirs   map[string][]string // dir → child base names
-	local  map[string][]byte   // files served from memory (errors.json)
+	local  map[string][]byte   // files served from memory (the merged errors.json)
 }
 
 func (f *snapshotFS) addToDirs(name string) {

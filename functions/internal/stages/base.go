@@ -1,5 +1,5 @@
 // Package stages holds the handlers of Portcullis's Lambda functions: Plan,
-// Collect, Report and Probe, the four stages of the state machine in
+// Collect, Probe and Report, the four stages of the state machine in
 // infra/statemachine.asl.json. Each handler parses its event, calls the
 // audit package and the run store, and returns; the main packages under
 // functions/ only build a handler from the environment and start it.
@@ -149,7 +149,7 @@ func boolVar(env Env, key string) (bool, error) {
 	return v, nil
 }
 
-// RunInput is the event of the Report and Probe stages.
+// RunInput is the event of the Plan and Probe stages.
 type RunInput struct {
 	RunID string `json:"runId"`
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/probe"
+	"github.com/portcullis-sec/portcullis/rules"
 )
 
 // Environment variables of the probe function.
@@ -29,21 +31,18 @@ var ErrProbingDisabled = errors.New("probing is disabled (deploy with EnableProb
 
 // Probe confirms a run's effective exposures from outside the audited
 // networks (the function has no VPC configuration: it reaches the
-// addresses over the internet, as an attacker would).
+// addresses over the internet, as an attacker would). It writes only
+// observations.json; the Report stage, which runs after it, reads them.
 type Probe struct {
 	*Base
-	reporting
 	enabled bool
 	config  probe.Config
 }
 
 // NewProbe configures the probe stage from env.
 func NewProbe(b *Base, env Env) (*Probe, error) {
-	r, err := newReporting(env)
-	if err != nil {
-		return nil, err
-	}
-	p := &Probe{Base: b, reporting: r}
+	p := &Probe{Base: b}
+	var err error
 	if p.enabled, err = boolVar(env, EnvProbeEnabled); err != nil {
 		return nil, err
 	}
@@ -63,16 +62,22 @@ func NewProbe(b *Base, env Env) (*Probe, error) {
 	return p, nil
 }
 
-// ProbeOutput adds the observations to the report output.
+// ProbeOutput is what the state machine keeps of the probe stage; the
+// Report state receives it as its input's "probe". Every field is always
+// present: the state machine's ResultSelector selects them by path.
 type ProbeOutput struct {
-	ReportOutput
+	RunID           string `json:"runId"`
+	Bucket          string `json:"bucket"`
 	ObservationsKey string `json:"observationsKey"`
+	// Observations is the number written, one per planned probe; Open
+	// counts those that found the port open.
+	Observations int `json:"observations"`
+	Open         int `json:"open"`
 }
 
-// Handle re-audits the run's snapshot with probing on: the prober's guard
-// admits only the public addresses of the run's own inventory. It writes
-// observations.json and replaces report.json and report.html with the
-// confirmed report.
+// Handle plans probes from the analysis of the run's snapshot, sends them
+// and writes runs/<run-id>/observations.json. The prober's guard admits
+// only the public addresses of the run's own inventory.
 func (p *Probe) Handle(ctx context.Context, in RunInput) (ProbeOutput, error) {
 	if err := runstore.ValidRunID(in.RunID); err != nil {
 		return ProbeOutput{}, err
@@ -86,25 +91,55 @@ func (p *Probe) Handle(ctx context.Context, in RunInput) (ProbeOutput, error) {
 		return ProbeOutput{}, errors.New("probing refused: AWS_ENDPOINT_URL points at an emulator, whose addresses belong to others")
 	}
 	log := p.invocationLog(ctx, "runId", in.RunID, "stage", "probe")
-	ctx, cancel := withMargin(ctx)
+	return p.observe(ctx, in.RunID, audit.ProbeOptions{Enabled: true, Config: p.config}, log)
+}
+
+// observe is the probe stage past its safety refusals. It analyses the
+// snapshot exactly as the Report stage's audit will (no loopback
+// endpoints, every provider present), so the probes are planned from the
+// same effective exposures the report shows, and it writes nothing but the
+// observations.
+func (p *Probe) observe(ctx context.Context, run string, po audit.ProbeOptions, log *slog.Logger) (ProbeOutput, error) {
+	// Probing and reading stop short of the deadline; the write keeps the
+	// margin, so a cut-short stage still writes what it saw (the probes not
+	// reached are recorded as skipped).
+	pctx, cancel := withMargin(ctx)
 	defer cancel()
-	res, err := p.audit(ctx, in.RunID, audit.ProbeOptions{Enabled: true, Config: p.config}, log, p.reporting)
+	fsys, err := p.Store.SnapshotFiles(pctx, run)
 	if err != nil {
-		return ProbeOutput{}, err
+		return ProbeOutput{}, fmt.Errorf("read snapshot of run %s: %w", run, err)
 	}
-	obs := res.Report.Observations
+	inv, audited, err := audit.Normalize(fsys, nil)
+	if err != nil {
+		return ProbeOutput{}, fmt.Errorf("normalize snapshot of run %s: %w", run, err)
+	}
+	if len(audited) == 0 {
+		return ProbeOutput{}, fmt.Errorf("run %s: %w: %v", run, audit.ErrNothingAudited, inv.Errors)
+	}
+	// The same catalog audit.Run plans with: the risky ports are the
+	// built-in rules', whatever custom rules the Report stage adds.
+	cat, err := rules.LoadCatalog()
+	if err != nil {
+		return ProbeOutput{}, fmt.Errorf("load rule catalog: %w", err)
+	}
+	res := exposure.AnalyzeWith(inv, exposure.Options{})
+	obs, err := audit.Confirm(pctx, inv, res.Effective, cat, po)
+	if err != nil {
+		return ProbeOutput{}, fmt.Errorf("probe run %s: %w", run, err)
+	}
 	if obs == nil {
-		obs = []exposure.Observation{}
+		obs = []exposure.Observation{} // probed, nothing to probe: not "not probed"
 	}
-	key := runstore.Key(in.RunID, runstore.ObservationsFile)
-	if err := p.Store.PutJSON(ctx, key, obs); err != nil {
+	out := ProbeOutput{RunID: run, Bucket: p.Store.Bucket(), ObservationsKey: runstore.Key(run, runstore.ObservationsFile),
+		Observations: len(obs)}
+	for _, o := range obs {
+		if o.State == exposure.ProbeOpen {
+			out.Open++
+		}
+	}
+	if err := p.Store.PutJSON(ctx, out.ObservationsKey, obs); err != nil {
 		return ProbeOutput{}, fmt.Errorf("write observations: %w", err)
 	}
-	out, err := p.writeReport(ctx, in.RunID, res.Report)
-	if err != nil {
-		return ProbeOutput{}, err
-	}
-	out.Observed = len(obs)
-	log.Info("probed", "observations", len(obs))
-	return ProbeOutput{ReportOutput: out, ObservationsKey: key}, nil
+	log.Info("probed", "key", out.ObservationsKey, "observations", out.Observations, "open", out.Open)
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,12 +12,13 @@ import (
 	"strings"
 
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
-// Environment variables of the report and probe functions.
+// Environment variables of the report function.
 const (
 	// EnvRulesKey and EnvExceptionsKey name a custom-rules file and an
 	// exceptions file in the runs bucket (under config/), see docs/rules.md.
@@ -26,18 +28,47 @@ const (
 	EnvFailOn        = "FAIL_ON"   // severity counted as failing in the summary (default high)
 )
 
-// ReportOutput is what the state machine keeps of a report: where it is
-// and the summary counts of report.json.
-type ReportOutput struct {
-	RunID    string          `json:"runId"`
-	Bucket   string          `json:"bucket"`
-	JSONKey  string          `json:"jsonKey"`
-	HTMLKey  string          `json:"htmlKey"`
-	Summary  json.RawMessage `json:"summary"`
-	Observed int             `json:"observations,omitempty"`
+// maxCause bounds how much of a failed Probe state's cause is quoted in
+// the report (Step Functions allows 32 KiB).
+const maxCause = 2048
+
+// ReportInput is the event of the Report stage.
+type ReportInput struct {
+	RunID string `json:"runId"`
+	// Probe is what the state machine holds of the Probe state: its
+	// output, {"skipped": true} when probing is off, or the error its
+	// Catch recorded when the stage failed after its retries. Nil when the
+	// stage is invoked by hand.
+	Probe *ProbeState `json:"probe,omitempty"`
 }
 
-// reporting is the configuration the report and probe stages share.
+// ProbeState is the Probe state's result as the Report state receives it.
+type ProbeState struct {
+	Skipped bool `json:"skipped,omitempty"`
+	ProbeOutput
+	// Error and Cause are the error output a Catch writes
+	// (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html#error-handling-error-representation).
+	Error string `json:"Error,omitempty"`
+	Cause string `json:"Cause,omitempty"`
+}
+
+// ReportOutput is what the state machine keeps of a report: where it is,
+// the summary counts of report.json and whether probe results went into
+// it. It is the Report state's whole output, the input a state after it
+// (notifications) starts from; every field is always present.
+type ReportOutput struct {
+	RunID   string          `json:"runId"`
+	Bucket  string          `json:"bucket"`
+	JSONKey string          `json:"jsonKey"`
+	HTMLKey string          `json:"htmlKey"`
+	Summary json.RawMessage `json:"summary"`
+	// Probed says observations.json was read into the report; Observed is
+	// the number of observations in it.
+	Probed   bool `json:"probed"`
+	Observed int  `json:"observations"`
+}
+
+// reporting is the configuration of the report stage.
 type reporting struct {
 	rulesKey, exceptionsKey string
 	framework               string
@@ -57,8 +88,8 @@ func newReporting(env Env) (reporting, error) {
 	return r, nil
 }
 
-// Report audits a run's snapshot and writes the report, with probing off
-// (probing is the Probe stage's).
+// Report audits a run's snapshot, with the probe stage's observations when
+// there are some, and writes the run's one report.
 type Report struct {
 	*Base
 	reporting
@@ -73,56 +104,142 @@ func NewReport(b *Base, env Env) (*Report, error) {
 	return &Report{Base: b, reporting: r}, nil
 }
 
-// Handle reads runs/<run-id>/snapshot/ back as one snapshot, audits it and
-// writes report.json and report.html next to it.
-func (r *Report) Handle(ctx context.Context, in RunInput) (ReportOutput, error) {
+// Handle reads runs/<run-id>/snapshot/ back as one snapshot and
+// runs/<run-id>/observations.json when the probe stage wrote it, audits
+// them once and writes report.json and report.html next to them. A missing
+// observations file means the run was not probed; an unreadable one, or a
+// failed probe stage, is an error in the report, which is written all the
+// same.
+func (r *Report) Handle(ctx context.Context, in ReportInput) (ReportOutput, error) {
 	if err := runstore.ValidRunID(in.RunID); err != nil {
 		return ReportOutput{}, err
 	}
 	log := r.invocationLog(ctx, "runId", in.RunID, "stage", "report")
 	ctx, cancel := withMargin(ctx)
 	defer cancel()
-	res, err := r.audit(ctx, in.RunID, audit.ProbeOptions{}, log, r.reporting)
+	obs, probeErrs := r.observations(ctx, in.RunID, in.Probe)
+	res, err := r.audit(ctx, in.RunID, obs, log)
 	if err != nil {
 		return ReportOutput{}, err
+	}
+	if len(probeErrs) > 0 {
+		res.Report.Errors = append(res.Report.Errors, probeErrs...)
+		res.Report.Partial = true
 	}
 	out, err := r.writeReport(ctx, in.RunID, res.Report)
 	if err != nil {
 		return ReportOutput{}, err
 	}
+	out.Probed, out.Observed = obs != nil, len(obs)
 	log.Info("report written", "key", out.JSONKey, "exposures", len(res.Report.Exposures),
-		"findings", len(res.Report.Findings), "errors", len(res.Report.Errors))
+		"findings", len(res.Report.Findings), "observations", len(obs), "errors", len(res.Report.Errors))
 	return out, nil
 }
 
-// audit runs audit.Run over the run's snapshot in S3.
-func (b *Base) audit(ctx context.Context, run string, po audit.ProbeOptions, log *slog.Logger, rp reporting) (*audit.Result, error) {
-	fsys, err := b.Store.Snapshot(ctx, run)
+// observations reads the probe stage's results. Nil observations mean not
+// probed. Whatever keeps them out of the report is returned as errors for
+// the report: unknown data stays unknown, it is never read as "nothing
+// answered".
+func (r *Report) observations(ctx context.Context, run string, st *ProbeState) ([]exposure.Observation, []exposure.Error) {
+	key := runstore.Key(run, runstore.ObservationsFile)
+	var errs []exposure.Error
+	if st != nil && (st.Error != "" || st.Cause != "") {
+		errs = append(errs, exposure.Error{Stage: "probe", Message: "the probe stage failed: " + failure(st.Error, st.Cause)})
+	}
+	b, found, err := r.Store.GetIfExists(ctx, key)
+	switch {
+	case err != nil:
+		return nil, append(errs, exposure.Error{Stage: "probe", Resource: key, Message: "read observations: " + err.Error()})
+	case !found:
+		if st != nil && st.ObservationsKey != "" && len(errs) == 0 {
+			errs = append(errs, exposure.Error{Stage: "probe", Resource: key,
+				Message: fmt.Sprintf("the probe stage reported %d observations but wrote no %s: the report is not confirmed by probes", st.Observations, runstore.ObservationsFile)})
+		}
+		return nil, errs
+	}
+	obs, err := decodeObservations(b)
+	if err != nil {
+		return nil, append(errs, exposure.Error{Stage: "probe", Resource: key, Message: "unreadable observations, left out of the report: " + err.Error()})
+	}
+	return obs, errs
+}
+
+// decodeObservations parses observations.json: a JSON array of
+// observations, each naming an endpoint, a protocol and a known state.
+func decodeObservations(b []byte) ([]exposure.Observation, error) {
+	var obs []exposure.Observation
+	if err := json.Unmarshal(b, &obs); err != nil {
+		return nil, err
+	}
+	if obs == nil {
+		return nil, errors.New("not a JSON array")
+	}
+	for i, o := range obs {
+		switch {
+		case o.Endpoint == "":
+			return nil, fmt.Errorf("observation %d: no endpoint", i)
+		case o.Protocol != exposure.ProtocolTCP && o.Protocol != exposure.ProtocolUDP:
+			return nil, fmt.Errorf("observation %d (%s): protocol %q is not tcp or udp", i, o.Endpoint, o.Protocol)
+		}
+		switch o.State {
+		case exposure.ProbeOpen, exposure.ProbeClosed, exposure.ProbeFiltered, exposure.ProbeError, exposure.ProbeSkipped:
+		default:
+			return nil, fmt.Errorf("observation %d (%s %s/%d): unknown state %q", i, o.Endpoint, o.Protocol, o.Port, o.State)
+		}
+	}
+	return obs, nil
+}
+
+// failure renders a Catch's error output: Lambda puts the function's own
+// error in Cause as {"errorMessage", "errorType"}.
+func failure(name, cause string) string {
+	var lambdaErr struct {
+		Message string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(cause), &lambdaErr) == nil && lambdaErr.Message != "" {
+		cause = lambdaErr.Message
+	}
+	if len(cause) > maxCause {
+		cause = strings.ToValidUTF8(cause[:maxCause], "") + "…"
+	}
+	switch {
+	case name == "":
+		return cause
+	case cause == "":
+		return name
+	}
+	return name + ": " + cause
+}
+
+// audit runs audit.Run over the run's snapshot in S3 and the observations
+// given (nil: not probed). Probing itself is the Probe stage's.
+func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observation, log *slog.Logger) (*audit.Result, error) {
+	fsys, err := r.Store.Snapshot(ctx, run)
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot of run %s: %w", run, err)
 	}
-	ro := rules.Options{Framework: rp.framework}
-	if rp.rulesKey != "" || rp.exceptionsKey != "" {
+	ro := rules.Options{Framework: r.framework}
+	if r.rulesKey != "" || r.exceptionsKey != "" {
 		dir, err := os.MkdirTemp("", "portcullis-rules-")
 		if err != nil {
 			return nil, fmt.Errorf("rules files: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		if ro.CustomRulesFile, err = b.download(ctx, rp.rulesKey, filepath.Join(dir, "rules.yaml")); err != nil {
+		if ro.CustomRulesFile, err = r.download(ctx, r.rulesKey, filepath.Join(dir, "rules.yaml")); err != nil {
 			return nil, err
 		}
-		if ro.ExceptionsFile, err = b.download(ctx, rp.exceptionsKey, filepath.Join(dir, "exceptions.yaml")); err != nil {
+		if ro.ExceptionsFile, err = r.download(ctx, r.exceptionsKey, filepath.Join(dir, "exceptions.yaml")); err != nil {
 			return nil, err
 		}
 	}
 	res, err := audit.Run(ctx, audit.Options{
-		Snapshot:    fsys,
-		SnapshotDir: "s3://" + b.Store.Bucket() + "/" + runstore.Key(run, "snapshot"),
-		Rules:       ro,
-		Probe:       po,
-		FailOn:      rp.failOn,
-		Version:     b.Version,
-		Logger:      log,
+		Snapshot:     fsys,
+		SnapshotDir:  "s3://" + r.Store.Bucket() + "/" + runstore.Key(run, "snapshot"),
+		Rules:        ro,
+		Observations: obs,
+		FailOn:       r.failOn,
+		Version:      r.Version,
+		Logger:       log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit run %s: %w", run, err)

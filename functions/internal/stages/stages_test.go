@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -25,9 +28,13 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/portcullis-sec/portcullis"
+	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
+	"github.com/portcullis-sec/portcullis/probe"
+	"github.com/portcullis-sec/portcullis/probe/lab"
 	"github.com/portcullis-sec/portcullis/reports"
 )
 
@@ -325,7 +332,7 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rout, err := r.Handle(ctx, RunInput{RunID: run})
+	rout, err := r.Handle(ctx, ReportInput{RunID: run, Probe: &ProbeState{Skipped: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,6 +380,10 @@ func TestPipeline(t *testing.T) {
 	}
 	if !doc.Partial || !missing {
 		t.Errorf("partial=%v errors=%v: want the uncollected eu-north-1 reported", doc.Partial, doc.Errors)
+	}
+	// Probing was off: no observations, and none are made up.
+	if rout.Probed || rout.Observed != 0 || bytes.Contains(js, []byte(`"probe":`)) || keys["runs/"+run+"/observations.json"] {
+		t.Errorf("unprobed run: output probed=%v observations=%d, report mentions a probe: %v", rout.Probed, rout.Observed, bytes.Contains(js, []byte(`"probe":`)))
 	}
 	var summary map[string]any
 	if err := json.Unmarshal(rout.Summary, &summary); err != nil || summary["exposures"] == nil {
@@ -551,5 +562,381 @@ func TestProbeStaysOff(t *testing.T) {
 	}
 	if _, err := NewProbe(b, envOf(map[string]string{EnvProbeEnabled: "yes please"})); err == nil {
 		t.Error("PROBE_ENABLED=yes please accepted")
+	}
+}
+
+// demoAccount is the demo estate's sandbox account: jupyter-sandbox on
+// 192.0.2.80 (a documentation address) has SSH (22) and Jupyter (8888)
+// open to anyone (testdata/demo/README.md).
+const (
+	demoAccount = "444455556666"
+	demoAddr    = "192.0.2.80"
+)
+
+// putDemoSnapshot writes the demo sandbox account into a run's snapshot
+// prefix, as the collect tasks would have: a snapshot whose public
+// addresses are documentation ones, unlike the 54.214.x.x moto hands out.
+func putDemoSnapshot(t *testing.T, ctx context.Context, b *Base, run string) {
+	t.Helper()
+	demo := portcullis.DemoEstate()
+	err := fs.WalkDir(demo, "aws/"+demoAccount, func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(demo, name)
+		if err != nil {
+			return err
+		}
+		return b.Store.Put(ctx, runstore.Key(run, "snapshot", name), "application/json", data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runObjects lists the keys under runs/<run>/.
+func runObjects(t *testing.T, ctx context.Context, b *Base, run string) map[string]bool {
+	t.Helper()
+	s3c := s3.NewFromConfig(b.AWS, func(o *s3.Options) { o.UsePathStyle = true })
+	out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b.Store.Bucket()), Prefix: aws.String("runs/" + run + "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, o := range out.Contents {
+		keys[aws.ToString(o.Key)] = true
+	}
+	return keys
+}
+
+// TestProbeWritesOnlyObservations runs the probe stage past its safety
+// refusals (TestProbeStaysOff covers those) on a snapshot of documentation
+// addresses, each probe redirected onto a loopback lab service.
+func TestProbeWritesOnlyObservations(t *testing.T) {
+	ctx := lambdaCtx(t)
+	const run = "run-probe"
+	b := newBase(t, "probe-observations", nil)
+	putDemoSnapshot(t, ctx, b, run)
+	// A report already in the prefix must come out untouched: the probe
+	// stage writes nothing but observations.
+	sentinel := []byte(`{"sentinel":"written before the probe stage"}`)
+	if err := b.Store.Put(ctx, runstore.Key(run, runstore.ReportJSON), "application/json", sentinel); err != nil {
+		t.Fatal(err)
+	}
+	before := runObjects(t, ctx, b, run)
+
+	p, err := NewProbe(b, envOf(map[string]string{EnvProbeEnabled: "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planned []probe.Target
+	var l *lab.Lab
+	t.Cleanup(func() {
+		if l != nil {
+			_ = l.Close()
+		}
+	})
+	po := audit.ProbeOptions{
+		Enabled: true,
+		Config:  probe.Config{Timeout: time.Second, Rate: 500, PerAddressRate: 100, AllowLoopback: true},
+		Setup: func(ctx context.Context, targets []probe.Target) (map[netip.AddrPort]netip.AddrPort, error) {
+			// Network safety: every planned probe must be of a
+			// documentation address, and every one is redirected onto
+			// loopback (the guard refuses to dial documentation ranges in
+			// any case).
+			var svcs []lab.Service
+			for _, tg := range targets {
+				if probe.Classify(tg.Addr) != probe.ClassDocumentation {
+					return nil, fmt.Errorf("planned probe of %s: not a documentation address", tg.Addr)
+				}
+				kind := lab.Closed
+				if tg.Protocol == exposure.ProtocolTCP && tg.Port == 22 {
+					kind = lab.SSH
+				} else if tg.Protocol == exposure.ProtocolUDP {
+					kind = lab.ClosedUDP
+				}
+				svcs = append(svcs, lab.Service{Kind: kind, Public: netip.AddrPortFrom(tg.Addr, tg.Port)})
+				planned = append(planned, tg)
+			}
+			var err error
+			if l, err = lab.Start(ctx, svcs); err != nil {
+				return nil, err
+			}
+			return l.Redirect(), nil
+		},
+	}
+	out, err := p.observe(ctx, run, po, b.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(planned) == 0 {
+		t.Fatal("no probe planned: the sandbox's SSH is effective")
+	}
+	if out.ObservationsKey != "runs/"+run+"/observations.json" || out.RunID != run || out.Bucket != "probe-observations" ||
+		out.Observations != len(planned) || out.Open != 1 {
+		t.Errorf("output %+v, want %d observations, 1 open", out, len(planned))
+	}
+	data, err := b.Store.Get(ctx, out.ObservationsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := decodeObservations(data)
+	if err != nil {
+		t.Fatalf("observations.json: %v", err)
+	}
+	var ssh *exposure.Observation
+	for i, o := range obs {
+		if o.Endpoint == demoAddr && o.Protocol == exposure.ProtocolTCP && o.Port == 22 {
+			ssh = &obs[i]
+		}
+	}
+	if ssh == nil || ssh.State != exposure.ProbeOpen || ssh.Service != "ssh" {
+		t.Errorf("observation of %s:22 = %+v, want open ssh (all: %+v)", demoAddr, ssh, obs)
+	}
+	if l.Accepted() == 0 {
+		t.Error("the lab accepted no connection: nothing was probed")
+	}
+
+	after := runObjects(t, ctx, b, run)
+	for k := range after {
+		if !before[k] && k != out.ObservationsKey {
+			t.Errorf("the probe stage wrote %s", k)
+		}
+	}
+	if after[runstore.Key(run, runstore.ReportHTML)] {
+		t.Error("the probe stage wrote report.html")
+	}
+	if got, err := b.Store.Get(ctx, runstore.Key(run, runstore.ReportJSON)); err != nil || !bytes.Equal(got, sentinel) {
+		t.Errorf("report.json changed: %s, %v", got, err)
+	}
+}
+
+// reportDoc is the part of report.json the report-stage tests read.
+type reportDoc struct {
+	Partial  bool `json:"partial"`
+	Findings []struct {
+		RuleID     string `json:"ruleId"`
+		ExposureID string `json:"exposureId"`
+		Port       int    `json:"port"`
+		Probe      *struct {
+			Endpoint string              `json:"endpoint"`
+			Port     int                 `json:"port"`
+			State    exposure.ProbeState `json:"state"`
+			Service  string              `json:"service"`
+		} `json:"probe"`
+	} `json:"findings"`
+	Exposures []struct {
+		ID       string         `json:"id"`
+		Level    exposure.Level `json:"level"`
+		Address  string         `json:"address"`
+		FromPort int            `json:"fromPort"`
+		ToPort   int            `json:"toPort"`
+	} `json:"exposures"`
+	Errors []exposure.Error `json:"errors"`
+}
+
+func readReport(t *testing.T, ctx context.Context, b *Base, key string) ([]byte, reportDoc) {
+	t.Helper()
+	js, err := b.Store.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compileSchema(t).Validate(inst); err != nil {
+		t.Errorf("report.json does not validate: %v", err)
+	}
+	var doc reportDoc
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return js, doc
+}
+
+// TestReportUsesObservations: an observations.json written by hand into
+// the run prefix (no probe is sent) reaches the findings of the exposure
+// it observed.
+func TestReportUsesObservations(t *testing.T) {
+	ctx := lambdaCtx(t)
+	const run = "run-report-observations"
+	b := newBase(t, "report-observations", nil)
+	putDemoSnapshot(t, ctx, b, run)
+	obs := []exposure.Observation{{Endpoint: demoAddr, Protocol: exposure.ProtocolTCP, Port: 22, State: exposure.ProbeOpen,
+		Service: "ssh", Product: "OpenSSH_9.6"}}
+	key := runstore.Key(run, runstore.ObservationsFile)
+	if err := b.Store.PutJSON(ctx, key, obs); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReport(b, envOf(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Handle(ctx, ReportInput{RunID: run, Probe: &ProbeState{ProbeOutput: ProbeOutput{ObservationsKey: key, Observations: 1, Open: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Probed || out.Observed != 1 || out.JSONKey != "runs/"+run+"/report.json" || out.RunID != run {
+		t.Errorf("output %+v, want probed with 1 observation", out)
+	}
+	_, doc := readReport(t, ctx, b, out.JSONKey)
+	ssh := map[string]bool{} // effective exposures of demoAddr covering TCP 22
+	for _, x := range doc.Exposures {
+		if x.Address == demoAddr && x.Level == exposure.Effective && x.FromPort <= 22 && 22 <= x.ToPort {
+			ssh[x.ID] = true
+		}
+	}
+	if len(ssh) == 0 {
+		t.Fatalf("no effective exposure of %s:22 in the report", demoAddr)
+	}
+	confirmed := 0
+	for _, f := range doc.Findings {
+		if !ssh[f.ExposureID] || f.Port != 22 {
+			continue
+		}
+		if f.Probe == nil || f.Probe.State != exposure.ProbeOpen || f.Probe.Service != "ssh" || f.Probe.Endpoint != demoAddr || f.Probe.Port != 22 {
+			t.Errorf("finding %s on %s:22 carries probe %+v, want the open ssh observation", f.RuleID, demoAddr, f.Probe)
+			continue
+		}
+		confirmed++
+	}
+	if confirmed == 0 {
+		t.Errorf("no finding on %s:22 carries the observation", demoAddr)
+	}
+	for _, e := range doc.Errors {
+		if e.Stage == "probe" {
+			t.Errorf("probe error with a good observations.json: %+v", e)
+		}
+	}
+}
+
+// TestReportProbeProblems: whatever keeps probe results out of the report
+// is an error in it, and the report is written all the same.
+func TestReportProbeProblems(t *testing.T) {
+	ctx := lambdaCtx(t)
+	b := newBase(t, "report-probe-problems", nil)
+	r, err := NewReport(b, envOf(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := ProbeOutput{ObservationsKey: "runs/x/observations.json", Observations: 2}
+	for i, tc := range []struct {
+		name         string
+		observations string // "" = no observations.json
+		probe        *ProbeState
+		wantErr      string // "" = no probe error
+		wantProbed   bool
+	}{
+		{name: "not probed", probe: &ProbeState{Skipped: true}},
+		{name: "invoked by hand, not probed"},
+		{name: "probed, nothing to probe", observations: `[]`, probe: &ProbeState{ProbeOutput: good}, wantProbed: true},
+		{name: "malformed", observations: `[{"endpoint":`, probe: &ProbeState{ProbeOutput: good}, wantErr: "unreadable observations"},
+		{name: "not an array", observations: `null`, probe: &ProbeState{ProbeOutput: good}, wantErr: "not a JSON array"},
+		{name: "unknown state", observations: `[{"endpoint":"192.0.2.80","protocol":"tcp","port":22,"state":"maybe"}]`,
+			probe: &ProbeState{ProbeOutput: good}, wantErr: `unknown state "maybe"`},
+		{name: "unknown protocol", observations: `[{"endpoint":"192.0.2.80","protocol":"sctp","port":22,"state":"open"}]`,
+			probe: &ProbeState{ProbeOutput: good}, wantErr: `protocol "sctp"`},
+		{name: "probe reported observations that are missing", probe: &ProbeState{ProbeOutput: good}, wantErr: "wrote no observations.json"},
+		{name: "probe failed (caught)", probe: &ProbeState{Error: "States.TaskFailed",
+			Cause: `{"errorMessage":"probe run r: configure prober: boom","errorType":"wrapError"}`},
+			wantErr: "the probe stage failed: States.TaskFailed: probe run r: configure prober: boom"},
+		{name: "probe timed out (caught)", probe: &ProbeState{Error: "States.Timeout"}, wantErr: "the probe stage failed: States.Timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := fmt.Sprintf("run-problem-%d", i)
+			putDemoSnapshot(t, ctx, b, run)
+			if tc.observations != "" {
+				if err := b.Store.Put(ctx, runstore.Key(run, runstore.ObservationsFile), "application/json", []byte(tc.observations)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := r.Handle(ctx, ReportInput{RunID: run, Probe: tc.probe})
+			if err != nil {
+				t.Fatalf("the report stage failed instead of reporting: %v", err)
+			}
+			if out.Probed != tc.wantProbed {
+				t.Errorf("probed = %v, want %v", out.Probed, tc.wantProbed)
+			}
+			js, doc := readReport(t, ctx, b, out.JSONKey)
+			var probeErrs []exposure.Error
+			for _, e := range doc.Errors {
+				if e.Stage == "probe" {
+					probeErrs = append(probeErrs, e)
+				}
+			}
+			switch {
+			case tc.wantErr == "" && len(probeErrs) > 0:
+				t.Errorf("probe errors %+v, want none", probeErrs)
+			case tc.wantErr != "" && (len(probeErrs) != 1 || !strings.Contains(probeErrs[0].Message, tc.wantErr)):
+				t.Errorf("probe errors %+v, want one saying %q", probeErrs, tc.wantErr)
+			case tc.wantErr != "" && !doc.Partial:
+				t.Error("a report missing its probe results is not marked partial")
+			}
+			if !tc.wantProbed && bytes.Contains(js, []byte(`"probe":`)) {
+				t.Error("unprobed report carries probe results")
+			}
+			if _, err := b.Store.Get(ctx, out.HTMLKey); err != nil {
+				t.Errorf("report.html: %v", err)
+			}
+		})
+	}
+}
+
+// TestStateMachineMatchesHandlers: every field the state machine selects
+// from a function's output exists in it (a missing one fails the whole
+// execution with States.Runtime, which no Catch catches), and what the
+// Report state passes decodes into ReportInput.
+func TestStateMachineMatchesHandlers(t *testing.T) {
+	b, err := os.ReadFile("../../../infra/statemachine.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		States map[string]struct {
+			Result         json.RawMessage
+			ResultSelector map[string]any
+			Parameters     struct{ Payload map[string]any }
+		}
+	}
+	if err := json.Unmarshal(b, &def); err != nil {
+		t.Fatal(err)
+	}
+	fields := func(v any) map[string]bool {
+		js, _ := json.Marshal(v)
+		m := map[string]any{}
+		_ = json.Unmarshal(js, &m)
+		out := map[string]bool{}
+		for k := range m {
+			out[k] = true
+		}
+		return out
+	}
+	for state, out := range map[string]any{"Plan": PlanOutput{}, "Probe": ProbeOutput{}, "Report": ReportOutput{}} {
+		have := fields(out)
+		sel := def.States[state].ResultSelector
+		if len(sel) == 0 {
+			t.Errorf("state %s selects nothing", state)
+		}
+		for k, v := range sel {
+			path, ok := v.(string)
+			if !strings.HasSuffix(k, ".$") || !ok {
+				continue // a constant
+			}
+			f, ok := strings.CutPrefix(path, "$.Payload.")
+			if !ok || !have[f] {
+				t.Errorf("state %s selects %s, which %T does not always return (has %v)", state, path, out, have)
+			}
+		}
+	}
+	in := fields(ReportInput{Probe: &ProbeState{}})
+	for k := range def.States["Report"].Parameters.Payload {
+		if !in[strings.TrimSuffix(k, ".$")] {
+			t.Errorf("Report passes %s, which ReportInput does not read", k)
+		}
+	}
+	var skipped ProbeState
+	if err := json.Unmarshal(def.States["ProbeSkipped"].Result, &skipped); err != nil || !skipped.Skipped {
+		t.Errorf("ProbeSkipped's result %s does not decode as skipped: %v", def.States["ProbeSkipped"].Result, err)
 	}
 }

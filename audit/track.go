@@ -108,7 +108,9 @@ func Track(ctx context.Context, doc *reports.Document, o TrackOptions) (*TrackRe
 	if err != nil {
 		return nil, fmt.Errorf("track: %w", err)
 	}
-	runID := cmp.Or(o.RunID, au.RunID, now.Format(time.RFC3339))
+	// Two runs of one second must not share a name: the outbox keys pending
+	// alerts by kind and run.
+	runID := cmp.Or(o.RunID, now.Format(time.RFC3339Nano))
 	for _, r := range au.Runs {
 		r.RunID = runID
 	}

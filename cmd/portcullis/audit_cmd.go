@@ -238,6 +238,8 @@ func runAudit(ctx context.Context, args []string, e *env) int {
 	fs.SetOutput(e.stderr)
 	var f auditFlags
 	f.register(fs, false)
+	var mf monitorFlags
+	mf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis audit [flags]
 
@@ -280,6 +282,9 @@ Flags:
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "portcullis audit: unexpected argument %q\n", fs.Arg(0))
 		return exitError
+	}
+	if err := mf.check(); err != nil {
+		return fail(e, err)
 	}
 	o, override, err := f.options(e)
 	if err != nil {
@@ -324,6 +329,10 @@ Flags:
 		Timeout: f.probeTimeout, Rate: f.probeRate, Concurrency: f.probeConcurrency,
 		AllowLoopback: f.probeAllowLoopback,
 	}
+	mon, err := mf.prepare(ctx, e, f.profile, f.awsEndpoint, o.Logger)
+	if err != nil {
+		return fail(e, err)
+	}
 	var bar, probeBar *progressBar
 	if e.stderrTTY && e.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
 		bar, probeBar = newProgressBar(e.stderr, "collecting"), newProgressBar(e.stderr, "probing")
@@ -342,6 +351,9 @@ Flags:
 		return code
 	}
 	doc := reports.NewDocument(res.Report)
+	if mon != nil {
+		mon.track(ctx, e, doc)
+	}
 	if err := writeDocument(e, doc, f.format, f.output, f.color); err != nil {
 		return fail(e, err)
 	}

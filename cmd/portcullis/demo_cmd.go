@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
+	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
@@ -54,6 +55,7 @@ func runDemo(ctx context.Context, args []string, e *env) int {
 	htmlOut := fs.String("html", "portcullis-demo.html", "also write the HTML report here (empty: don't)")
 	noProbe := fs.Bool("no-probe", false, "skip the probe stage")
 	color := fs.String("color", "auto", "colour in the table: auto, always, never")
+	noMonitor := fs.Bool("no-monitor", false, "skip the monitor act (a second audit of a changed estate and the alert it would send)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis demo [flags]
 
@@ -65,6 +67,11 @@ Probes run against stand-in services the demo starts on 127.0.0.1 (SSH,
 HTTP, TLS, Redis, DNS, ...) for the estate's exposed addresses; ports with
 no stand-in answer as closed, filtered or silent, so every probe outcome
 shows. Nothing leaves the machine.
+
+Then the monitor: the report becomes the baseline of a fresh state, a copy
+of the estate is changed as someone debugging might (SSH opened to the
+world, RDP added), audited again, and the alert Portcullis would send to
+Slack and email is printed (a dry run).
 
 Exits 0 when the demo ran (its estate has findings on purpose).
 
@@ -161,6 +168,11 @@ Flags:
 			return fail(e, err)
 		}
 		fmt.Fprintf(e.stderr, "portcullis: wrote the %s report to %s\n", out.format, out.path)
+	}
+	if !*noMonitor {
+		if err := runDemoMonitor(ctx, e.stdout, portcullis.DemoEstate(), reports.NewDocument(res.Report), o.Rules.Now); err != nil {
+			return fail(e, err)
+		}
 	}
 	return exitOK
 }

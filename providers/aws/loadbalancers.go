@@ -53,16 +53,26 @@ func (rc *regionCollector) collectLoadBalancers(ctx context.Context) error {
 	if err := rc.collectLoadBalancerTags(ctx, lbs); err != nil {
 		rc.fail(err, "collect load-balancer tags")
 	}
+	// One load balancer's failure loses its listeners only: it is recorded
+	// as a gap naming its ARN (normalization then reports it not analysed)
+	// and the others are collected.
 	listeners := []elbv2types.Listener{}
 	for _, lb := range lbs {
+		arn := aws.ToString(lb.LoadBalancerArn)
+		var mine []elbv2types.Listener
 		lp := elbv2.NewDescribeListenersPaginator(rc.elbv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
-		for lp.HasMorePages() {
-			page, err := lp.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("listeners of %s: %w", aws.ToString(lb.LoadBalancerArn), err)
+		var err error
+		for lp.HasMorePages() && err == nil {
+			var page *elbv2.DescribeListenersOutput
+			if page, err = lp.NextPage(ctx); err == nil {
+				mine = append(mine, page.Listeners...)
 			}
-			listeners = append(listeners, page.Listeners...)
 		}
+		if err != nil {
+			rc.gap(err, arn, "listeners of "+arn+" lost: the load balancer is not analysed")
+			continue
+		}
+		listeners = append(listeners, mine...)
 	}
 	if err := rc.put(fileListeners, map[string]any{"Listeners": listeners}); err != nil {
 		return err
@@ -74,12 +84,18 @@ func (rc *regionCollector) collectLoadBalancers(ctx context.Context) error {
 		}
 		rules := []elbv2types.Rule{}
 		rp := elbv2.NewDescribeRulesPaginator(rc.elbv2, &elbv2.DescribeRulesInput{ListenerArn: l.ListenerArn})
-		for rp.HasMorePages() {
-			page, err := rp.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("rules of %s: %w", aws.ToString(l.ListenerArn), err)
+		var err error
+		for rp.HasMorePages() && err == nil {
+			var page *elbv2.DescribeRulesOutput
+			if page, err = rp.NextPage(ctx); err == nil {
+				rules = append(rules, page.Rules...)
 			}
-			rules = append(rules, page.Rules...)
+		}
+		if err != nil {
+			// Without the file, normalization follows the default actions
+			// only and says so.
+			rc.gap(err, aws.ToString(l.ListenerArn), "rules of "+aws.ToString(l.ListenerArn)+" lost: only its default actions are followed")
+			continue
 		}
 		if err := rc.put(path.Join(dirRules, fileSafe(aws.ToString(l.ListenerArn))+".json"), map[string]any{"Rules": rules}); err != nil {
 			return err
@@ -105,28 +121,31 @@ func (rc *regionCollector) collectTargetGroups(ctx context.Context) error {
 		if len(tg.LoadBalancerArns) == 0 {
 			continue // used by no load balancer: nothing reaches its targets
 		}
+		// Each group's health and attributes are its own: a failure loses
+		// that file only (normalization then marks the group's exposures
+		// as resting on missing data) and the next group is collected.
 		arn := aws.ToString(tg.TargetGroupArn)
-		h, err := rc.elbv2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn})
-		if err != nil {
-			return fmt.Errorf("target health of %s: %w", arn, err)
+		if h, err := rc.elbv2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn}); err != nil {
+			rc.gap(err, arn, "registered targets of "+arn+" lost: its backends' filters are unknown")
+		} else {
+			descs := h.TargetHealthDescriptions
+			if descs == nil {
+				descs = []elbv2types.TargetHealthDescription{}
+			}
+			if err := rc.put(path.Join(dirTargetHealth, fileSafe(arn)+".json"), map[string]any{"TargetHealthDescriptions": descs}); err != nil {
+				return err
+			}
 		}
-		descs := h.TargetHealthDescriptions
-		if descs == nil {
-			descs = []elbv2types.TargetHealthDescription{}
-		}
-		if err := rc.put(path.Join(dirTargetHealth, fileSafe(arn)+".json"), map[string]any{"TargetHealthDescriptions": descs}); err != nil {
-			return err
-		}
-		a, err := rc.elbv2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn})
-		if err != nil {
-			return fmt.Errorf("attributes of %s: %w", arn, err)
-		}
-		attrs := a.Attributes
-		if attrs == nil {
-			attrs = []elbv2types.TargetGroupAttribute{}
-		}
-		if err := rc.put(path.Join(dirTargetGroupAttrs, fileSafe(arn)+".json"), map[string]any{"Attributes": attrs}); err != nil {
-			return err
+		if a, err := rc.elbv2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn}); err != nil {
+			rc.gap(err, arn, "attributes of "+arn+" lost: client IP preservation unknown")
+		} else {
+			attrs := a.Attributes
+			if attrs == nil {
+				attrs = []elbv2types.TargetGroupAttribute{}
+			}
+			if err := rc.put(path.Join(dirTargetGroupAttrs, fileSafe(arn)+".json"), map[string]any{"Attributes": attrs}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -547,6 +566,12 @@ func (r *region) loadBalancerTargets() []*exposure.Target {
 			continue
 		}
 		if lb.State != nil && lb.State.Code == "failed" {
+			continue
+		}
+		if lost, ok := r.gaps["elasticloadbalancing:DescribeListeners"][lb.LoadBalancerArn]; ok {
+			// Which ports it listens on is unknown: nothing is inferred,
+			// and the error names it (collection recorded why).
+			r.errorf(lb.LoadBalancerArn, "%s", lost)
 			continue
 		}
 		if t := r.elbv2Target(lb, byLB[lb.LoadBalancerArn], lbByARN); t != nil {

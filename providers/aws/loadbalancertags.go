@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -49,7 +50,8 @@ func (rc *regionCollector) collectClassicLoadBalancerTags(ctx context.Context, l
 
 // collectTags stores in file the tag descriptions of lbs, which id names to
 // describe (one API's DescribeTags), called for tagsPerCall load balancers
-// at a time; the first failure stops it and nothing is stored.
+// at a time. A failed batch loses its load balancers' tags only (labels,
+// never filters): it is recorded naming them and the next batch is read.
 func collectTags[LB, D any](ctx context.Context, rc *regionCollector, file string, lbs []LB, id func(LB) *string, describe func(context.Context, []string) ([]D, error)) error {
 	ids := make([]string, 0, len(lbs))
 	for _, lb := range lbs {
@@ -59,7 +61,8 @@ func collectTags[LB, D any](ctx context.Context, rc *regionCollector, file strin
 	for batch := range slices.Chunk(ids, tagsPerCall) {
 		items, err := describe(ctx, batch)
 		if err != nil {
-			return err
+			rc.fail(err, "collect tags of "+strings.Join(batch, ", ")+" (lost: they stay untagged)")
+			continue
 		}
 		descs = append(descs, items...)
 	}

@@ -95,6 +95,9 @@ type region struct {
 	targetGroups  map[string]*targetGroup
 	classicLBs    []*classicLB
 	lbTags        map[string]map[string]string // target ID (ARN or classic name) -> tags
+	// gaps are the per-resource calls collection lost (fileCollectGaps),
+	// by IAM action and resource.
+	gaps map[string]map[string]string
 
 	// derived
 	eniByID       map[string]*networkInterface
@@ -222,6 +225,7 @@ func jsonErrorDetail(b []byte, err error) string {
 
 // load decodes every file of the region.
 func (r *region) load() {
+	r.loadGaps()
 	r.loadNetwork()
 	r.loadRoutes()
 	r.loadACLs()
@@ -231,6 +235,20 @@ func (r *region) load() {
 	r.loadLoadBalancers()
 	r.loadLoadBalancerTags()
 	r.checkRequired()
+}
+
+// loadGaps reads the per-resource collection failures (optional: a
+// snapshot without them lost nothing per resource).
+func (r *region) loadGaps() {
+	r.gaps = map[string]map[string]string{}
+	var doc struct{ Gaps []collectGap }
+	r.readJSON(fileCollectGaps, &doc)
+	for _, g := range doc.Gaps {
+		if r.gaps[g.Action] == nil {
+			r.gaps[g.Action] = map[string]string{}
+		}
+		r.gaps[g.Action][g.Resource] = g.Message
+	}
 }
 
 // build indexes what was loaded and produces the region's inventory.

@@ -58,13 +58,21 @@ func collectTags[LB, D any](ctx context.Context, rc *regionCollector, file strin
 		ids = append(ids, aws.ToString(id(lb)))
 	}
 	descs := []D{}
+	var failed []error
+	var failedBatches [][]string
 	for batch := range slices.Chunk(ids, tagsPerCall) {
 		items, err := describe(ctx, batch)
 		if err != nil {
-			rc.fail(err, "collect tags of "+strings.Join(batch, ", ")+" (lost: they stay untagged)")
+			failed, failedBatches = append(failed, err), append(failedBatches, batch)
 			continue
 		}
 		descs = append(descs, items...)
+	}
+	if len(failed) > 0 && len(descs) == 0 {
+		return failed[0] // the API failed as a whole (a denied permission): one error, no file
+	}
+	for i, err := range failed {
+		rc.fail(err, "collect tags of "+strings.Join(failedBatches[i], ", ")+" (lost: they stay untagged)")
 	}
 	return rc.put(file, map[string]any{"TagDescriptions": descs})
 }

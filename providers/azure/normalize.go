@@ -229,7 +229,13 @@ func (e *estate) load(fsys fs.FS, sub string) {
 		p := &firewallPolicy{doc: d, src: src}
 		e.policies[normID(d.ID)] = p
 		if rg, name, ok := resourceGroupAndName(d.ID); ok {
-			readList(e, fsys, sub, path.Join(dirRuleCollectionGroups, rcgFileName(rg, name)), func(src source, g *ruleCollectionGroupDoc) {
+			file := path.Join(dirRuleCollectionGroups, rcgFileName(rg, name))
+			if _, err := fs.Stat(fsys, path.Join(sub, file)); errors.Is(err, fs.ErrNotExist) {
+				// Collected per policy: this policy's failure loses its
+				// rules only, and says so.
+				e.errorf(src.scope(""), path.Join(Provider, sub, file), "rule collection groups of firewall policy %s not in snapshot: its DNAT and network rules are unknown and not analysed", d.ID)
+			}
+			readList(e, fsys, sub, file, func(src source, g *ruleCollectionGroupDoc) {
 				p.groups = append(p.groups, g)
 			})
 		}

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -11,7 +13,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/internal/faultproxy"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -163,5 +168,91 @@ func TestOfflineScopeFlags(t *testing.T) {
 				t.Errorf("errors %q (partial %v), want one containing %q", msgs, res.Report.Partial, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestUnknownMarkerInTheReport: an exposure resting on missing data says
+// so in the JSON report (evidence "unknown"), and the report still matches
+// its schema. The demo's ssh-gateway NLB loses its target group's
+// attributes: its SSH path is kept and marked, not hidden.
+func TestUnknownMarkerInTheReport(t *testing.T) {
+	fsys := demoSnapshot(t, "aws")
+	name := "aws/111122223333/eu-west-1/elbv2-describe-target-group-attributes/targetgroup_ssh-gateway-22_a5835044d67494a5.json"
+	if fsys[name] == nil {
+		t.Fatalf("demo lacks %s", name)
+	}
+	delete(fsys, name)
+	res, err := Run(context.Background(), offline(fsys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := reports.Write(&buf, "json", res.Report); err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(reports.Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddResource("report.schema.json", schema); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("report does not match the schema: %v", err)
+	}
+	var rep struct {
+		Exposures []struct {
+			Target   struct{ Name string }
+			Ports    any
+			Evidence []struct {
+				Unknown string `json:"unknown"`
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	marked := 0
+	for _, e := range rep.Exposures {
+		for _, ev := range e.Evidence {
+			if strings.Contains(ev.Unknown, "client IP preservation unknown") {
+				marked++
+			}
+		}
+	}
+	if marked == 0 {
+		t.Errorf("no exposure says it rests on the lost attributes:\n%s", buf.String())
+	}
+}
+
+// TestEveryRegionDenied is issue 11 item 7 live: STS answers, every
+// region's first call is denied; nothing was audited (exit 2), where
+// today's code wrote a report with 0 exposures and exit 3.
+func TestEveryRegionDenied(t *testing.T) {
+	p, err := faultproxy.New(motoURL, faultproxy.Faults{}, faultproxy.Deny{Action: "DescribeVpcs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	o := Options{Providers: []string{"aws"}, Rules: rules.Options{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	o.AWS.Endpoint, o.AWS.Regions = p.URL, []string{"us-east-1", "eu-west-1"}
+	res, err := Run(context.Background(), o)
+	if !errors.Is(err, ErrNothingAudited) {
+		t.Fatalf("err = %v (report %v), want ErrNothingAudited", err, res != nil)
+	}
+	if !strings.Contains(err.Error(), "DescribeVpcs") {
+		t.Errorf("error %q does not name the denied call", err)
+	}
+	if st := p.Stats(); st.Denied < 2 {
+		t.Errorf("proxy denied %d calls, want one per region", st.Denied)
 	}
 }

@@ -68,7 +68,7 @@ func TestNothingAuditedPassesNothing(t *testing.T) {
 				var ctl []string
 				if res != nil {
 					for _, c := range res.Report.Compliance {
-						ctl = append(ctl, c.Framework+" "+c.ID+" "+string(c.Status))
+						ctl = append(ctl, c.Framework+" "+c.Control+" "+string(c.Status))
 					}
 				}
 				t.Fatalf("err = %v, want ErrNothingAudited; controls %v", err, ctl)
@@ -89,14 +89,16 @@ func TestUnauditedProviderControlsNotApplicable(t *testing.T) {
 	}
 	rep := res.Report
 	for _, c := range rep.Compliance {
-		if (c.Framework == "cis-aws" || c.Framework == "cis-azure") && c.Status == reports.ControlStatus(rules.StatusPass) {
-			t.Errorf("%s %s passed with nothing of its provider audited", c.Framework, c.ID)
+		if (c.Framework == "cis-aws" || c.Framework == "cis-azure") && c.Status == rules.StatusPass {
+			t.Errorf("%s %s passed with nothing of its provider audited", c.Framework, c.Control)
 		}
 	}
 	if !slices.Equal(rep.Scope.Providers, []string{"gcp"}) {
 		t.Errorf("scope providers %v, want [gcp]", rep.Scope.Providers)
 	}
-	if !rep.Partial || !slices.ContainsFunc(rep.Errors, func(e exposure.Error) bool { return e.Provider == "aws" && strings.Contains(e.Message, "nothing of aws") }) {
+	if !rep.Partial || !slices.ContainsFunc(rep.Errors, func(e exposure.Error) bool {
+		return e.Provider == "aws" && strings.Contains(e.Message, "nothing of aws")
+	}) {
 		t.Errorf("partial %v, errors %v: want one saying aws yielded nothing", rep.Partial, rep.Errors)
 	}
 }

@@ -213,13 +213,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv, audited, err := Normalize(fsys, o.Providers)
+	inv, present, err := Normalize(fsys, o.Providers)
 	if err != nil {
 		return nil, err
 	}
 	inv.Errors = append(collectErrs, inv.Errors...)
+	// A provider directory that yields nothing readable audited nothing:
+	// it neither passes compliance nor makes a report "clean".
+	audited := auditedProviders(inv, present)
 	if len(audited) == 0 {
+		if len(inv.Errors) == 0 {
+			return nil, fmt.Errorf("%w: the snapshot holds no account-region, project or subscription with readable data", ErrNothingAudited)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrNothingAudited, inv.Errors)
+	}
+	for _, n := range present {
+		if !slices.Contains(audited, n) {
+			inv.Errors = append(inv.Errors, exposure.Error{Scope: exposure.Scope{Provider: n}, Stage: "normalize",
+				Message: "nothing of " + n + " could be read from the snapshot: its controls are not applicable"})
+		}
 	}
 
 	// The lab switch that lets probes reach loopback also lets loopback
@@ -264,11 +276,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // collection.
 func (o *Options) source(ctx context.Context) (fs.FS, []exposure.Error, error) {
 	if o.Snapshot != nil {
-		errs, err := providers.ReadErrors(o.Snapshot)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read snapshot: %w", err)
-		}
-		return o.Snapshot, errs, nil
+		return o.readScopedSnapshot()
 	}
 	snap, err := Collect(ctx, *o)
 	if err != nil {

@@ -779,6 +779,15 @@ func (a *analyzer) target(t *Target) {
 			}
 		}
 	}
+	path, ok := a.knownPath(t.Scope, t.ID, "path", t.Path)
+	if !ok {
+		return
+	}
+	if !samePath(path, t.Path) {
+		c := *t
+		c.Path = path
+		t = &c
+	}
 	ref := TargetRef{ID: t.ID, Kind: t.Kind, Name: t.Name, Owner: t.Owner, Tags: t.Tags}
 	for _, ep := range t.Endpoints {
 		if ep.IP.IsValid() && !IsPublic(ep.IP) && !(a.opts.LoopbackEndpoints && ep.IP.Unmap().IsLoopback()) {
@@ -801,6 +810,52 @@ func (a *analyzer) target(t *Target) {
 		a.forwards(t, &Site{Scope: t.Scope, Target: ref, Endpoint: ep}, v6)
 	}
 }
+
+// knownPath returns p without its unknown layers (Layer.Unknown), and
+// ok=false when a hop holds unknown layers only: nothing is inferred
+// through an unknown layer, so such a path is not analysed. Either way an
+// error names the target (and, for a backend path, the forward) and what
+// was lost.
+func (a *analyzer) knownPath(scope Scope, resource, what string, p Path) (Path, bool) {
+	var unknown []string
+	whole := false
+	for _, h := range p {
+		known := 0
+		for _, l := range h.Layers {
+			if l != nil && l.Unknown != "" {
+				unknown = append(unknown, l.Kind+" "+l.ID+": "+l.Unknown)
+			} else {
+				known++
+			}
+		}
+		if known == 0 && len(h.Layers) > 0 {
+			whole = true
+		}
+	}
+	if len(unknown) == 0 {
+		return p, true
+	}
+	if whole {
+		a.res.Errors = append(a.res.Errors, Error{Scope: scope, Resource: resource, Stage: "analyze",
+			Message: what + " not analysed: it crosses an unknown layer (" + strings.Join(unknown, "; ") + "); nothing is inferred through it"})
+		return nil, false
+	}
+	a.res.Errors = append(a.res.Errors, Error{Scope: scope, Resource: resource, Stage: "analyze",
+		Message: what + " may admit more than reported: " + strings.Join(unknown, "; ")})
+	out := make(Path, 0, len(p))
+	for _, h := range p {
+		var hop Hop
+		for _, l := range h.Layers {
+			if l == nil || l.Unknown == "" {
+				hop.Layers = append(hop.Layers, l)
+			}
+		}
+		out = append(out, hop)
+	}
+	return out, true
+}
+
+func samePath(a, b Path) bool { return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) }
 
 // forwards computes what reaches a load balancer's or NAT rule's backends.
 func (a *analyzer) forwards(t *Target, site *Site, v6 bool) {
@@ -833,9 +888,13 @@ func (a *analyzer) forwards(t *Target, site *Site, v6 bool) {
 			if f.Backend == "" && len(f.BackendPath) == 0 {
 				continue // no registered backend
 			}
-			back := a.path(f.BackendPath)
-			backLayers := pathLayers(f.BackendPath)
-			proxied := f.proxyFor(v6) != nil
+			backPath, ok := a.knownPath(t.Scope, t.ID, "backend "+f.Backend+" of "+f.ID, f.BackendPath)
+			if !ok {
+				continue
+			}
+			back := a.path(backPath)
+			backLayers := pathLayers(backPath)
+			proxied := f.proxyFor(v6) != nil && !f.MaybeProxied
 			proxy := a.set(f.proxyFor(v6))
 			for _, s := range segments(listen) {
 				for _, d := range deliver(f, proxied, proxy, s, back) {
@@ -843,8 +902,11 @@ func (a *analyzer) forwards(t *Target, site *Site, v6 bool) {
 					a.addCover(ev, s.proto, d.front, d.sources)
 					ev = append(ev, forwardEvidence(f, s.proto, d))
 					backSrc := d.sources
-					if proxied {
+					switch {
+					case proxied:
 						backSrc = proxy // the backend sees the proxy, not the client
+					case f.MaybeProxied:
+						backSrc = unionSets(d.sources, proxy) // it sees one of them
 					}
 					bev := a.evidence(backLayers, s.proto, d.back, backSrc)
 					if !proxied {
@@ -881,11 +943,13 @@ type delivery struct {
 func deliver(f *Forward, proxied bool, proxy addrSet, s segment, back *trafficSet) []delivery {
 	m := back.get(s.proto)
 	admitted := func(b addrSet) addrSet {
-		if proxied {
+		if proxied || f.MaybeProxied {
 			if overlapsSets(b, proxy) {
 				return s.sources // the proxy delivers every client that reached it
 			}
-			return nil
+			if proxied {
+				return nil
+			}
 		}
 		return intersectSets(s.sources, b)
 	}
@@ -926,7 +990,7 @@ func forwardEvidence(f *Forward, p Protocol, d delivery) *Evidence {
 			rule += " on " + f.Backend
 		}
 	}
-	return &Evidence{Layer: f.ID, LayerKind: kind, LayerName: f.Name, Rule: rule, Action: "forward"}
+	return &Evidence{Layer: f.ID, LayerKind: kind, LayerName: f.Name, Rule: rule, Action: "forward", Unknown: f.Unknown}
 }
 
 // addCover records that (p, ports, src) reached a target through each

@@ -12,6 +12,7 @@ package exposure
 
 import (
 	"net/netip"
+	"slices"
 
 	"go4.org/netipx"
 )
@@ -225,6 +226,21 @@ type Layer struct {
 	// no ENI is unattached); informational.
 	Attached bool
 	Tags     map[string]string
+	// Unknown, when set, marks a placeholder for a layer whose rules could
+	// not be read (its file missing or undecodable, its API denied) and
+	// says why, naming the file or API. Nothing is inferred through an
+	// unknown layer: a path with a hop of unknown layers only is not
+	// analysed, and a hop that also holds known layers admits what they
+	// admit (a lower bound); either way the analysis records an error
+	// naming the target and what was lost. An unknown layer has no rules
+	// and is never judged for latent exposures. See docs/model.md.
+	Unknown string
+}
+
+// UnknownLayer returns the placeholder of a layer whose rules could not be
+// read: why names the file or API and the failure.
+func UnknownLayer(scope Scope, id, kind, why string) *Layer {
+	return &Layer{Scope: scope, ID: id, Kind: kind, Unknown: why}
 }
 
 // Rule is one entry of a layer.
@@ -288,6 +304,18 @@ type Forward struct {
 	// the backend does. A passthrough forward (NLB, Azure LB, GCP network
 	// LB) is open only where the backend admits the traffic.
 	Terminates bool
+	// MaybeProxied says that whether the backend sees the client or
+	// ProxySources is unknown (the attribute deciding it could not be
+	// read): the backend is delivered what either would deliver, so an
+	// unknown attribute neither hides a path nor closes one. Set Unknown
+	// with it.
+	MaybeProxied bool
+	// Unknown, when set, says what the forward rests on that could not be
+	// read (a target group's attributes or registered targets, a backend's
+	// interface): every exposure through the forward carries it in its
+	// evidence (Evidence.Unknown), so a finding that rests on missing data
+	// says so.
+	Unknown string
 }
 
 // proxyFor returns what the backend sees of clients of one family instead
@@ -370,4 +398,21 @@ type Evidence struct {
 	Action    string   `json:"action"`
 	Sources   []string `json:"sources,omitempty"`
 	Note      string   `json:"note,omitempty"`
+	// Unknown, when set, says which data this step of the path rests on
+	// could not be read: the exposure exists for some value of it and may
+	// not exist for the true one (indeterminate, never assumed closed).
+	Unknown string `json:"unknown,omitempty"`
+}
+
+// Unknown lists what the exposure rests on that could not be read (its
+// evidence's Unknown notes, in path order); empty when the exposure rests
+// on complete data.
+func (e *Exposure) Unknown() []string {
+	var out []string
+	for _, ev := range e.Evidence {
+		if ev != nil && ev.Unknown != "" && !slices.Contains(out, ev.Unknown) {
+			out = append(out, ev.Unknown)
+		}
+	}
+	return out
 }

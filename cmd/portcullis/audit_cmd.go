@@ -72,7 +72,7 @@ type auditFlags struct {
 
 func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.StringVar(&f.providers, "provider", "", "providers to audit, comma-separated: aws, gcp, azure (default: aws live; every provider in the snapshot offline)")
-	fs.StringVar(&f.regions, "regions", "", "AWS regions, comma-separated (default: every enabled region)")
+	fs.StringVar(&f.regions, "regions", "", "AWS regions, comma-separated (default: every enabled region; offline: every region of the snapshot)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile (default: the standard credential chain)")
 	fs.StringVar(&f.roleARN, "role-arn", "", "AWS role to assume before collecting (read-only audit role)")
 	fs.StringVar(&f.externalID, "external-id", "", "external ID for --role-arn, or with --org for the member role")
@@ -84,11 +84,11 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.IntVar(&f.accountConcurrency, "account-concurrency", 4, "with --org: accounts collected at once (--concurrency bounds the account-regions across them)")
 	fs.Float64Var(&f.accountRate, "account-rate", aws.DefaultAccountRate, "with --org: most API requests per second to one account, all its regions together (0: no limit)")
 	fs.StringVar(&f.awsEndpoint, "aws-endpoint", "", "AWS endpoint URL for an emulator such as moto (also AWS_ENDPOINT_URL)")
-	fs.StringVar(&f.gcpProjects, "gcp-projects", "", "GCP projects, comma-separated (default: every active project the credentials can list)")
+	fs.StringVar(&f.gcpProjects, "gcp-projects", "", "GCP projects, comma-separated (default: every active project the credentials can list; offline: every project of the snapshot)")
 	fs.StringVar(&f.gcpOrg, "gcp-organization", "", "GCP: every active project under these organizations (numeric IDs, comma-separated), at any depth")
 	fs.StringVar(&f.gcpFolder, "gcp-folder", "", "GCP: every active project under these folders (numeric IDs, comma-separated), at any depth")
 	fs.StringVar(&f.gcpEndpoint, "gcp-endpoint", "", "GCP API endpoint URL for an emulator or private endpoint (a loopback http URL needs no credentials)")
-	fs.StringVar(&f.azureSubs, "azure-subscriptions", "", "Azure subscription IDs, comma-separated (default: every enabled subscription)")
+	fs.StringVar(&f.azureSubs, "azure-subscriptions", "", "Azure subscription IDs, comma-separated (default: every enabled subscription; offline: every subscription of the snapshot)")
 	fs.StringVar(&f.azureMGs, "azure-management-group", "", "Azure: every enabled subscription below these management groups (IDs, comma-separated), at any depth")
 	fs.StringVar(&f.azureCloud, "azure-cloud", "public", "Azure cloud: public, china or usgovernment")
 	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Azure Resource Manager endpoint URL for an emulator (a loopback http URL needs no credentials)")

@@ -86,6 +86,10 @@ func TestExitCodes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(malformed, "aws/111122223333/eu-west-1/ec2-describe-network-acls.json"), []byte(`{"NetworkAcls": [`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	emptyAWS := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(emptyAWS, "aws"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	badRules := filepath.Join(t.TempDir(), "rules.yaml")
 	if err := os.WriteFile(badRules, []byte("rules:\n  - id: CUSTOM-X\n    title: x\n    severity: high\n    expression: exposure.nope == 1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -105,6 +109,8 @@ func TestExitCodes(t *testing.T) {
 		{"partial scope", []string{"audit", "--snapshot", partial}, exitPartial, ""},
 		{"malformed snapshot file is partial, not fatal", []string{"audit", "--snapshot", malformed}, exitPartial, ""},
 		{"missing snapshot", []string{"audit", "--snapshot", "testdata/nope"}, exitError, "snapshot"},
+		{"empty aws/ audits nothing", []string{"audit", "--snapshot", emptyAWS}, exitError, "nothing could be audited"},
+		{"a region the snapshot lacks audits nothing", []string{"audit", "--snapshot", "testdata/clean", "--regions", "ap-south-1"}, exitError, "region ap-south-1 (--regions) is not in the snapshot"},
 		{"bad severity", []string{"audit", "--fail-on", "severe"}, exitError, "--fail-on"},
 		{"bad format", []string{"audit", "--format", "xml", "--snapshot", "testdata/clean"}, exitError, "--format"},
 		{"bad provider", []string{"audit", "--provider", "oracle", "--snapshot", "testdata/clean"}, exitError, "unknown provider"},

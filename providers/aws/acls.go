@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"path"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -185,16 +186,37 @@ func (r *region) aclOf(subnetID string) *networkACL {
 	return def
 }
 
-// aclHops returns the NACL inbound and outbound layers of a subnet, or nils
-// when NACLs were not collected.
+// explicitACL reports whether a NACL association names the subnet.
+func (r *region) explicitACL(subnetID string) bool {
+	for _, a := range r.acls {
+		for _, as := range a.Associations {
+			if subnetID != "" && as.SubnetId == subnetID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// aclLayersOf returns the NACL inbound and outbound layers of a subnet;
+// unknown layers when the NACLs (or, for the VPC's default NACL, the
+// subnets) were not collected.
 func (r *region) aclLayersOf(subnetID string) (in, out *exposure.Layer) {
+	id := "network ACL of " + subnetID
 	if !r.have[fileNetworkACLs] {
-		return nil, nil
+		l := r.unknownLayer(id, exposure.LayerNetworkACL, fileNetworkACLs)
+		return l, l
+	}
+	if !r.have[fileSubnets] && !r.explicitACL(subnetID) {
+		// The default NACL is the VPC's, and the subnets file says which.
+		l := r.unknownLayer(id, exposure.LayerNetworkACL, fileSubnets)
+		return l, l
 	}
 	a := r.aclOf(subnetID)
 	if a == nil {
-		r.errorf(subnetID, "no network ACL for subnet (no association and no default NACL)")
-		return nil, nil
+		r.errorf(subnetID, "no network ACL for subnet (no association and no default NACL): its rules are unknown")
+		l := exposure.UnknownLayer(r.scope, id, exposure.LayerNetworkACL, "no network ACL for the subnet in "+path.Join(r.dir, fileNetworkACLs))
+		return l, l
 	}
 	return r.aclIn[a.NetworkAclId], r.aclOut[a.NetworkAclId]
 }

@@ -16,10 +16,13 @@ import (
 	"log/slog"
 	"path"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -62,6 +65,9 @@ type Config struct {
 	// onCall, when set, is told every API operation invoked (tests check
 	// Permissions against it).
 	onCall func(action string)
+	// maxBackoff, when set, caps the retry backoff (the fault-injection
+	// test keeps its retries short; the SDK's default cap is 20 s).
+	maxBackoff time.Duration
 }
 
 // Permissions lists every IAM action the collector calls; the least-
@@ -124,6 +130,16 @@ func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) 
 	}
 	if cfg.onCall != nil {
 		base.APIOptions = append(base.APIOptions, recordCalls(cfg.onCall))
+	}
+	if cfg.maxBackoff > 0 {
+		base.Retryer = func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+					so.MaxAttempts = 6
+					so.MaxBackoff = cfg.maxBackoff
+				})
+			})
+		}
 	}
 	if cfg.RoleARN != "" {
 		ext := cfg.ExternalID
@@ -251,6 +267,38 @@ type regionCollector struct {
 	snap  *providers.Snapshot
 	dir   string
 	scope exposure.Scope
+
+	mu   sync.Mutex
+	gaps []collectGap
+}
+
+// fileCollectGaps lists, per region, the per-resource calls that failed
+// (collectGap): what normalization must treat as unknown for that one
+// resource, where the regional file cannot say it.
+const fileCollectGaps = "collect-gaps.json"
+
+// collectGap is one resource whose data could not be collected.
+type collectGap struct {
+	Action   string // the IAM action that failed
+	Resource string // the resource it was called for (ARN)
+	Message  string
+}
+
+// gap records a per-resource failure: an error naming the resource and
+// what was lost, and a gap normalization reads. Collection goes on.
+func (rc *regionCollector) gap(err error, resource, lost string) {
+	action := ""
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		action = iamAction(oe.ServiceID, oe.OperationName)
+	}
+	rc.snap.AddError(exposure.Error{
+		Scope: rc.scope, Stage: "collect", Resource: resource,
+		Message: strings.TrimSpace(action+" "+lost) + ": " + err.Error(),
+	})
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.gaps = append(rc.gaps, collectGap{Action: action, Resource: resource, Message: lost})
 }
 
 func (c *collector) collectRegion(ctx context.Context, snap *providers.Snapshot, account, name string) {
@@ -296,6 +344,14 @@ func (c *collector) collectRegion(ctx context.Context, snap *providers.Snapshot,
 		})
 	}
 	_ = g.Wait()
+	if len(rc.gaps) > 0 {
+		sort.Slice(rc.gaps, func(i, j int) bool {
+			return rc.gaps[i].Action+rc.gaps[i].Resource < rc.gaps[j].Action+rc.gaps[j].Resource
+		})
+		if err := rc.put(fileCollectGaps, map[string]any{"Gaps": rc.gaps}); err != nil {
+			rc.fail(err, "store collection gaps")
+		}
+	}
 	c.log.DebugContext(ctx, "collected aws region", "account", account, "region", name)
 }
 

@@ -369,7 +369,8 @@ func (r *region) interfacePath(e *networkInterface) exposure.Path {
 }
 
 // subnetHops returns the route-table, NACL-inbound and NACL-outbound hops
-// of a subnet; hops whose data is not in the snapshot are left out.
+// of a subnet; a hop whose data is not in the snapshot holds an unknown
+// layer (see exposure.Layer.Unknown), never left out.
 func (r *region) subnetHops(subnetID string) exposure.Path {
 	var p exposure.Path
 	if l := r.routeLayerOf(subnetID); l != nil {

@@ -53,16 +53,26 @@ func (rc *regionCollector) collectLoadBalancers(ctx context.Context) error {
 	if err := rc.collectLoadBalancerTags(ctx, lbs); err != nil {
 		rc.fail(err, "collect load-balancer tags")
 	}
+	// One load balancer's failure loses its listeners only: it is recorded
+	// as a gap naming its ARN (normalization then reports it not analysed)
+	// and the others are collected.
 	listeners := []elbv2types.Listener{}
 	for _, lb := range lbs {
+		arn := aws.ToString(lb.LoadBalancerArn)
+		var mine []elbv2types.Listener
 		lp := elbv2.NewDescribeListenersPaginator(rc.elbv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
-		for lp.HasMorePages() {
-			page, err := lp.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("listeners of %s: %w", aws.ToString(lb.LoadBalancerArn), err)
+		var err error
+		for lp.HasMorePages() && err == nil {
+			var page *elbv2.DescribeListenersOutput
+			if page, err = lp.NextPage(ctx); err == nil {
+				mine = append(mine, page.Listeners...)
 			}
-			listeners = append(listeners, page.Listeners...)
 		}
+		if err != nil {
+			rc.gap(err, arn, "listeners of "+arn+" lost: the load balancer is not analysed")
+			continue
+		}
+		listeners = append(listeners, mine...)
 	}
 	if err := rc.put(fileListeners, map[string]any{"Listeners": listeners}); err != nil {
 		return err
@@ -74,12 +84,18 @@ func (rc *regionCollector) collectLoadBalancers(ctx context.Context) error {
 		}
 		rules := []elbv2types.Rule{}
 		rp := elbv2.NewDescribeRulesPaginator(rc.elbv2, &elbv2.DescribeRulesInput{ListenerArn: l.ListenerArn})
-		for rp.HasMorePages() {
-			page, err := rp.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("rules of %s: %w", aws.ToString(l.ListenerArn), err)
+		var err error
+		for rp.HasMorePages() && err == nil {
+			var page *elbv2.DescribeRulesOutput
+			if page, err = rp.NextPage(ctx); err == nil {
+				rules = append(rules, page.Rules...)
 			}
-			rules = append(rules, page.Rules...)
+		}
+		if err != nil {
+			// Without the file, normalization follows the default actions
+			// only and says so.
+			rc.gap(err, aws.ToString(l.ListenerArn), "rules of "+aws.ToString(l.ListenerArn)+" lost: only its default actions are followed")
+			continue
 		}
 		if err := rc.put(path.Join(dirRules, fileSafe(aws.ToString(l.ListenerArn))+".json"), map[string]any{"Rules": rules}); err != nil {
 			return err
@@ -105,28 +121,31 @@ func (rc *regionCollector) collectTargetGroups(ctx context.Context) error {
 		if len(tg.LoadBalancerArns) == 0 {
 			continue // used by no load balancer: nothing reaches its targets
 		}
+		// Each group's health and attributes are its own: a failure loses
+		// that file only (normalization then marks the group's exposures
+		// as resting on missing data) and the next group is collected.
 		arn := aws.ToString(tg.TargetGroupArn)
-		h, err := rc.elbv2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn})
-		if err != nil {
-			return fmt.Errorf("target health of %s: %w", arn, err)
+		if h, err := rc.elbv2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn}); err != nil {
+			rc.gap(err, arn, "registered targets of "+arn+" lost: its backends' filters are unknown")
+		} else {
+			descs := h.TargetHealthDescriptions
+			if descs == nil {
+				descs = []elbv2types.TargetHealthDescription{}
+			}
+			if err := rc.put(path.Join(dirTargetHealth, fileSafe(arn)+".json"), map[string]any{"TargetHealthDescriptions": descs}); err != nil {
+				return err
+			}
 		}
-		descs := h.TargetHealthDescriptions
-		if descs == nil {
-			descs = []elbv2types.TargetHealthDescription{}
-		}
-		if err := rc.put(path.Join(dirTargetHealth, fileSafe(arn)+".json"), map[string]any{"TargetHealthDescriptions": descs}); err != nil {
-			return err
-		}
-		a, err := rc.elbv2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn})
-		if err != nil {
-			return fmt.Errorf("attributes of %s: %w", arn, err)
-		}
-		attrs := a.Attributes
-		if attrs == nil {
-			attrs = []elbv2types.TargetGroupAttribute{}
-		}
-		if err := rc.put(path.Join(dirTargetGroupAttrs, fileSafe(arn)+".json"), map[string]any{"Attributes": attrs}); err != nil {
-			return err
+		if a, err := rc.elbv2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn}); err != nil {
+			rc.gap(err, arn, "attributes of "+arn+" lost: client IP preservation unknown")
+		} else {
+			attrs := a.Attributes
+			if attrs == nil {
+				attrs = []elbv2types.TargetGroupAttribute{}
+			}
+			if err := rc.put(path.Join(dirTargetGroupAttrs, fileSafe(arn)+".json"), map[string]any{"Attributes": attrs}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -268,10 +287,15 @@ func (r *region) loadLoadBalancers() {
 			var rdoc struct {
 				Rules []struct{ Actions []lbAction }
 			}
-			if r.readJSON(path.Join(dirRules, fileSafe(l.ListenerArn)+".json"), &rdoc) {
+			name := path.Join(dirRules, fileSafe(l.ListenerArn)+".json")
+			if r.readJSON(name, &rdoc) {
 				for _, ru := range rdoc.Rules {
 					l.rules = append(l.rules, ru.Actions)
 				}
+			} else if p := strings.ToUpper(l.Protocol); (p == "HTTP" || p == "HTTPS") && r.problem[name] == "" {
+				// Only the default actions are known: the target groups
+				// the listener's other rules forward to are lost.
+				r.errorf(path.Join(r.dir, name), "rules of listener %s not in snapshot: only its default actions are followed", l.ListenerArn)
 			}
 			r.listeners = append(r.listeners, l)
 		}
@@ -458,16 +482,38 @@ func listenerProtocols(p string) (protos []exposure.Protocol, terminates bool, e
 // preservesClientIP applies the NLB target-group rules: always on for UDP,
 // TCP_UDP, QUIC and TCP_QUIC; for TCP and TLS the preserve_client_ip.enabled
 // attribute decides, defaulting to off for ip targets and on otherwise.
+// known is false when the group's attributes are not in the snapshot and
+// the protocol leaves it to them: the attribute is then unknown, not its
+// default.
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#client-ip-preservation
-func preservesClientIP(tg *targetGroup) bool {
+func preservesClientIP(tg *targetGroup) (preserve, known bool) {
 	switch strings.ToUpper(tg.Protocol) {
 	case "UDP", "TCP_UDP", "QUIC", "TCP_QUIC":
-		return true
+		return true, true
+	}
+	if tg.attrs == nil {
+		return false, false
 	}
 	if v, ok := tg.attrs[attrPreserveClientIP]; ok {
-		return strings.EqualFold(v, "true")
+		return strings.EqualFold(v, "true"), true
 	}
-	return tg.TargetType != "ip"
+	return tg.TargetType != "ip", true
+}
+
+// tgProblem says why a target group's per-group file is not usable.
+func (r *region) tgProblem(dir string, tg *targetGroup) string {
+	name := path.Join(dir, fileSafe(tg.TargetGroupArn)+".json")
+	if p := r.problem[name]; p != "" {
+		return p
+	}
+	return path.Join(r.dir, name) + ": not in snapshot"
+}
+
+func joinUnknown(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // listenerTargetGroups returns the target groups a listener's default
@@ -520,6 +566,12 @@ func (r *region) loadBalancerTargets() []*exposure.Target {
 			continue
 		}
 		if lb.State != nil && lb.State.Code == "failed" {
+			continue
+		}
+		if lost, ok := r.gaps["elasticloadbalancing:DescribeListeners"][lb.LoadBalancerArn]; ok {
+			// Which ports it listens on is unknown: nothing is inferred,
+			// and the error names it (collection recorded why).
+			r.errorf(lb.LoadBalancerArn, "%s", lost)
 			continue
 		}
 		if t := r.elbv2Target(lb, byLB[lb.LoadBalancerArn], lbByARN); t != nil {
@@ -610,7 +662,21 @@ func (r *region) elbv2Target(lb *loadBalancer, listeners []*listener, lbByARN ma
 			for _, arn := range tgARNs {
 				tg := r.targetGroups[arn]
 				if tg == nil {
-					r.errorf(l.ListenerArn, "target group %s not in %s", arn, fileTargetGroups)
+					// The group is unknown: the path could exist, so the
+					// forward is kept, filtering nothing, and marked.
+					why := path.Join(r.dir, fileTargetGroups) + ": not in it"
+					if p := r.problem[fileTargetGroups]; p != "" {
+						why = p
+					} else if !r.have[fileTargetGroups] {
+						why = path.Join(r.dir, fileTargetGroups) + ": not in snapshot"
+					} else {
+						r.errorf(l.ListenerArn, "target group %s not in %s", arn, fileTargetGroups)
+					}
+					f := base
+					f.Backend, f.Name = arn, base.Name+" → "+arn+" (target group unknown)"
+					f.Unknown = "target group " + arn + " unknown (" + why + "): its targets and their filters are unknown"
+					backends++
+					addForward(f)
 					continue
 				}
 				fs := r.targetGroupForwards(lb, tg, base, subnets, lbByARN)
@@ -640,15 +706,19 @@ func (r *region) targetGroupForwards(lb *loadBalancer, tg *targetGroup, base exp
 	base.Name += " → " + tg.TargetGroupName
 	if tg.health == nil {
 		// Registered targets not in the snapshot: nothing is known of the
-		// backend, so it filters nothing.
+		// backend. The path could exist, so it is kept (filtering nothing)
+		// and marked as resting on missing data.
 		f := base
 		f.Backend = tg.TargetGroupArn
 		f.Name += " (targets not in snapshot)"
+		f.Unknown = fmt.Sprintf("registered targets of %s unknown (%s): backend filter unknown", tg.TargetGroupArn, r.tgProblem(dirTargetHealth, tg))
 		return []exposure.Forward{f}
 	}
 	var out []exposure.Forward
 	isALB := lb.Type == "application"
-	preserve := !isALB && preservesClientIP(tg)
+	preserve, known := preservesClientIP(tg)
+	preserve = !isALB && preserve
+	maybe := !isALB && !known
 	var variant func(*exposure.Layer) *exposure.Layer
 	if preserve && len(lb.SecurityGroups) > 0 {
 		variant = func(l *exposure.Layer) *exposure.Layer {
@@ -676,6 +746,12 @@ func (r *region) targetGroupForwards(lb *loadBalancer, tg *targetGroup, base exp
 			f.BackendPort = uint16(*port)
 		}
 		switch {
+		case maybe:
+			// Whether the targets see the client is unknown: the backend
+			// is delivered what either would deliver, marked unknown.
+			f.ProxySources = r.proxySources(lb.key(), lbSubnets, 0)
+			f.MaybeProxied = true
+			f.Unknown = fmt.Sprintf("attributes of %s unknown (%s): client IP preservation unknown", tg.TargetGroupArn, r.tgProblem(dirTargetGroupAttrs, tg))
 		case !preserve:
 			f.ProxySources = r.proxySources(lb.key(), lbSubnets, 0)
 		case strings.EqualFold(tg.IpAddressType, "ipv6"):
@@ -713,8 +789,14 @@ func (r *region) targetGroupForwards(lb *loadBalancer, tg *targetGroup, base exp
 			e := r.primaryInterface(h.Target.Id)
 			if e == nil {
 				r.errorf(tg.TargetGroupArn+" target "+h.Target.Id, "instance's network interface not in snapshot; backend filter unknown")
+				f.Unknown = joinUnknown(f.Unknown, "network interface of "+h.Target.Id+" not in snapshot: backend filter unknown")
 			}
 			f.BackendPath = r.backendPath(e, lbSubnets, variant)
+		}
+		if tg.TargetType == "ip" && r.eniByIP[h.Target.Id] == nil {
+			// An IP target outside the VPC's interfaces (on premises, a
+			// peered VPC): nothing of its filters is in the snapshot.
+			f.Unknown = joinUnknown(f.Unknown, "no network interface holds "+h.Target.Id+": backend filter unknown")
 		}
 		out = append(out, f)
 	}

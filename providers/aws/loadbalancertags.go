@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -49,19 +50,29 @@ func (rc *regionCollector) collectClassicLoadBalancerTags(ctx context.Context, l
 
 // collectTags stores in file the tag descriptions of lbs, which id names to
 // describe (one API's DescribeTags), called for tagsPerCall load balancers
-// at a time; the first failure stops it and nothing is stored.
+// at a time. A failed batch loses its load balancers' tags only (labels,
+// never filters): it is recorded naming them and the next batch is read.
 func collectTags[LB, D any](ctx context.Context, rc *regionCollector, file string, lbs []LB, id func(LB) *string, describe func(context.Context, []string) ([]D, error)) error {
 	ids := make([]string, 0, len(lbs))
 	for _, lb := range lbs {
 		ids = append(ids, aws.ToString(id(lb)))
 	}
 	descs := []D{}
+	var failed []error
+	var failedBatches [][]string
 	for batch := range slices.Chunk(ids, tagsPerCall) {
 		items, err := describe(ctx, batch)
 		if err != nil {
-			return err
+			failed, failedBatches = append(failed, err), append(failedBatches, batch)
+			continue
 		}
 		descs = append(descs, items...)
+	}
+	if len(failed) > 0 && len(descs) == 0 {
+		return failed[0] // the API failed as a whole (a denied permission): one error, no file
+	}
+	for i, err := range failed {
+		rc.fail(err, "collect tags of "+strings.Join(failedBatches[i], ", ")+" (lost: they stay untagged)")
 	}
 	return rc.put(file, map[string]any{"TagDescriptions": descs})
 }

@@ -71,9 +71,12 @@ type region struct {
 	errs    []exposure.Error
 	errSeen map[exposure.Error]bool
 
-	// files present (a missing file means "not collected", which widens
-	// paths rather than closing them).
-	have map[string]bool
+	// have holds the files present and well-formed; problem says why one
+	// is not (missing, unreadable, undecodable: file and line), for the
+	// unknown layers that stand in for what it would have held.
+	have    map[string]bool
+	problem map[string]string
+	unknown map[string]*exposure.Layer
 
 	vpcs          []vpc
 	subnets       map[string]*subnet
@@ -92,6 +95,9 @@ type region struct {
 	targetGroups  map[string]*targetGroup
 	classicLBs    []*classicLB
 	lbTags        map[string]map[string]string // target ID (ARN or classic name) -> tags
+	// gaps are the per-resource calls collection lost (fileCollectGaps),
+	// by IAM action and resource.
+	gaps map[string]map[string]string
 
 	// derived
 	eniByID       map[string]*networkInterface
@@ -111,7 +117,7 @@ func newRegion(fsys fs.FS, account, name string) *region {
 		fsys:  fsys,
 		dir:   path.Join(account, name),
 		scope: exposure.Scope{Provider: providerName, Account: account, Region: name},
-		have:  map[string]bool{},
+		have:  map[string]bool{}, problem: map[string]string{}, unknown: map[string]*exposure.Layer{},
 	}
 }
 
@@ -143,15 +149,58 @@ func (r *region) readJSON(name string, v any) bool {
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			r.errorf(p, "read: %v", err)
+			r.problem[name] = p + ": read: " + err.Error()
 		}
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		r.errorf(p, "decode: %s", jsonErrorDetail(b, err))
+		d := jsonErrorDetail(b, err)
+		r.errorf(p, "decode: %s", d)
+		r.problem[name] = p + ": decode: " + d
 		return false
 	}
 	r.have[name] = true
 	return true
+}
+
+// requiredFiles are the region files every collection writes and without
+// which part of the region is unknown: the filtering layers (security
+// groups, NACLs, route tables), the subnets that pick a subnet's NACL and
+// route table, and the targets (interfaces, load balancers and what they
+// forward to). A region lacking one is partial: an error names the file,
+// and nothing is inferred through what it would have held.
+var requiredFiles = []string{
+	fileSubnets, fileRouteTables, fileNetworkACLs, fileSecurityGroups, fileNetworkInterfaces,
+	fileLoadBalancers, fileListeners, fileTargetGroups, fileClassicLBs,
+}
+
+// checkRequired records an error for every required file that is missing
+// (a decode error is recorded where it is met).
+func (r *region) checkRequired() {
+	for _, name := range requiredFiles {
+		if r.have[name] || r.problem[name] != "" {
+			continue
+		}
+		p := path.Join(r.dir, name)
+		r.errorf(p, "required file not in snapshot: what it holds is unknown and nothing is inferred through it")
+		r.problem[name] = p + ": not in snapshot"
+	}
+}
+
+// unknownLayer returns the one placeholder of a layer the file name should
+// have held (see exposure.Layer.Unknown).
+func (r *region) unknownLayer(id, kind, name string) *exposure.Layer {
+	k := kind + " " + id
+	if l := r.unknown[k]; l != nil {
+		return l
+	}
+	why := r.problem[name]
+	if why == "" {
+		why = path.Join(r.dir, name) + ": not in snapshot"
+	}
+	l := exposure.UnknownLayer(r.scope, id, kind, why)
+	r.unknown[k] = l
+	return l
 }
 
 // jsonErrorDetail adds the line of a syntax or type error.
@@ -176,6 +225,7 @@ func jsonErrorDetail(b []byte, err error) string {
 
 // load decodes every file of the region.
 func (r *region) load() {
+	r.loadGaps()
 	r.loadNetwork()
 	r.loadRoutes()
 	r.loadACLs()
@@ -184,6 +234,21 @@ func (r *region) load() {
 	r.loadInterfaces()
 	r.loadLoadBalancers()
 	r.loadLoadBalancerTags()
+	r.checkRequired()
+}
+
+// loadGaps reads the per-resource collection failures (optional: a
+// snapshot without them lost nothing per resource).
+func (r *region) loadGaps() {
+	r.gaps = map[string]map[string]string{}
+	var doc struct{ Gaps []collectGap }
+	r.readJSON(fileCollectGaps, &doc)
+	for _, g := range doc.Gaps {
+		if r.gaps[g.Action] == nil {
+			r.gaps[g.Action] = map[string]string{}
+		}
+		r.gaps[g.Action][g.Resource] = g.Message
+	}
 }
 
 // build indexes what was loaded and produces the region's inventory.

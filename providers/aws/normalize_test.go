@@ -33,6 +33,8 @@ func TestNormalizeBadInput(t *testing.T) {
 		"rtb-1 routes[2]: route destination: invalid CIDR \"not-a-cidr\"",
 		"111122223333/eu-west-1/elb-describe-tags.json: decode: line 7: unexpected end of JSON input",
 		"111122223333/eu-west-1/elbv2-describe-tags.json: decode: line 5: json: cannot unmarshal object into Go struct field .TagDescriptions.Tags of type []aws.tag",
+		"111122223333/eu-west-1/elbv2-describe-target-groups.json: required file not in snapshot: what it holds is unknown and nothing is inferred through it",
+		"111122223333/eu-west-1/elbv2-describe-rules/listener_app_web_1_1.json: rules of listener arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/web/1/1 not in snapshot: only its default actions are followed",
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -52,16 +54,26 @@ func TestNormalizeBadInput(t *testing.T) {
 		"inbound #4 udp 0.0.0.0/0",
 	})
 	tg := findTarget(t, inv, "eni-1")
-	// The NACL file is unreadable, so the NACL hops are unknown and left
-	// out (never closed): route table and security groups remain.
-	if got := pathShape(tg.Path); got != "rtb-1 | sg-0bad" {
+	// The NACL file is unreadable, so the NACL hops are unknown layers:
+	// never left out (read as open) and never closed.
+	if got := pathShape(tg.Path); got != "rtb-1 | network ACL of subnet-1 | network ACL of subnet-1 | sg-0bad" {
 		t.Errorf("path %s", got)
 	}
+	for _, l := range tg.Path[1].Layers {
+		if want := "111122223333/eu-west-1/ec2-describe-network-acls.json: decode: line 5: unexpected end of JSON input"; l.Unknown != want {
+			t.Errorf("NACL hop: Unknown %q, want %q", l.Unknown, want)
+		}
+	}
+	// Nothing is inferred through the unknown NACL, and the analysis
+	// says which target was not analysed and why.
+	res := exposure.Analyze(inv)
 	eff, _ := exposuresOf(inv, "eni-1")
-	assertLines(t, "effective", eff, []string{
-		"198.51.100.10 eni-1 tcp/22 from 203.0.113.0/24",
-		"198.51.100.10 eni-1 udp/53 from internet4",
-	})
+	assertLines(t, "effective", eff, nil)
+	if !slices.ContainsFunc(res.Errors, func(e exposure.Error) bool {
+		return e.Resource == "eni-1" && strings.Contains(e.Message, "not analysed") && strings.Contains(e.Message, "ec2-describe-network-acls.json: decode: line 5")
+	}) {
+		t.Errorf("no analysis error names eni-1 and the NACL file: %v", res.Errors)
+	}
 
 	// Malformed tags files leave the load balancers untagged, not lost.
 	const alb = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/web/1"
@@ -70,11 +82,9 @@ func TestNormalizeBadInput(t *testing.T) {
 			t.Errorf("%s tags %v, want none", id, tags)
 		}
 	}
+	// Their subnets' NACLs are unknown too: nothing is inferred.
 	eff, _ = exposuresOf(inv, alb, "legacy")
-	assertLines(t, "load-balancer effective", eff, []string{
-		"web-1.eu-west-1.elb.amazonaws.com " + alb + " tcp/22 from 203.0.113.0/24",
-		"legacy-1.eu-west-1.elb.amazonaws.com legacy tcp/22 from 203.0.113.0/24",
-	})
+	assertLines(t, "load-balancer effective", eff, nil)
 }
 
 func TestNormalizeEmpty(t *testing.T) {

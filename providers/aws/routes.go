@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -292,16 +293,33 @@ func (r *region) routesToInternet(rt *route, vpcID string) bool {
 	return g != nil && g.attachedTo(vpcID)
 }
 
-// routeLayerOf returns the route-table layer of a subnet, or nil when route
-// tables were not collected.
+// explicitRouteTable reports whether a route table names the subnet.
+func (r *region) explicitRouteTable(subnetID string) bool {
+	for _, t := range r.routeTables {
+		for _, a := range t.Associations {
+			if subnetID != "" && a.SubnetId == subnetID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// routeLayerOf returns the route-table layer of a subnet; an unknown layer
+// when the route tables (or the subnet's VPC, for its main table) were not
+// collected.
 func (r *region) routeLayerOf(subnetID string) *exposure.Layer {
 	if !r.have[fileRouteTables] {
-		return nil
+		return r.unknownLayer("route table of "+subnetID, exposure.LayerRoute, fileRouteTables)
+	}
+	if !r.have[fileSubnets] && !r.explicitRouteTable(subnetID) {
+		// The main table is the VPC's, and the subnets file says which VPC.
+		return r.unknownLayer("route table of "+subnetID, exposure.LayerRoute, fileSubnets)
 	}
 	t := r.routeTableOf(subnetID)
 	if t == nil {
-		r.errorf(subnetID, "no route table for subnet (no explicit association and no main table)")
-		return nil
+		r.errorf(subnetID, "no route table for subnet (no explicit association and no main table): routes unknown")
+		return exposure.UnknownLayer(r.scope, "route table of "+subnetID, exposure.LayerRoute, "no route table for the subnet in "+path.Join(r.dir, fileRouteTables))
 	}
 	return r.routeLayers[t.RouteTableId]
 }

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"path"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -240,27 +241,23 @@ func (r *region) groupLayer(id, usedBy string) *exposure.Layer {
 	if l := r.sgLayers[id]; l != nil {
 		return l
 	}
-	r.errorf(usedBy, "security group %s not in %s", id, fileSecurityGroups)
-	return nil
+	if r.have[fileSecurityGroups] {
+		r.errorf(usedBy, "security group %s not in %s: its rules are unknown", id, fileSecurityGroups)
+		return exposure.UnknownLayer(r.scope, id, exposure.LayerSecurityGroup, "not in "+path.Join(r.dir, fileSecurityGroups))
+	}
+	return r.unknownLayer(id, exposure.LayerSecurityGroup, fileSecurityGroups)
 }
 
-// securityGroupHop returns the hop of an ENI's or load balancer's groups,
-// or ok=false when the snapshot has no security groups at all (the hop is
-// then unknown and left out rather than closed).
+// securityGroupHop returns the hop of an ENI's or load balancer's groups.
+// A group the snapshot lacks (or all of them, without a readable security
+// groups file) is an unknown layer: never read as open, never as closed.
+// ok is false when the resource names no group.
 func (r *region) securityGroupHop(ids []string, usedBy string) (exposure.Hop, bool) {
-	if !r.have[fileSecurityGroups] {
-		for _, id := range ids {
-			r.attached[id] = true
-		}
-		return exposure.Hop{}, false
-	}
 	var hop exposure.Hop
 	for _, id := range ids {
-		if l := r.groupLayer(id, usedBy); l != nil {
-			hop.Layers = append(hop.Layers, l)
-		}
+		hop.Layers = append(hop.Layers, r.groupLayer(id, usedBy))
 	}
-	return hop, true
+	return hop, len(ids) > 0
 }
 
 // lbReferenceVariant returns a variant of a security group in which rules

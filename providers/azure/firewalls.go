@@ -335,6 +335,11 @@ func (e *estate) dnatBackend(fw *firewall, r *dnatRule, v *vnet) (id, name strin
 		return ic.nic.doc.ID, name, e.path(t, noNSGOpen)
 	}
 	if s := e.subnetByAddress(r.toAddr, v); s != nil {
+		if e.bad[subscriptionOf(s.id)+"/"+fileNICs] != "" {
+			// The NICs could not be read: the address may sit on a NIC
+			// whose NSG filters it too.
+			return unknown(r.toAddr.String())
+		}
 		return r.toAddr.String(), r.toAddr.String(), e.path(hopTarget{dst: r.toAddr, subnet: s}, noNSGOpen)
 	}
 	return unknown(r.toAddr.String())

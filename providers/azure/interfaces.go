@@ -52,9 +52,9 @@ func (e *estate) ipconfigTarget(ic *ipconfig) hopTarget {
 func (e *estate) path(t hopTarget, none noNSG) exposure.Path {
 	var p exposure.Path
 	if t.subnetUnknown {
-		// Unknown is taken as admitting everything: the NIC's NSG, if
-		// any, still decides, and a missing subnet never hides exposure.
-		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.openLayer(layerUnknownTarget, "azure:unknown-subnet", "subnet not in snapshot: its NSG is unknown, assumed open")}})
+		// Whether the subnet has an NSG is unknown: nothing is inferred
+		// through it (never read as open, never as closed).
+		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.unknownSubnet()}})
 	}
 	if t.subnet != nil && t.subnet.nsgID != "" {
 		p = append(p, exposure.Hop{Layers: []*exposure.Layer{e.nsgVariant(t.subnet.nsgID, t.subnet, t)}})
@@ -66,6 +66,17 @@ func (e *estate) path(t hopTarget, none noNSG) exposure.Path {
 		p = exposure.Path{{Layers: []*exposure.Layer{e.noNSGLayer(none)}}}
 	}
 	return p
+}
+
+// unknownSubnet stands for the NSG of a subnet the snapshot lacks.
+func (e *estate) unknownSubnet() *exposure.Layer {
+	const key = "unknown-subnet"
+	if l := e.layers[key]; l != nil {
+		return l
+	}
+	l := exposure.UnknownLayer(exposure.Scope{Provider: Provider}, "azure:unknown-subnet", exposure.LayerNSG, "subnet not in the snapshot: whether it has an NSG, and its rules, are unknown")
+	e.layers[key] = l
+	return l
 }
 
 // Kinds of the synthetic layers that stand for Azure's behaviour where no
@@ -129,7 +140,7 @@ func (e *estate) buildInterfaces() {
 				continue // no address allocated (deallocated VM): nothing to reach
 			}
 			if ic.subnet != "" && e.subnets[ic.subnet] == nil {
-				e.errorf(scope, n.src.file+" "+cd.ID, "properties.subnet: subnet %s is not in the snapshot: its NSG is unknown, taken as admitting everything", cd.Properties.Subnet.ID)
+				e.errorf(scope, n.src.file+" "+cd.ID, "properties.subnet: subnet %s is not in the snapshot: its NSG is unknown and nothing is inferred through it", cd.Properties.Subnet.ID)
 			}
 			none := noNSGOpen
 			if !pip.basic {

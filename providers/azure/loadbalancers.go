@@ -127,7 +127,7 @@ func (e *estate) backendPath(lb *loadBalancer, b backend, dst netip.Addr, none n
 		key := "unknown-backend-reported|" + b.id
 		if e.layers[key] == nil {
 			e.layers[key] = &exposure.Layer{}
-			e.errorf(lb.src.scope(lb.doc.Location), lb.doc.ID, "backend %s is not in the snapshot (a VM scale set instance?): its NSGs are unknown, taken as admitting everything", b.id)
+			e.errorf(lb.src.scope(lb.doc.Location), lb.doc.ID, "backend %s is not in the snapshot (a VM scale set instance?): backend filter unknown; its exposures are kept and marked unknown", b.id)
 		}
 		return exposure.Path{{Layers: []*exposure.Layer{e.openLayer(layerUnknownTarget, "azure:unknown-backend", "backend not in snapshot: NSGs unknown, assumed open")}}}
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -74,7 +75,17 @@ type estate struct {
 	srcCache map[sourceKey]sourceValue
 	byAddr   map[netip.Addr][]*ipconfig // built on first use
 	badNSGs  map[string]bool            // NSG references already reported missing
+	// bad says why a subscription's file ("<sub>/<file>") is not usable.
+	bad map[string]string
 }
+
+// requiredFiles are the subscription files every collection writes and
+// without which part of the subscription is unknown: the NSGs and the
+// networks whose subnets carry them, the NICs and public IPs that make
+// targets, and the load balancers, firewalls and application gateways that
+// forward to backends. A subscription lacking one is partial: an error names
+// the file, and nothing is inferred through what it would have held.
+var requiredFiles = []string{fileNSGs, fileVNets, fileNICs, filePublicIPs, fileLoadBalancers, fileFirewalls, fileAppGateways}
 
 func newEstate() *estate {
 	return &estate{
@@ -96,6 +107,7 @@ func newEstate() *estate {
 		layers:      map[string]*exposure.Layer{},
 		srcCache:    map[sourceKey]sourceValue{},
 		badNSGs:     map[string]bool{},
+		bad:         map[string]string{},
 	}
 }
 
@@ -143,12 +155,24 @@ func readList[T any](e *estate, fsys fs.FS, sub, name string, each func(src sour
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			e.errorf(src.scope(""), src.file, "read: %v", err)
+			e.bad[sub+"/"+name] = src.file + ": read: " + err.Error()
+		} else if slices.Contains(requiredFiles, name) {
+			e.errorf(src.scope(""), src.file, "required file not in snapshot: what it holds is unknown and nothing is inferred through it")
+			e.bad[sub+"/"+name] = src.file + ": not in snapshot"
 		}
 		return
 	}
 	var doc listDocument
 	if err := json.Unmarshal(b, &doc); err != nil {
 		e.errorf(src.scope(""), src.file, "decode list document: %v", jsonError(b, err))
+		e.bad[sub+"/"+name] = src.file + ": decode: " + jsonError(b, err).Error()
+		return
+	}
+	if doc.Value == nil {
+		// ARM always answers a list with {"value": [...]}; null or an
+		// object without value is not a list that says "none".
+		e.errorf(src.scope(""), src.file, `decode list document: no "value" array (as ARM list calls return)`)
+		e.bad[sub+"/"+name] = src.file + `: no "value" array`
 		return
 	}
 	for i, raw := range doc.Value {
@@ -163,6 +187,11 @@ func readList[T any](e *estate, fsys fs.FS, sub, name string, each func(src sour
 				res += " " + id.ID
 			}
 			e.errorf(src.scope(""), res, "decode resource: %v", err)
+			if name == fileNSGs && e.bad[sub+"/"+name] == "" {
+				// An NSG that cannot be read is unknown, as is every NSG
+				// reference the snapshot then lacks.
+				e.bad[sub+"/"+name] = res + ": decode: " + err.Error()
+			}
 			continue
 		}
 		each(src, v)
@@ -200,7 +229,13 @@ func (e *estate) load(fsys fs.FS, sub string) {
 		p := &firewallPolicy{doc: d, src: src}
 		e.policies[normID(d.ID)] = p
 		if rg, name, ok := resourceGroupAndName(d.ID); ok {
-			readList(e, fsys, sub, path.Join(dirRuleCollectionGroups, rcgFileName(rg, name)), func(src source, g *ruleCollectionGroupDoc) {
+			file := path.Join(dirRuleCollectionGroups, rcgFileName(rg, name))
+			if _, err := fs.Stat(fsys, path.Join(sub, file)); errors.Is(err, fs.ErrNotExist) {
+				// Collected per policy: this policy's failure loses its
+				// rules only, and says so.
+				e.errorf(src.scope(""), path.Join(Provider, sub, file), "rule collection groups of firewall policy %s not in snapshot: its DNAT and network rules are unknown and not analysed", d.ID)
+			}
+			readList(e, fsys, sub, file, func(src source, g *ruleCollectionGroupDoc) {
 				p.groups = append(p.groups, g)
 			})
 		}
@@ -479,4 +514,23 @@ func (e *estate) build() {
 	e.buildLoadBalancers()
 	e.buildFirewalls()
 	e.buildAppGateways()
+	e.markUnknownBackends()
+}
+
+// markUnknownBackends marks every forward to a backend the snapshot does
+// not describe: its path could exist, so it is kept (filtering nothing)
+// and its exposures say they rest on missing data.
+func (e *estate) markUnknownBackends() {
+	for _, t := range e.inv.Targets {
+		for i := range t.Forwards {
+			f := &t.Forwards[i]
+			for _, h := range f.BackendPath {
+				for _, l := range h.Layers {
+					if l != nil && l.Kind == layerUnknownTarget && f.Unknown == "" {
+						f.Unknown = "backend " + f.Backend + " " + l.Name
+					}
+				}
+			}
+		}
+	}
 }

@@ -434,23 +434,24 @@ func (e *estate) nsgVariant(id string, s *subnet, t hopTarget) *exposure.Layer {
 }
 
 // missingNSG stands for an NSG a subnet or NIC references but the snapshot
-// lacks (collection failed, or it lives in a subscription not audited): its
-// rules are unknown, so it is taken as admitting everything.
+// lacks (collection failed, its file is missing or undecodable, or it lives
+// in a subscription not audited): its rules are unknown, so it is an
+// unknown layer, neither open nor closed (see exposure.Layer.Unknown).
 func (e *estate) missingNSG(id string) *exposure.Layer {
 	key := "missing|" + id
 	if l := e.layers[key]; l != nil {
 		return l
 	}
+	sub := subscriptionOf(id)
+	why := "not in the snapshot"
+	if b := e.bad[sub+"/"+fileNSGs]; b != "" {
+		why = b
+	}
 	if !e.badNSGs[id] {
 		e.badNSGs[id] = true
-		e.errorf(exposure.Scope{Account: subscriptionOf(id)}, e.spelling(id), "network security group is referenced but not in the snapshot: taken as admitting everything")
+		e.errorf(exposure.Scope{Account: sub}, e.spelling(id), "network security group is referenced but not in the snapshot (%s): its rules are unknown and nothing is inferred through it", why)
 	}
-	l := &exposure.Layer{
-		Scope: exposure.Scope{Provider: Provider, Account: subscriptionOf(id)},
-		ID:    e.spelling(id), Kind: exposure.LayerNSG, Name: lastSegment(e.spelling(id)) + " (not in snapshot: assumed open)",
-		Mode:  exposure.AllowUnion,
-		Rules: []exposure.Rule{{ID: "unknown", Action: exposure.Allow, Protocol: exposure.ProtocolAll, Sources: exposure.AnySource(), SourceNames: []string{"*"}}},
-	}
+	l := exposure.UnknownLayer(exposure.Scope{Provider: Provider, Account: sub}, e.spelling(id), exposure.LayerNSG, why)
 	e.layers[key] = l
 	return l
 }

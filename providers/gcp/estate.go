@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"net/netip"
+	"path"
 	"strings"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -18,6 +19,7 @@ type estate struct {
 	hops     map[string]exposure.Hop
 	layers   map[string]*exposure.Layer
 	unknown  map[string]bool
+	badDeny  map[string][]string // network key -> deny rules that could not be read
 	nextUID  int
 	lb       *lbIndex
 }
@@ -31,6 +33,9 @@ type netInfo struct {
 	global             []*compiledRule
 	regional           map[string][]*compiledRule
 	members            []*nic
+	// unknown, when set, says which of the network's filtering data could
+	// not be read: its firewall hop is then an unknown layer.
+	unknown string
 }
 
 type instInfo struct {
@@ -57,7 +62,7 @@ type nic struct {
 
 func newEstate(n *normalizer, projects []*project) *estate {
 	return &estate{n: n, projects: projects, networks: map[string]*netInfo{},
-		insts: map[string]*instInfo{}, hops: map[string]exposure.Hop{}, layers: map[string]*exposure.Layer{}, unknown: map[string]bool{}}
+		insts: map[string]*instInfo{}, hops: map[string]exposure.Hop{}, layers: map[string]*exposure.Layer{}, unknown: map[string]bool{}, badDeny: map[string][]string{}}
 }
 
 func (e *estate) uid() int { e.nextUID++; return e.nextUID }
@@ -125,7 +130,13 @@ func (e *estate) compileRules(p *project) {
 	for i, f := range p.firewalls {
 		r, err := compileFirewall(p.id, f)
 		if err != nil {
-			e.n.errorf(p.id, "", p.id+"/"+FileFirewallRules+"["+itoa(i)+"] "+f.Name, "%v", err)
+			res := p.id + "/" + FileFirewallRules + "[" + itoa(i) + "] " + f.Name
+			e.n.errorf(p.id, "", res, "%v", err)
+			if len(f.Denied) > 0 {
+				// A deny rule that cannot be read would widen its network
+				// if skipped: the network's firewall is unknown instead.
+				e.badDeny[resourceKey(f.Network)] = append(e.badDeny[resourceKey(f.Network)], res+": "+err.Error())
+			}
 			continue
 		}
 		if r == nil {
@@ -153,7 +164,11 @@ func (e *estate) compileRules(p *project) {
 			polID = "projects/" + p.id + "/global/firewallPolicies/" + pol.Name
 		}
 		name := firstNonEmpty(pol.ShortName, pol.DisplayName, pol.Name)
-		rules := e.compilePolicy(p, level, polID, name, pol.Rules, p.id+"/"+FileNetworkFirewallPolicies+"["+itoa(i)+"] "+pol.Name)
+		var nets []string
+		for _, as := range pol.Associations {
+			nets = append(nets, resourceKey(as.AttachmentTarget))
+		}
+		rules := e.compilePolicy(p, level, polID, name, pol.Rules, p.id+"/"+FileNetworkFirewallPolicies+"["+itoa(i)+"] "+pol.Name, nets)
 		for _, as := range pol.Associations {
 			ni := e.networks[resourceKey(as.AttachmentTarget)]
 			if ni == nil {
@@ -186,13 +201,13 @@ func (e *estate) compileRules(p *project) {
 			res := p.id + "/" + DirEffectiveFirewalls + "/" + netName + ".json firewallPolicys[" + itoa(i) + "] " + name
 			switch strings.ToUpper(pol.Type) {
 			case "HIERARCHY":
-				rules := e.compilePolicy(p, levelHierarchy, "firewallPolicies/"+pol.Name, name, pol.Rules, res)
+				rules := e.compilePolicy(p, levelHierarchy, "firewallPolicies/"+pol.Name, name, pol.Rules, res, []string{ni.key})
 				ni.hierarchy = append(ni.hierarchy, rules)
 			case "NETWORK":
 				// Normally read from network-firewall-policies.json, with
 				// its associations; used here only when that list is absent.
 				if !p.hasNetPolicies {
-					ni.global = append(ni.global, e.compilePolicy(p, levelNetwork, "projects/"+p.id+"/global/firewallPolicies/"+pol.Name, name, pol.Rules, res)...)
+					ni.global = append(ni.global, e.compilePolicy(p, levelNetwork, "projects/"+p.id+"/global/firewallPolicies/"+pol.Name, name, pol.Rules, res, []string{ni.key})...)
 				}
 			case "NETWORK_REGIONAL":
 				// Covered by network-firewall-policies.json.
@@ -201,6 +216,47 @@ func (e *estate) compileRules(p *project) {
 				// documented as affecting customer ingress (docs/providers/gcp.md).
 			}
 		}
+	}
+	e.markUnknown(p)
+}
+
+// markUnknown records, on each network of the project, the filtering data
+// that could not be read: the firewall rules, the network firewall
+// policies (or one associated policy's rules: a policy always holds its
+// default rules, so one without rules was listed but not read), and the
+// network's effective firewalls (its hierarchical policies).
+func (e *estate) markUnknown(p *project) {
+	var why []string
+	for _, f := range []string{FileFirewallRules, FileNetworkFirewallPolicies} {
+		if b := p.bad[f]; b != "" {
+			why = append(why, b)
+		}
+	}
+	for _, ni := range e.sortedNetworks() {
+		if ni.project != p.id || strings.HasSuffix(ni.key, "/unassociated-firewall-policies") {
+			continue
+		}
+		w := append(append([]string(nil), why...), e.badDeny[ni.key]...)
+		ef := path.Join(DirEffectiveFirewalls, ni.name+".json")
+		switch {
+		case p.bad[ef] != "":
+			w = append(w, p.bad[ef])
+		case p.effective[ni.name] == nil:
+			name := path.Join(p.id, ef)
+			e.n.errorf(p.id, "", name, "required file not in snapshot: the hierarchical firewall policies of network %s are unknown and nothing is inferred through them", ni.name)
+			w = append(w, name+": not in snapshot (hierarchical policies unknown)")
+		}
+		for _, pol := range p.netPolicies {
+			if len(pol.Rules) > 0 {
+				continue
+			}
+			for _, as := range pol.Associations {
+				if resourceKey(as.AttachmentTarget) == ni.key {
+					w = append(w, "network firewall policy "+pol.Name+": rules not in snapshot")
+				}
+			}
+		}
+		ni.unknown = strings.Join(w, "; ")
 	}
 }
 
@@ -215,12 +271,21 @@ func (e *estate) orphanRules(p *project, rules []*compiledRule) {
 	ni.global = append(ni.global, rules...)
 }
 
-func (e *estate) compilePolicy(p *project, level, polID, polName string, prs []policyRule, res string) []*compiledRule {
+// compilePolicy compiles a policy's rules. A rule that cannot be read and
+// is not an allow (a deny, a goto_next, an unknown action) would widen the
+// networks it applies to (nets) if skipped: their firewall is unknown.
+func (e *estate) compilePolicy(p *project, level, polID, polName string, prs []policyRule, res string, nets []string) []*compiledRule {
 	var out []*compiledRule
 	for i := range prs {
 		r, err := compilePolicyRule(p.id, level, polID, polName, &prs[i])
 		if err != nil {
-			e.n.errorf(p.id, "", res+" rules["+itoa(i)+"] priority "+itoa(int(prs[i].Priority)), "%v", err)
+			where := res + " rules[" + itoa(i) + "] priority " + itoa(int(prs[i].Priority))
+			e.n.errorf(p.id, "", where, "%v", err)
+			if !strings.EqualFold(prs[i].Action, "allow") {
+				for _, n := range nets {
+					e.badDeny[n] = append(e.badDeny[n], where+": "+err.Error())
+				}
+			}
 			continue
 		}
 		if r != nil {

@@ -450,7 +450,10 @@ func (e *estate) firewallHop(n *nic) exposure.Hop {
 	ni := e.networks[n.network]
 	if ni == nil {
 		e.unknownNetwork(n)
-		return exposure.Hop{}
+		return exposure.Hop{Layers: []*exposure.Layer{e.unknownLayer(n.network, "network not in the snapshot (Shared VPC host project not collected?)")}}
+	}
+	if ni.unknown != "" {
+		return exposure.Hop{Layers: []*exposure.Layer{e.unknownLayer(ni.key, ni.unknown)}}
 	}
 	type applied struct {
 		tier int
@@ -546,7 +549,23 @@ func (e *estate) unknownNetwork(n *nic) {
 	}
 	e.unknown[n.network] = true
 	e.n.errorf(n.inst.project, n.inst.region, n.network,
-		"network of instance %s is not in the snapshot (Shared VPC host project not collected?): its firewall rules are unknown and its interfaces are reported as closed", n.inst.inst.Name)
+		"network of instance %s is not in the snapshot (Shared VPC host project not collected?): its firewall rules are unknown and nothing is inferred through them", n.inst.inst.Name)
+}
+
+// unknownLayer returns the one placeholder of a network's firewall whose
+// rules could not be read (see exposure.Layer.Unknown).
+func (e *estate) unknownLayer(network, why string) *exposure.Layer {
+	k := "unknown " + network
+	if l := e.layers[k]; l != nil {
+		return l
+	}
+	proj := network
+	if rest, ok := strings.CutPrefix(network, "projects/"); ok {
+		proj, _, _ = strings.Cut(rest, "/")
+	}
+	l := exposure.UnknownLayer(exposure.Scope{Provider: Provider, Account: proj}, "firewall of "+network, exposure.LayerFirewall, why)
+	e.layers[k] = l
+	return l
 }
 
 // latentLayers adds one AllowUnion layer per allow rule — VPC firewall

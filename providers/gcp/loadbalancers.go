@@ -307,7 +307,7 @@ func (e *estate) serviceBackends(x *lbIndex, p *project, res string, bs *backend
 		gk := resourceKey(b.Group)
 		grp, mem := x.groups[gk], x.members[gk]
 		if mem == nil {
-			e.n.errorf(p.id, lastSegment(bs.Region), res, "members of instance group %s are not in %s", b.Group, FileInstanceGroupMembers)
+			e.n.errorf(p.id, lastSegment(bs.Region), res, "members of instance group %s are not in %s: the paths to its instances are not analysed", b.Group, FileInstanceGroupMembers)
 			continue
 		}
 		var port uint16
@@ -344,7 +344,7 @@ func (e *estate) negBackends(x *lbIndex, p *project, res string, bs *backendServ
 	}
 	eps := x.negEPs[gk]
 	if eps == nil {
-		e.n.errorf(p.id, lastSegment(bs.Region), res, "endpoints of network endpoint group %s are not in %s", group, FileNetworkEndpoints)
+		e.n.errorf(p.id, lastSegment(bs.Region), res, "endpoints of network endpoint group %s are not in %s: the paths to its endpoints are not analysed", group, FileNetworkEndpoints)
 		return nil
 	}
 	var out []backendRef

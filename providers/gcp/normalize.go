@@ -36,7 +36,19 @@ type project struct {
 	tcpProxies      []*targetProxy
 	urlMaps         []*urlMap
 	routers         []*router
+	// bad says why a file is not usable (not in snapshot, unreadable,
+	// undecodable: file and line), for the unknown layers standing in for
+	// what it would have held.
+	bad map[string]string
 }
+
+// requiredFiles are the project files every collection writes and without
+// which part of the project is unknown: the networks, the firewall rules
+// and network firewall policies (and, per network, its effective
+// firewalls: the hierarchical policies), the instances and forwarding
+// rules that make targets. A project lacking one is partial: an error
+// names the file, and nothing is inferred through what it would have held.
+var requiredFiles = []string{FileNetworks, FileFirewallRules, FileNetworkFirewallPolicies, FileInstances, FileForwardingRules}
 
 // normalizer carries one Normalize call's state.
 type normalizer struct {
@@ -78,7 +90,7 @@ func (n *normalizer) errorf(proj, region, resource, format string, args ...any) 
 }
 
 func (n *normalizer) loadProject(id string) *project {
-	p := &project{id: id, effective: map[string]*effectiveFirewalls{}}
+	p := &project{id: id, effective: map[string]*effectiveFirewalls{}, bad: map[string]string{}}
 	readList(n, p, FileNetworks, &p.networks)
 	readList(n, p, FileSubnetworks, &p.subnetworks)
 	readList(n, p, FileFirewallRules, &p.firewalls)
@@ -98,6 +110,13 @@ func (n *normalizer) loadProject(id string) *project {
 	readList(n, p, FileTargetTCPProxies, &p.tcpProxies)
 	readList(n, p, FileURLMaps, &p.urlMaps)
 	readList(n, p, FileRouters, &p.routers)
+	for _, f := range requiredFiles {
+		if _, err := fs.Stat(n.fsys, path.Join(id, f)); errors.Is(err, fs.ErrNotExist) {
+			name := path.Join(id, f)
+			n.errorf(id, "", name, "required file not in snapshot: what it holds is unknown and nothing is inferred through it")
+			p.bad[f] = name + ": not in snapshot"
+		}
+	}
 	dir := path.Join(id, DirEffectiveFirewalls)
 	files, err := fs.ReadDir(n.fsys, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -108,14 +127,17 @@ func (n *normalizer) loadProject(id string) *project {
 			continue
 		}
 		name := path.Join(dir, f.Name())
+		key := path.Join(DirEffectiveFirewalls, f.Name())
 		b, err := fs.ReadFile(n.fsys, name)
 		if err != nil {
 			n.errorf(id, "", name, "read: %v", err)
+			p.bad[key] = name + ": read: " + err.Error()
 			continue
 		}
 		var ef effectiveFirewalls
 		if err := json.Unmarshal(b, &ef); err != nil {
 			n.errorf(id, "", name, "decode effective firewalls: %s", jsonErr(b, err))
+			p.bad[key] = name + ": decode: " + jsonErr(b, err)
 			continue
 		}
 		p.effective[strings.TrimSuffix(f.Name(), ".json")] = &ef
@@ -134,17 +156,24 @@ func readList[T any](n *normalizer, p *project, file string, dst *[]*T) bool {
 	}
 	if err != nil {
 		n.errorf(p.id, "", name, "read: %v", err)
+		p.bad[file] = name + ": read: " + err.Error()
 		return true
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		n.errorf(p.id, "", name, "decode: %s (want a JSON array, as gcloud --format=json prints)", jsonErr(b, err))
+		p.bad[file] = name + ": decode: " + jsonErr(b, err)
 		return true
 	}
 	for i, r := range raw {
 		v := new(T)
 		if err := json.Unmarshal(r, v); err != nil {
 			n.errorf(p.id, "", fmt.Sprintf("%s[%d]%s", name, i, nameOf(r)), "decode: %v", err)
+			// One resource lost: for a filtering file, what it held
+			// (a rule, a policy) is unknown, and so is the file.
+			if p.bad[file] == "" {
+				p.bad[file] = fmt.Sprintf("%s[%d]: decode: %v", name, i, err)
+			}
 			continue
 		}
 		*dst = append(*dst, v)

@@ -22,8 +22,12 @@ const (
 // the given files.
 func smallEstate(files map[string]string) fstest.MapFS {
 	m := fstest.MapFS{
-		"p/networks.json":  {Data: []byte(`[{"name":"n","selfLink":"` + tNet + `"}]`)},
-		"p/instances.json": {Data: []byte("[" + tInst + "]")},
+		"p/networks.json":                        {Data: []byte(`[{"name":"n","selfLink":"` + tNet + `"}]`)},
+		"p/instances.json":                       {Data: []byte("[" + tInst + "]")},
+		"p/" + FileFirewallRules:                 {Data: []byte("[]")},
+		"p/" + FileNetworkFirewallPolicies:       {Data: []byte("[]")},
+		"p/" + FileForwardingRules:               {Data: []byte("[]")},
+		"p/" + DirEffectiveFirewalls + "/n.json": {Data: []byte("{}")},
 	}
 	for k, v := range files {
 		m["p/"+k] = &fstest.MapFile{Data: []byte(v)}
@@ -49,7 +53,7 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"not an array", map[string]string{FileFirewallRules: `{"items":[` + goodRule + `]}`},
 			"p/firewall-rules.json", "want a JSON array", ""},
 		{"wrong field type", map[string]string{FileFirewallRules: "[" + goodRule + `,{"name":"typo","priority":"high"}]`},
-			"p/firewall-rules.json[1] typo", "cannot unmarshal string", "vm 203.0.113.5 tcp/22 any"},
+			"p/firewall-rules.json[1] typo", "cannot unmarshal string", ""},
 		{"bad CIDR", map[string]string{FileFirewallRules: "[" + rule("bad-cidr", `"sourceRanges":["10.0.0/8"],"allowed":[{"IPProtocol":"tcp"}]`) + "," + goodRule + "]"},
 			"p/firewall-rules.json[0] bad-cidr", `sourceRanges: invalid CIDR "10.0.0/8"`, "vm 203.0.113.5 tcp/22 any"},
 		{"bad port", map[string]string{FileFirewallRules: "[" + rule("bad-port", `"sourceRanges":["0.0.0.0/0"],"allowed":[{"IPProtocol":"tcp","ports":["80","22-x"]}]`) + "," + goodRule + "]"},
@@ -61,7 +65,7 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"ports on icmp", map[string]string{FileFirewallRules: "[" + rule("icmp-ports", `"sourceRanges":["0.0.0.0/0"],"allowed":[{"IPProtocol":"icmp","ports":["8"]}]`) + "," + goodRule + "]"},
 			"p/firewall-rules.json[0] icmp-ports", "only tcp, udp and sctp have ports", "vm 203.0.113.5 tcp/22 any"},
 		{"priority out of range", map[string]string{FileFirewallRules: "[" + rule("prio", `"priority":70000,"sourceRanges":["0.0.0.0/0"],"denied":[{"IPProtocol":"all"}]`) + "," + goodRule + "]"},
-			"p/firewall-rules.json[0] prio", "priority: 70000 out of range", "vm 203.0.113.5 tcp/22 any"},
+			"p/firewall-rules.json[0] prio", "priority: 70000 out of range", ""},
 		{"unknown direction", map[string]string{FileFirewallRules: "[" + strings.Replace(rule("dir", `"sourceRanges":["0.0.0.0/0"],"allowed":[{"IPProtocol":"all"}]`), `"INGRESS"`, `"INBOUND"`, 1) + "," + goodRule + "]"},
 			"p/firewall-rules.json[0] dir", `direction: unknown value "INBOUND"`, "vm 203.0.113.5 tcp/22 any"},
 		{"bad natIP", map[string]string{FileFirewallRules: "[" + goodRule + "]",
@@ -73,13 +77,13 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"unknown policy action", map[string]string{FileFirewallRules: "[" + goodRule + "]",
 			FileNetworkFirewallPolicies: `[{"name":"pol","selfLink":"projects/p/global/firewallPolicies/pol","associations":[{"attachmentTarget":"` + tNet + `"}],
 			"rules":[{"priority":10,"action":"reject","direction":"INGRESS","match":{"srcIpRanges":["0.0.0.0/0"],"layer4Configs":[{"ipProtocol":"tcp","ports":["22"]}]}}]}]`},
-			"p/network-firewall-policies.json[0] pol rules[0] priority 10", `action: unknown value "reject"`, "vm 203.0.113.5 tcp/22 any"},
+			"p/network-firewall-policies.json[0] pol rules[0] priority 10", `action: unknown value "reject"`, ""},
 		{"policy rule with a bad source", map[string]string{FileFirewallRules: "[" + goodRule + "]",
 			FileNetworkFirewallPolicies: `[{"name":"pol","associations":[{"attachmentTarget":"` + tNet + `"}],
 			"rules":[{"priority":10,"action":"allow","direction":"INGRESS","match":{"srcIpRanges":["::/0x"],"layer4Configs":[{"ipProtocol":"udp"}]}}]}]`},
 			"p/network-firewall-policies.json[0] pol rules[0] priority 10", `match.srcIpRanges: invalid CIDR "::/0x"`, "vm 203.0.113.5 tcp/22 any"},
 		{"effective firewalls not an object", map[string]string{FileFirewallRules: "[" + goodRule + "]", DirEffectiveFirewalls + "/n.json": `[1,2]`},
-			"p/effective-firewalls/n.json", "decode effective firewalls", "vm 203.0.113.5 tcp/22 any"},
+			"p/effective-firewalls/n.json", "decode effective firewalls", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,11 +124,29 @@ func TestNormalizeEmptyAndMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(inv.Errors) != 1 || !strings.Contains(inv.Errors[0].Message, "not in the snapshot") {
-		t.Fatalf("errors %+v", inv.Errors)
+	var msgs []string
+	for _, e := range inv.Errors {
+		msgs = append(msgs, e.Resource+": "+e.Message)
 	}
-	if len(inv.Targets) != 1 || len(inv.Targets[0].Path) != 1 || len(inv.Targets[0].Path[0].Layers) != 0 {
-		t.Fatalf("target of an uncollected network should have a closed hop: %+v", inv.Targets)
+	slices.Sort(msgs)
+	want := []string{
+		"projects/p/global/networks/n: network of instance vm is not in the snapshot (Shared VPC host project not collected?): its firewall rules are unknown and nothing is inferred through them",
+		"svc/firewall-rules.json: required file not in snapshot: what it holds is unknown and nothing is inferred through it",
+		"svc/forwarding-rules.json: required file not in snapshot: what it holds is unknown and nothing is inferred through it",
+		"svc/network-firewall-policies.json: required file not in snapshot: what it holds is unknown and nothing is inferred through it",
+		"svc/networks.json: required file not in snapshot: what it holds is unknown and nothing is inferred through it",
+	}
+	if !slices.Equal(msgs, want) {
+		t.Errorf("errors\n got  %q\n want %q", msgs, want)
+	}
+	// The uncollected network's firewall is unknown: neither open nor
+	// closed, and the analysis says the target was not analysed.
+	if len(inv.Targets) != 1 || len(inv.Targets[0].Path) != 1 || len(inv.Targets[0].Path[0].Layers) != 1 || inv.Targets[0].Path[0].Layers[0].Unknown == "" {
+		t.Fatalf("target of an uncollected network should have an unknown hop: %+v", inv.Targets)
+	}
+	res := exposure.Analyze(inv)
+	if len(res.Effective) != 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, "not analysed") {
+		t.Errorf("effective %d, analysis errors %v", len(res.Effective), res.Errors)
 	}
 }
 
@@ -176,8 +198,8 @@ func TestNetworksListMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(inv.Errors) != 0 {
-		t.Errorf("errors %+v", inv.Errors)
+	if len(inv.Errors) != 1 || inv.Errors[0].Resource != "p/networks.json" {
+		t.Errorf("errors %+v, want one naming p/networks.json", inv.Errors)
 	}
 	if got := lines(exposure.Analyze(inv).Effective); !slices.Equal(got, []string{"vm 203.0.113.5 tcp/22 any"}) {
 		t.Errorf("exposures %q", got)

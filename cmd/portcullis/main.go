@@ -69,6 +69,7 @@ func commands() map[string]command {
 		"snapshot": {"save the raw API responses of a live collection for an offline audit", runSnapshot},
 		"demo":     {"audit the embedded demo estate, with probes against loopback stand-ins", runDemo},
 		"rules":    {"list the rule catalog or show one rule (rules list | rules show ID)", runRules},
+		"diff":     {"compare two JSON reports: new, widened, narrowed, resolved and reopened exposures", runDiff},
 		"explain":  {"explain one exposure (or finding) of a JSON report: its path, evidence and findings", runExplain},
 		"report":   {"render a saved JSON report in another format (report --in report.json --format html)", runReport},
 		"version":  {"print the version", runVersion},

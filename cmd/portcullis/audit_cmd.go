@@ -265,6 +265,12 @@ Probing is on for live audits against real clouds and off for snapshots and
 emulators (an endpoint override), unless --probe or --no-probe says otherwise.
 Only public addresses of the audited inventory are probed, at a bounded rate.
 
+With --state, the run is diffed against the last one (new, widened,
+reopened, resolved exposures; docs/state.md) and, with --notify, newly
+exposed ports are announced on Slack and by email, once, at least once
+(secrets from PORTCULLIS_SLACK_WEBHOOK_URL and PORTCULLIS_SMTP_URL, never
+from flags; docs/alerts.md).
+
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;
 2 the audit could not run; 3 part of the scope failed and nothing at or
 above --fail-on was found in the rest.

@@ -34,7 +34,8 @@ func Main(m *testing.M, endpointEnv bool, url *string) int {
 		return 1
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close() // only the free port was wanted; moto_server binds it next
+	// Only the free port was wanted: moto_server binds it next.
+	_ = l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)) //nolint:gosec // moto_server from PATH, loopback and a port of ours
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "start moto_server:", err)

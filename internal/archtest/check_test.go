@@ -78,7 +78,7 @@ func check(pkgs []pkg, rules []rule) []string {
 					continue
 				}
 				if broken(r, u.path) {
-					out = append(out, fmt.Sprintf("%s: %s imports %s%s, which breaks the rule %q", u.pos, p.path, u.path, testNote(u), r.fact))
+					out = append(out, fmt.Sprintf("%s: %s imports %s%s, which breaks the rule %q", u.pos, display(p.path), display(u.path), testNote(u), r.fact))
 				}
 			}
 		}
@@ -107,6 +107,14 @@ func excepted(r rule, path string) (exception, bool) {
 		}
 	}
 	return exception{}, false
+}
+
+// display names a package in a message; "." alone would be easy to miss.
+func display(path string) string {
+	if path == "." {
+		return "the module root package"
+	}
+	return path
 }
 
 func testNote(u use) string {

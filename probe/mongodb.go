@@ -32,7 +32,7 @@ func bsonDoc(elems ...[]byte) []byte {
 	for _, e := range elems {
 		n += len(e)
 	}
-	out := binary.LittleEndian.AppendUint32(nil, uint32(n)) //nolint:gosec // documents built here are a few dozen bytes
+	out := binary.LittleEndian.AppendUint32(nil, uint32(n))
 	for _, e := range elems {
 		out = append(out, e...)
 	}

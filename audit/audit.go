@@ -69,7 +69,7 @@ type ProbeOptions struct {
 	Config  probe.Config
 	Plan    probe.PlanOptions
 	// Progress receives probe progress; nil discards it.
-	Progress providers.Progress
+	Progress probe.Progress
 	// Setup, when set, runs once the probe plan is known and before any
 	// probe: the demo and tests start their loopback services here and
 	// return the redirects onto them (merged into Config.Redirect).

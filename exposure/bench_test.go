@@ -164,7 +164,6 @@ func BenchmarkRuleScanBaseline(b *testing.B) {
 			b.ReportAllocs()
 			var hits int
 			for i := 0; i < b.N; i++ {
-				hits = 0
 				var out []Rule
 				for _, l := range inv.Layers {
 					for _, r := range l.Rules {

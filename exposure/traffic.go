@@ -160,13 +160,7 @@ func build(items []item) *trafficSet {
 	return sw.build(items)
 }
 
-// sweep returns the union of items for protocol p as a port map.
-func sweep(items []item, p Protocol) *portMap {
-	var sw sweeper
-	return sw.sweep(items, p)
-}
-
-// sweeper holds the scratch space of build and sweep, so that an analysis
+// sweeper holds the scratch space of build, so that an analysis
 // building thousands of layers reuses it; only the results are allocated,
 // at their exact size. A sweeper is not safe for concurrent use.
 type sweeper struct {

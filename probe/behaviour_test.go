@@ -199,8 +199,8 @@ func TestRateLimit(t *testing.T) {
 			obs := p.Run(t.Context(), targets, nil)
 			took := time.Since(start)
 			// Burst 1: the first probe goes at once, then one every 1/25 s.
-			if min := 9 * time.Second / 25; took < min {
-				t.Errorf("10 probes at 25/s took %v, want at least %v", took, min)
+			if least := 9 * time.Second / 25; took < least {
+				t.Errorf("10 probes at 25/s took %v, want at least %v", took, least)
 			}
 			if got := p.Stats().Connections; got != 10 {
 				t.Errorf("%d connections, want 10", got)

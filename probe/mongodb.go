@@ -13,17 +13,17 @@ import (
 // nothing but server metadata.
 // https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
 // https://www.mongodb.com/docs/manual/reference/command/hello/
-func mongoHello(requestID int32) []byte {
+func mongoHello(requestID uint32) []byte {
 	doc := bsonDoc(
 		bsonInt32("isMaster", 1),
 		bsonString("$db", "admin"),
 	)
 	msg := make([]byte, 16+4+1, 16+4+1+len(doc))
-	binary.LittleEndian.PutUint32(msg[4:], uint32(requestID))
+	binary.LittleEndian.PutUint32(msg[4:], requestID)
 	binary.LittleEndian.PutUint32(msg[12:], 2013)
 	// flagBits 0, then section kind 0 (body).
 	msg = append(msg, doc...)
-	binary.LittleEndian.PutUint32(msg[0:], uint32(len(msg)))
+	binary.LittleEndian.PutUint32(msg[0:], uint32(len(msg))) //nolint:gosec // a hello of a few dozen bytes
 	return msg
 }
 
@@ -42,13 +42,13 @@ func bsonDoc(elems ...[]byte) []byte {
 func bsonInt32(name string, v int32) []byte {
 	out := append([]byte{0x10}, name...)
 	out = append(out, 0)
-	return binary.LittleEndian.AppendUint32(out, uint32(v))
+	return binary.LittleEndian.AppendUint32(out, uint32(v)) //nolint:gosec // BSON int32 is two's complement: the same bits
 }
 
 func bsonString(name, v string) []byte {
 	out := append([]byte{0x02}, name...)
 	out = append(out, 0)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(v)+1))
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(v)+1)) //nolint:gosec // names and values built here are short
 	out = append(out, v...)
 	return append(out, 0)
 }
@@ -64,7 +64,7 @@ func probeMongo(ctx context.Context, s *session) (*fingerprint, error) {
 		return nil, err
 	}
 	n := int(binary.LittleEndian.Uint32(b[0:4]))
-	respTo := int32(binary.LittleEndian.Uint32(b[8:12]))
+	respTo := binary.LittleEndian.Uint32(b[8:12])
 	op := binary.LittleEndian.Uint32(b[12:16])
 	if respTo != reqID || n < 21 || (op != 2013 && op != 1) {
 		return nil, nil
@@ -167,9 +167,9 @@ func bsonTop(b []byte) (map[string]any, error) {
 				out[name] = f
 			}
 		case 0x10:
-			out[name] = int64(int32(binary.LittleEndian.Uint32(v)))
+			out[name] = int64(int32(binary.LittleEndian.Uint32(v))) //nolint:gosec // BSON int32 is two's complement
 		case 0x12:
-			out[name] = int64(binary.LittleEndian.Uint64(v))
+			out[name] = int64(binary.LittleEndian.Uint64(v)) //nolint:gosec // BSON int64 is two's complement
 		case 0x08:
 			out[name] = v[0] != 0
 		case 0x02:

@@ -29,10 +29,10 @@ func parseNTP(b []byte, id uint16) *fingerprint {
 	fp := &fingerprint{Service: "ntp", Product: fmt.Sprintf("NTPv%d", version)}
 	fp.set("ntp.version", fmt.Sprint(version))
 	fp.set("ntp.stratum", fmt.Sprint(stratum))
-	switch {
-	case stratum == 0:
+	switch stratum {
+	case 0:
 		fp.set("ntp.kissCode", clean(string(b[12:16]), 8)) // kiss-o'-death, RFC 5905 §7.4
-	case stratum == 1:
+	case 1:
 		fp.set("ntp.refid", clean(string(b[12:16]), 8)) // a reference clock name, e.g. GPS
 	default:
 		fp.set("ntp.refid", netip.AddrFrom4([4]byte(b[12:16])).String())

@@ -126,7 +126,7 @@ func Plan(exps []*exposure.Exposure, opts PlanOptions) []Target {
 					if p == 0 {
 						continue // port 0 cannot be connected to
 					}
-					add(e, proto, uint16(p))
+					add(e, proto, uint16(p)) //nolint:gosec // p lies in [r.From, r.To], both uint16
 				}
 				continue
 			}

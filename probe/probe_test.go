@@ -142,7 +142,7 @@ func TestFingerprints(t *testing.T) {
 			}
 			for k, want := range tc.evidence {
 				got, ok := o.Evidence[k]
-				if !ok && strings.Contains(k, ".") == false {
+				if !ok && !strings.Contains(k, ".") {
 					// a prefix: any key starting with it
 					for ek, ev := range o.Evidence {
 						if strings.HasPrefix(ek, k) && strings.Contains(ev, want) {

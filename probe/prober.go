@@ -24,7 +24,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/portcullis-sec/portcullis/exposure"
-	"github.com/portcullis-sec/portcullis/providers"
 )
 
 // Defaults applied by New to zero Config fields. They are deliberately
@@ -161,12 +160,30 @@ func (p *Prober) wait(ctx context.Context, addr netip.Addr) error {
 	return p.global.Wait(ctx)
 }
 
+// Progress receives probe progress; implementations must be safe for
+// concurrent use, since probes finish on many goroutines. It is declared here,
+// where it is consumed, with the same methods as providers.Progress, so one
+// progress bar (or providers.NoProgress) serves collection and probing alike
+// and probe need not import providers.
+type Progress interface {
+	// Add announces n more probes.
+	Add(n int)
+	// Done marks one probe finished; what says which ("probe tcp 192.0.2.1:22").
+	Done(what string)
+}
+
+// noProgress discards progress: Run's default when given none.
+type noProgress struct{}
+
+func (noProgress) Add(int)     {}
+func (noProgress) Done(string) {}
+
 // Run probes targets and returns one observation per target, in order.
 // Refused targets get State ProbeSkipped with the reason and cost no packet;
 // targets not reached before ctx ends get ProbeSkipped too.
-func (p *Prober) Run(ctx context.Context, targets []Target, progress providers.Progress) []exposure.Observation {
+func (p *Prober) Run(ctx context.Context, targets []Target, progress Progress) []exposure.Observation {
 	if progress == nil {
-		progress = providers.NoProgress{}
+		progress = noProgress{}
 	}
 	progress.Add(len(targets))
 	out := make([]exposure.Observation, len(targets))

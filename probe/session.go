@@ -210,8 +210,8 @@ func isTimeout(err error) bool {
 }
 
 // printable renders bytes as evidence: printable ASCII is kept, line breaks
-// become \r and \n, anything else \xNN; the result never exceeds max bytes.
-func printable(b []byte, max int) string {
+// become \r and \n, anything else \xNN; the result never exceeds limit bytes.
+func printable(b []byte, limit int) string {
 	var sb strings.Builder
 	for _, c := range b {
 		var piece string
@@ -229,7 +229,7 @@ func printable(b []byte, max int) string {
 		default:
 			piece = `\x` + strconv.FormatUint(uint64(c)>>4, 16) + strconv.FormatUint(uint64(c)&0xf, 16)
 		}
-		if sb.Len()+len(piece) > max {
+		if sb.Len()+len(piece) > limit {
 			break
 		}
 		sb.WriteString(piece)
@@ -247,8 +247,8 @@ func firstLine(b []byte) string {
 }
 
 // clean keeps a short printable string for Product fields.
-func clean(s string, max int) string {
-	s = strings.TrimSpace(printable([]byte(s), max))
+func clean(s string, limit int) string {
+	s = strings.TrimSpace(printable([]byte(s), limit))
 	return s
 }
 

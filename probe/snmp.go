@@ -38,7 +38,7 @@ func ber(tag byte, content ...[]byte) []byte {
 	case n < 0x100:
 		out = append(out, 0x81, byte(n))
 	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
+		out = append(out, 0x82, byte(n>>8), byte(n)) //nolint:gosec // the requests built here are under 100 bytes
 	}
 	return append(out, body...)
 }
@@ -46,7 +46,7 @@ func ber(tag byte, content ...[]byte) []byte {
 func berInt(n int) []byte {
 	var b []byte
 	for {
-		b = append([]byte{byte(n)}, b...)
+		b = append([]byte{byte(n)}, b...) //nolint:gosec // the low byte, by design: BER big-endian two's complement
 		n >>= 8
 		if n == 0 && b[0]&0x80 == 0 {
 			break

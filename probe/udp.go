@@ -2,9 +2,9 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -60,7 +60,12 @@ func (p *Prober) probeUDP(ctx context.Context, t Target, dial netip.AddrPort) ex
 	} else if p.cfg.ConnectOnly {
 		names = []string{"generic"}
 	}
-	id := uint16(rand.Uint32())
+	// The transaction ID comes from crypto/rand: a reply is matched to its
+	// query by it, so an off-path sender that could guess it could make a
+	// silent port look like a service.
+	var idb [2]byte
+	_, _ = rand.Read(idb[:]) // never fails (crypto/rand, Go 1.24)
+	id := binary.BigEndian.Uint16(idb[:])
 	start := time.Now()
 	_ = s.conn.SetDeadline(s.stepDeadline(ctx, p.cfg.Timeout))
 	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetDeadline(aLongTimeAgo()) })

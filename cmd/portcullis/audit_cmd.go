@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/portcullis-sec/portcullis/audit"
@@ -352,7 +353,7 @@ Flags:
 	if err != nil {
 		code := fail(e, err)
 		if errors.Is(err, audit.ErrNothingAudited) && f.snapshot == "" {
-			fmt.Fprintln(e.stderr, "portcullis: check the credentials of each provider (README, \"Your first audit\"): AWS profile or environment, GCP Application Default Credentials, Azure login; -v shows every call")
+			fmt.Fprintln(e.stderr, "portcullis: "+nothingAuditedHint(err))
 		}
 		return code
 	}
@@ -364,6 +365,35 @@ Flags:
 		return fail(e, err)
 	}
 	return exitCode(doc)
+}
+
+// unreachableCauses are how the Go net package and the kernel say that an
+// API could not be reached at all. audit records collection failures as text
+// (exposure.Error.Message), so the hint matches the text; it only chooses
+// which advice to print, the error itself is printed whole above it.
+var unreachableCauses = []string{
+	syscall.ECONNREFUSED.Error(), // "connection refused": nothing listens (an emulator not started)
+	syscall.ECONNRESET.Error(),
+	syscall.ENETUNREACH.Error(),
+	syscall.EHOSTUNREACH.Error(),
+	"no such host", // a name that does not resolve (net.DNSError)
+	"i/o timeout",  // a dial or read that never got an answer
+}
+
+// nothingAuditedHint is the advice printed under ErrNothingAudited: a
+// provider that could not be reached is a network or endpoint problem, not a
+// credentials one, so the hint says which it looks like. -v adds the debug
+// log: each provider's failure, each region, project or subscription as it
+// is collected, and the cloud SDKs' own warnings.
+func nothingAuditedHint(err error) string {
+	const verbose = "-v logs each provider's failure and each region or project collected"
+	msg := err.Error()
+	for _, c := range unreachableCauses {
+		if strings.Contains(msg, c) {
+			return "a provider's API could not be reached (" + c + "): check the endpoint (--aws-endpoint, AWS_ENDPOINT_URL, --gcp-endpoint, --azure-endpoint), the proxy and the network; " + verbose
+		}
+	}
+	return "check the credentials of each provider (README, \"Your first audit\"): AWS profile or environment, GCP Application Default Credentials, Azure login; " + verbose
 }
 
 func contains(list []string, s string) bool {
@@ -426,7 +456,7 @@ func writeFileAtomic(name string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write error is the one to report
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -15,7 +15,7 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // progressBar draws one self-overwriting status line on a terminal:
 // "collecting [########------------] 12/30  aws 111122223333 eu-west-1".
-// It implements providers.Progress. On anything but a terminal (a pipe, a
+// It implements providers.Progress and probe.Progress. On anything but a terminal (a pipe, a
 // file, Lambda's log stream) it is never created: quiet is the default.
 type progressBar struct {
 	mu    sync.Mutex

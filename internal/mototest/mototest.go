@@ -34,8 +34,9 @@ func Main(m *testing.M, endpointEnv bool, url *string) int {
 		return 1
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	// Only the free port was wanted: moto_server binds it next.
+	_ = l.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)) //nolint:gosec // moto_server from PATH, loopback and a port of ours
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "start moto_server:", err)
 		return 1
@@ -48,7 +49,7 @@ func Main(m *testing.M, endpointEnv bool, url *string) int {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get(u + "/moto-api/")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // the answer was all we waited for
 			break
 		}
 		if time.Now().After(deadline) {
@@ -65,7 +66,10 @@ func Main(m *testing.M, endpointEnv bool, url *string) int {
 		env["AWS_ENDPOINT_URL"] = u
 	}
 	for k, v := range env {
-		os.Setenv(k, v)
+		if err := os.Setenv(k, v); err != nil {
+			fmt.Fprintf(os.Stderr, "set %s for the tests: %v\n", k, err)
+			return 1
+		}
 	}
 	if url != nil {
 		*url = u

@@ -147,7 +147,7 @@ func mysqlHandshake(version string) []byte {
 	p = append(p, 0)
 	p = append(p, "caching_sha2_password"...)
 	p = append(p, 0)
-	hdr := []byte{byte(len(p)), byte(len(p) >> 8), byte(len(p) >> 16), 0}
+	hdr := []byte{byte(len(p)), byte(len(p) >> 8), byte(len(p) >> 16), 0} //nolint:gosec // a MySQL packet length: three little-endian bytes
 	return append(hdr, p...)
 }
 
@@ -238,7 +238,7 @@ func servePostgres(_ context.Context, c net.Conn) {
 	}
 	msg := "SFATAL\x00VFATAL\x00C08P01\x00Minvalid length of startup packet\x00\x00"
 	out := []byte{'E'}
-	out = binary.BigEndian.AppendUint32(out, uint32(4+len(msg)))
+	out = binary.BigEndian.AppendUint32(out, uint32(4+len(msg))) //nolint:gosec // lab messages are a few hundred bytes
 	_, _ = c.Write(append(out, msg...))
 }
 
@@ -291,7 +291,7 @@ func serveMongo(_ context.Context, c net.Conn) {
 		binary.LittleEndian.PutUint32(msg[8:], reqID)
 		binary.LittleEndian.PutUint32(msg[12:], 2013)
 		msg = append(msg, doc...)
-		binary.LittleEndian.PutUint32(msg, uint32(len(msg)))
+		binary.LittleEndian.PutUint32(msg, uint32(len(msg))) //nolint:gosec // lab messages are a few hundred bytes
 		if _, err := c.Write(msg); err != nil {
 			return
 		}
@@ -324,7 +324,7 @@ func bsonBool(name string, v bool) []byte {
 }
 
 func bsonInt32(name string, v int32) []byte {
-	return bsonElem(0x10, name, binary.LittleEndian.AppendUint32(nil, uint32(v)))
+	return bsonElem(0x10, name, binary.LittleEndian.AppendUint32(nil, uint32(v))) //nolint:gosec // BSON int32 is two's complement: the same bits
 }
 
 func bsonDouble(name string, v float64) []byte {

@@ -30,6 +30,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/sync/errgroup"
 
@@ -107,9 +108,14 @@ type collector struct {
 // shared config and SSO, web identity, container and instance roles) and
 // returns a collector. The SDK's adaptive retry mode absorbs throttling.
 func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryMode(aws.RetryModeAdaptive),
 		config.WithRetryMaxAttempts(6),
+		config.WithLogger(sdkLogger{log}),
 	}
 	if cfg.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
@@ -151,10 +157,6 @@ func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) 
 				}
 			}))
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
@@ -163,6 +165,17 @@ func NewCollector(ctx context.Context, cfg Config) (providers.Collector, error) 
 		return newOrgCollector(c, *cfg.Org)
 	}
 	return c, nil
+}
+
+// sdkLogger routes the SDK's own log lines into slog at debug level. By
+// default the SDK prints them to stderr itself, and an interrupted or reset
+// response prints "failed to discard remaining HTTP response body" there,
+// whatever the CLI's -v. What they report is the SDK's connection reuse: a
+// call that fails comes back as an error, recorded in the snapshot.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "source", "aws-sdk", "sdkLevel", string(c))
 }
 
 // recordCalls reports every operation invoked, as an IAM action.

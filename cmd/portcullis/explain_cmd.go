@@ -2,22 +2,35 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
 
+	"go4.org/netipx"
+
+	portcullis "github.com/portcullis-sec/portcullis"
+	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/fix"
 	"github.com/portcullis-sec/portcullis/reports"
 )
 
 func runExplain(_ context.Context, args []string, e *env) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	var fo fixFlags
+	fs.BoolVar(&fo.fix, "fix", false, "compute the smallest verified rule changes that close the exposure, with their blast radius")
+	fs.StringVar(&fo.keep, "keep", "", "with --fix: comma-separated CIDRs that keep access (the exposure is narrowed to them)")
+	fs.StringVar(&fo.snapshot, "snapshot", "", "with --fix: snapshot directory to re-analyze (default: the report's scope.snapshot)")
+	fs.StringVar(&fo.format, "format", "text", "with --fix: text or json")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: portcullis explain REPORT.json ID
+		fmt.Fprint(fs.Output(), `Usage: portcullis explain REPORT.json ID [--fix [--keep CIDR,…] [--snapshot DIR] [--format text|json]]
 
 Explains one exposure of a JSON report (portcullis audit --format json):
 where it is, which layers and rules let the traffic in, where a load
@@ -28,25 +41,53 @@ ID is an exposure ID, a finding ID (the exposure of that finding is
 explained), or the start of either when only one matches; a prefix that
 matches several is an error that lists them. Exposure IDs are stable
 across runs; the JSON, CSV, SARIF and HTML reports show them.
+
+With --fix, the snapshot the report was made from (scope.snapshot, or
+--snapshot) is analyzed again and the smallest rule changes that close the
+exposure are computed: revoke or narrow the admitting allow rules, or
+insert a deny ahead of them in a NACL, NSG or GCP firewall. Each
+alternative was applied to the inventory in memory and re-analyzed before
+it is shown: the exposure is gone (or narrowed to --keep), and no other
+exposure appears or widens. Its blast radius lists the other exposures it
+closes or narrows. Nothing is changed in the cloud: the commands are
+printed for you to review and run. See docs/fix.md.
+
+Flags:
 `)
+		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	// Flags may follow the positional arguments (explain R.json ID --fix).
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitError
 		}
-		return exitError
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	if fs.NArg() != 2 {
+	if len(pos) != 2 {
 		fs.Usage()
 		return exitError
 	}
-	d, err := readReport(fs.Arg(0))
+	if !fo.fix && (fo.keep != "" || fo.snapshot != "" || fo.format != "text") {
+		return fail(e, errors.New("explain: --keep, --snapshot and --format go with --fix"))
+	}
+	d, err := readReport(pos[0])
 	if err != nil {
 		return fail(e, err)
 	}
-	x, f, err := resolveID(d, fs.Arg(1))
+	x, f, err := resolveID(d, pos[1])
 	if err != nil {
-		return fail(e, fmt.Errorf("%s: %w", fs.Arg(0), err))
+		return fail(e, fmt.Errorf("%s: %w", pos[0], err))
+	}
+	if fo.fix {
+		return runFix(e, d, x, fo)
 	}
 	explain(e.stdout, d, x, f)
 	return exitOK
@@ -203,4 +244,171 @@ func explain(w io.Writer, d *reports.Document, x *reports.Exposure, f *reports.F
 	if n == 0 {
 		fmt.Fprintln(w, "  none: no catalog rule matches this exposure")
 	}
+}
+
+// fixFlags are explain's --fix flags.
+type fixFlags struct {
+	fix                    bool
+	keep, snapshot, format string
+}
+
+// demoSnapshotName is what `portcullis demo` writes as its report's
+// snapshot.
+const demoSnapshotName = "(embedded demo estate)"
+
+// runFix re-analyzes the report's snapshot and prints the verified
+// changes that close x.
+func runFix(e *env, d *reports.Document, x *reports.Exposure, fo fixFlags) int {
+	if fo.format != "text" && fo.format != "json" {
+		return fail(e, fmt.Errorf("explain --fix: unknown --format %q (text or json)", fo.format))
+	}
+	var keep *netipx.IPSet
+	if fo.keep != "" {
+		var err error
+		if keep, err = exposure.ParseSources(splitList(fo.keep)...); err != nil {
+			return fail(e, fmt.Errorf("explain --fix: --keep: %w", err))
+		}
+	}
+	dir := fo.snapshot
+	if dir == "" {
+		dir = d.Scope.Snapshot
+	}
+	var fsys fs.FS
+	switch dir {
+	case "":
+		return fail(e, errors.New("explain --fix: the report names no snapshot (a live audit): give --snapshot DIR, saved with portcullis snapshot"))
+	case demoSnapshotName:
+		fsys = portcullis.DemoEstate()
+	default:
+		var err error
+		if fsys, err = audit.DirFS(dir); err != nil {
+			return fail(e, fmt.Errorf("explain --fix: %w", err))
+		}
+	}
+	inv, _, err := audit.Normalize(fsys, d.Scope.Providers)
+	if err != nil {
+		return fail(e, fmt.Errorf("explain --fix: read snapshot %s: %w", dir, err))
+	}
+	plan, err := fix.Suggest(inv, x.ID, fix.Options{Keep: keep})
+	if err != nil {
+		return fail(e, fmt.Errorf("explain --fix: %w", err))
+	}
+	if fo.format == "json" {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(plan); err != nil {
+			return fail(e, err)
+		}
+		return exitOK
+	}
+	writeFix(e.stdout, d, x, plan)
+	return exitOK
+}
+
+// writeFix writes a fix plan in words.
+func writeFix(w io.Writer, d *reports.Document, x *reports.Exposure, plan *fix.Plan) {
+	byID := map[string]*reports.Exposure{}
+	for _, o := range d.Exposures {
+		byID[o.ID] = o
+	}
+	label := func(id string) string {
+		o := byID[id]
+		if o == nil {
+			return id
+		}
+		where := o.Target.ID
+		if o.Target.Name != "" {
+			where = o.Target.Name
+		}
+		if o.Address != "" {
+			where += " " + o.Address
+		} else if o.Hostname != "" {
+			where += " " + o.Hostname
+		}
+		return sanitize(fmt.Sprintf("%s  %s %s/%s  %s", id, o.Level, o.Protocol, o.PortLabel(), where))
+	}
+	list := func(title string, ids []string) {
+		if len(ids) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "  %s (%d):\n", title, len(ids))
+		for _, id := range ids {
+			fmt.Fprintf(w, "    %s\n", label(id))
+		}
+	}
+	goal := "close"
+	if len(plan.Keep) > 0 {
+		goal = "narrow to " + strings.Join(plan.Keep, ", ")
+	}
+	fmt.Fprintf(w, "Fix for %s (%s)\n", label(x.ID), goal)
+	if len(plan.Alternatives) == 0 {
+		fmt.Fprintln(w, "  no verified change closes it: the admitting layers are not ones --fix edits (route tables, listeners, Azure Firewall, firewall policies), or every candidate opened or widened another exposure (below)")
+	}
+	for i, a := range plan.Alternatives {
+		head := fmt.Sprintf("Alternative %d", i+1)
+		if i == 0 {
+			head += " (smallest blast radius)"
+		}
+		fmt.Fprintf(w, "\n%s: %d change(s); also closes %d, narrows %d other exposure(s)\n", head, len(a.Changes), len(a.AlsoCloses), len(a.Narrows))
+		for _, c := range a.Changes {
+			fmt.Fprintf(w, "  %s\n", sanitize(changeWords(c)))
+		}
+		list("also closes", a.AlsoCloses)
+		list("narrows", a.Narrows)
+		if n := len(a.LeavesOpen); n > 0 {
+			fmt.Fprintf(w, "  leaves open %d other exposure(s) through the changed layers\n", n)
+		}
+		if len(a.Commands) > 0 {
+			fmt.Fprintln(w, "  commands:")
+			for _, c := range a.Commands {
+				fmt.Fprintf(w, "    %s\n", sanitize(c))
+			}
+		}
+	}
+	if len(plan.Rejected) > 0 {
+		fmt.Fprintf(w, "\nNot offered (the re-analysis rejected them):\n")
+		for _, r := range plan.Rejected {
+			var cs []string
+			for _, c := range r.Changes {
+				cs = append(cs, changeWords(c))
+			}
+			fmt.Fprintf(w, "  %s: %s\n", sanitize(strings.Join(cs, "; ")), sanitize(r.Reason))
+		}
+	}
+}
+
+func changeWords(c fix.Change) string {
+	res := c.Resource
+	if c.ResourceName != "" && c.ResourceName != c.Resource {
+		res += " (" + c.ResourceName + ")"
+	}
+	ports := "all ports"
+	if len(c.Rule.Ports) > 0 {
+		var ps []string
+		for _, p := range c.Rule.Ports {
+			ps = append(ps, p.String())
+		}
+		ports = strings.Join(ps, ",")
+	}
+	what := fmt.Sprintf("%s/%s from %s", c.Rule.Protocol, ports, strings.Join(c.Rule.Sources, ", "))
+	var s string
+	switch c.Action {
+	case fix.ActionRevoke:
+		s = fmt.Sprintf("revoke %s %s rule %s (%s)", c.Layer, res, c.Rule.ID, what)
+	case fix.ActionNarrow:
+		s = fmt.Sprintf("narrow %s %s rule %s (%s)", c.Layer, res, c.Rule.ID, what)
+		if len(c.Rule.NewSources) > 0 {
+			s += " to sources " + strings.Join(c.Rule.NewSources, ", ")
+		}
+		if len(c.Rule.NewPorts) > 0 {
+			var ps []string
+			for _, p := range c.Rule.NewPorts {
+				ps = append(ps, p.String())
+			}
+			s += " to ports " + strings.Join(ps, ",")
+		}
+	case fix.ActionInsertDeny:
+		s = fmt.Sprintf("insert deny %s into %s %s at priority %d (%s)", c.Rule.ID, c.Layer, res, c.Rule.Priority, what)
+	}
+	return s
 }

@@ -136,6 +136,9 @@ func Suggest(inv *exposure.Inventory, id string, o Options) (*Plan, error) {
 	if x == nil {
 		return nil, fmt.Errorf("%w: the snapshot's analysis has no exposure %s (has the estate or the snapshot changed since the report?)", ErrNotFound, id)
 	}
+	if o.Keep != nil && empty(subtract(x.Sources, o.Keep)) {
+		return nil, fmt.Errorf("fix: every source of exposure %s is in the kept sources: nothing to close", id)
+	}
 	plan := &Plan{Exposure: id, Keep: exposure.Addrs(o.Keep), Alternatives: []Alternative{}}
 	hops, err := pathOf(inv, x)
 	if err != nil {

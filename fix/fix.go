@@ -44,6 +44,7 @@ type Plan struct {
 	Exposure string   `json:"exposure"`
 	Keep     []string `json:"keep,omitempty"`
 	// Alternatives are sorted best first: smallest blast radius, then
+	// fewest other exposures changed at all (latent included), then
 	// fewest changes.
 	Alternatives []Alternative `json:"alternatives"`
 	// Rejected are the candidates the verification discarded, with why.
@@ -56,19 +57,20 @@ type Alternative struct {
 	// Closes is the exposure the plan is for (closed, or narrowed to the
 	// kept sources).
 	Closes []string `json:"closes"`
-	// AlsoCloses and Narrows are the other exposures the changes close or
-	// narrow: the blast radius.
+	// AlsoCloses and Narrows are the other exposures, effective or
+	// latent, that the changes close or narrow.
 	AlsoCloses []string `json:"alsoCloses"`
 	Narrows    []string `json:"narrows"`
+	// Radius is the blast radius: how many of them are effective, that
+	// is traffic that reaches something today and would stop. Latent
+	// exposures that close are rules tidied, not access lost.
+	Radius int `json:"radius"`
 	// LeavesOpen are the effective exposures that a changed layer admits
 	// and that stay as they are.
 	LeavesOpen []string `json:"leavesOpen"`
 	// Commands apply the changes with the provider's CLI.
 	Commands []string `json:"commands"`
 }
-
-// Radius is the number of other exposures the alternative changes.
-func (a *Alternative) Radius() int { return len(a.AlsoCloses) + len(a.Narrows) }
 
 // Rejected is a candidate that failed verification.
 type Rejected struct {
@@ -160,7 +162,9 @@ func Suggest(inv *exposure.Inventory, id string, o Options) (*Plan, error) {
 		plan.Alternatives = append(plan.Alternatives, *alt)
 	}
 	slices.SortStableFunc(plan.Alternatives, func(a, b Alternative) int {
-		return cmp.Or(cmp.Compare(a.Radius(), b.Radius()), cmp.Compare(len(a.Changes), len(b.Changes)),
+		return cmp.Or(cmp.Compare(a.Radius, b.Radius),
+			cmp.Compare(len(a.AlsoCloses)+len(a.Narrows), len(b.AlsoCloses)+len(b.Narrows)),
+			cmp.Compare(len(a.Changes), len(b.Changes)),
 			cmp.Compare(len(a.LeavesOpen), len(b.LeavesOpen)), strings.Compare(changesKey(a.Changes), changesKey(b.Changes)))
 	})
 	return plan, nil

@@ -170,8 +170,8 @@ func TestAzureSubnetAndNICNSG(t *testing.T) {
 	if len(onNIC) == 0 || len(onSubnet) == 0 {
 		t.Fatalf("want alternatives on both NSGs, got %d on the NIC's and %d on the subnet's", len(onNIC), len(onSubnet))
 	}
-	if p.Alternatives[0].Changes[0].Resource != nic.ID || p.Alternatives[0].Radius() != 0 {
-		t.Errorf("first alternative %v radius %d, want the NIC NSG with radius 0", resources(p.Alternatives[0]), p.Alternatives[0].Radius())
+	if p.Alternatives[0].Changes[0].Resource != nic.ID || p.Alternatives[0].Radius != 0 {
+		t.Errorf("first alternative %v radius %d, want the NIC NSG with radius 0", resources(p.Alternatives[0]), p.Alternatives[0].Radius)
 	}
 	for _, a := range onSubnet {
 		if !slices.Contains(a.AlsoCloses, neighbour) {
@@ -378,8 +378,8 @@ func TestDemoBastion(t *testing.T) {
 	}
 	p := suggest(t, inv, id, Options{})
 	best := p.Alternatives[0]
-	if best.Radius() != 0 || len(best.Changes) != 1 || best.Changes[0].ResourceName != "bastion-ssh" || best.Changes[0].Action != ActionRevoke {
-		t.Errorf("best %v radius %d, want bastion-ssh's rule alone", resources(best), best.Radius())
+	if best.Radius != 0 || len(best.Changes) != 1 || best.Changes[0].ResourceName != "bastion-ssh" || best.Changes[0].Action != ActionRevoke {
+		t.Errorf("best %v radius %d, want bastion-ssh's rule alone", resources(best), best.Radius)
 	}
 	found := false
 	for _, a := range p.Alternatives {

@@ -115,8 +115,14 @@ func (v *verifier) judge(changes []Change, after *exposure.Result, changedIDs ma
 			alt.AlsoCloses = append(alt.AlsoCloses, e.ID())
 		case !covered([]box{boxOf(e)}, left):
 			alt.Narrows = append(alt.Narrows, e.ID())
-		case e.Level == exposure.Effective && namesLayer(e, changedIDs):
-			alt.LeavesOpen = append(alt.LeavesOpen, e.ID())
+		default:
+			if e.Level == exposure.Effective && namesLayer(e, changedIDs) {
+				alt.LeavesOpen = append(alt.LeavesOpen, e.ID())
+			}
+			continue
+		}
+		if e.Level == exposure.Effective {
+			alt.Radius++
 		}
 	}
 	for _, c := range changes {

@@ -349,7 +349,7 @@ func writeFix(w io.Writer, d *reports.Document, x *reports.Exposure, plan *fix.P
 		if i == 0 {
 			head += " (smallest blast radius)"
 		}
-		fmt.Fprintf(w, "\n%s: %d change(s); also closes %d, narrows %d other exposure(s)\n", head, len(a.Changes), len(a.AlsoCloses), len(a.Narrows))
+		fmt.Fprintf(w, "\n%s: %d change(s); blast radius %d (other reachable exposures it closes or narrows)\n", head, len(a.Changes), a.Radius)
 		for _, c := range a.Changes {
 			fmt.Fprintf(w, "  %s\n", sanitize(changeWords(c)))
 		}

@@ -394,3 +394,56 @@ func TestDemoBastion(t *testing.T) {
 		t.Error("no NACL deny alternative")
 	}
 }
+
+// A group rule admits 20-30 and SSH is the exposure to close: narrowing
+// the rule to 20-21 and 23-30 closes SSH alone, where revoking it would
+// close the other ports too.
+func TestNarrowPorts(t *testing.T) {
+	wide := allow(t, "inbound #1", 0, 0, "0.0.0.0/0")
+	wide.Ports = []exposure.PortRange{{From: 20, To: 30}}
+	g := sg("sg-wide", wide)
+	inv := &exposure.Inventory{Targets: []*exposure.Target{target(awsScope, "eni-1", "203.0.113.10", hop(g, sg("sg-partner", allow(t, "inbound #1", 22, 0, "198.51.100.0/24"))))}}
+	id := find(t, inv, "eni-1", exposure.ProtocolTCP, 22)
+	p := suggest(t, inv, id, Options{})
+	best := p.Alternatives[0]
+	if best.Radius != 0 || len(best.Changes) != 2 {
+		t.Fatalf("best %v radius %d, want the narrowed rule and the partner rule with radius 0", resources(best), best.Radius)
+	}
+	var narrowed *Change
+	for i, c := range best.Changes {
+		if c.Action == ActionNarrow {
+			narrowed = &best.Changes[i]
+		}
+	}
+	if narrowed == nil || !slices.Equal(narrowed.Rule.NewPorts, []exposure.PortRange{{From: 20, To: 21}, {From: 23, To: 30}}) {
+		t.Fatalf("best %+v, want sg-wide narrowed to 20-21,23-30", best.Changes)
+	}
+	want := `aws ec2 authorize-security-group-ingress --region eu-west-1 --group-id sg-wide --ip-permissions '[{"IpProtocol":"tcp","FromPort":20,"ToPort":21,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]},{"IpProtocol":"tcp","FromPort":23,"ToPort":30,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'`
+	if !slices.Contains(best.Commands, want) {
+		t.Errorf("commands %q lack %q", best.Commands, want)
+	}
+	for _, a := range p.Alternatives[1:] {
+		if a.Radius < 2 {
+			t.Errorf("alternative %v radius %d: revoking 20-30 closes 20-21 and 23-30 too", resources(a), a.Radius)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"sg-0123":         "sg-0123",
+		"0.0.0.0/0":       "0.0.0.0/0",
+		"*":               "'*'",
+		"it's; rm -rf /":  `'it'\''s; rm -rf /'`,
+		"$(touch x)":      "'$(touch x)'",
+		"":                "''",
+		"From=22,To=22":   "From=22,To=22",
+		"a b":             "'a b'",
+		"`id`":            "'`id`'",
+		"name\nnext line": "'name\nnext line'",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

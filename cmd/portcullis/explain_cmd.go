@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -289,7 +290,14 @@ func runFix(e *env, d *reports.Document, x *reports.Exposure, fo fixFlags) int {
 	if err != nil {
 		return fail(e, fmt.Errorf("explain --fix: read snapshot %s: %w", dir, err))
 	}
-	plan, err := fix.Suggest(inv, x.ID, fix.Options{Keep: keep})
+	o := fix.Options{Keep: keep}
+	// A lab audit (moto hands out loopback Elastic IPs) analyzed loopback
+	// endpoints as public; the report keeps the address, so the same
+	// analysis can be asked for.
+	if a, err := netip.ParseAddr(x.Address); err == nil && a.Unmap().IsLoopback() {
+		o.Analysis.LoopbackEndpoints = true
+	}
+	plan, err := fix.Suggest(inv, x.ID, o)
 	if err != nil {
 		return fail(e, fmt.Errorf("explain --fix: %w", err))
 	}

@@ -83,10 +83,10 @@ func candidates(hops []hopTraffic, keep *netipx.IPSet) [][]Change {
 		// use, where a rule admits more ports than the exposure's.
 		if keep == nil {
 			var narrow []Change
-			changed := false
+			changed, groups := false, true
 			for _, a := range adm {
 				if a.l.Mode == exposure.Ordered || a.l.Kind != exposure.LayerSecurityGroup {
-					narrow = nil
+					groups = false
 					break
 				}
 				for _, i := range a.rules {
@@ -104,7 +104,7 @@ func candidates(hops []hopTraffic, keep *netipx.IPSet) [][]Change {
 					changed = true
 				}
 			}
-			if changed {
+			if changed && groups {
 				out = append(out, narrow)
 			}
 		}

@@ -313,6 +313,9 @@ func runFix(e *env, d *reports.Document, x *reports.Exposure, fo fixFlags) int {
 	return exitOK
 }
 
+// maxLeavesOpen caps the "leaves open" list of the text output.
+const maxLeavesOpen = 5
+
 // writeFix writes a fix plan in words.
 func writeFix(w io.Writer, d *reports.Document, x *reports.Exposure, plan *fix.Plan) {
 	byID := map[string]*reports.Exposure{}
@@ -363,8 +366,12 @@ func writeFix(w io.Writer, d *reports.Document, x *reports.Exposure, plan *fix.P
 		}
 		list("also closes", a.AlsoCloses)
 		list("narrows", a.Narrows)
-		if n := len(a.LeavesOpen); n > 0 {
-			fmt.Fprintf(w, "  leaves open %d other exposure(s) through the changed layers\n", n)
+		// What stays open through the changed layers is listed while it
+		// is short; a NACL's or network's list is only counted.
+		if n := len(a.LeavesOpen); n > maxLeavesOpen {
+			fmt.Fprintf(w, "  leaves open %d other exposure(s) through the changed layers (--format json lists them)\n", n)
+		} else {
+			list("leaves open through the changed layers", a.LeavesOpen)
 		}
 		if len(a.Commands) > 0 {
 			fmt.Fprintln(w, "  commands:")

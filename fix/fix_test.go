@@ -447,3 +447,25 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// A NACL deny takes the highest free rule number below the admitting
+// entry, one entry per CIDR the entry names.
+func TestNACLDenyNumber(t *testing.T) {
+	denyUDP := allow(t, "99", 0, 99, "0.0.0.0/0")
+	denyUDP.Action, denyUDP.Protocol = exposure.Deny, exposure.ProtocolUDP
+	all := allow(t, "100", 0, 100, "0.0.0.0/0")
+	all.Protocol = exposure.ProtocolAll
+	nacl := &exposure.Layer{Scope: awsScope, ID: "acl-1", Kind: exposure.LayerNetworkACL, Name: "public", Mode: exposure.Ordered, Latent: true,
+		Rules: []exposure.Rule{denyUDP, all}}
+	g := sg("sg-1", allow(t, "inbound #1", 22, 0, "0.0.0.0/0"))
+	inv := &exposure.Inventory{Targets: []*exposure.Target{target(awsScope, "eni-1", "203.0.113.10", hop(nacl), hop(g))}}
+	p := suggest(t, inv, find(t, inv, "eni-1", exposure.ProtocolTCP, 22), Options{})
+	want := "aws ec2 create-network-acl-entry --region eu-west-1 --network-acl-id acl-1 --ingress --rule-number 98 --protocol 6 --port-range From=22,To=22 --cidr-block 0.0.0.0/0 --rule-action deny"
+	found := false
+	for _, a := range p.Alternatives {
+		found = found || slices.Contains(a.Commands, want)
+	}
+	if !found {
+		t.Errorf("no alternative runs %q: %+v", want, p.Alternatives)
+	}
+}

@@ -11,9 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/probe"
@@ -68,6 +71,7 @@ type auditFlags struct {
 	exceptions string
 	framework  string
 	color      string
+	width      int
 	verbose    bool
 }
 
@@ -112,6 +116,7 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.StringVar(&f.exceptions, "exceptions", "", "exceptions file: suppressions with reason, owner and expiry (see docs/rules.md)")
 	fs.StringVar(&f.framework, "framework", "", "scope findings to one compliance framework: "+strings.Join(rules.Frameworks(), ", "))
 	fs.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
+	fs.IntVar(&f.width, "width", 0, "line width of the table (default: the terminal's, else $COLUMNS, else 120)")
 }
 
 // options turns flags into audit options. It reports which endpoint
@@ -305,6 +310,9 @@ Flags:
 	if err := checkFormat(f.format); err != nil {
 		return fail(e, err)
 	}
+	if f.width < 0 {
+		return fail(e, fmt.Errorf("--width %d: want a positive number of columns (or 0 for the terminal's)", f.width))
+	}
 	if f.framework != "" && !contains(rules.Frameworks(), f.framework) {
 		return fail(e, fmt.Errorf("--framework: unknown framework %q (want one of %s)", f.framework, strings.Join(rules.Frameworks(), ", ")))
 	}
@@ -361,7 +369,7 @@ Flags:
 	if mon != nil {
 		mon.track(ctx, e, doc)
 	}
-	if err := writeDocument(e, doc, f.format, f.output, f.color); err != nil {
+	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
 	return exitCode(doc)
@@ -420,10 +428,16 @@ func writeReport(e *env, r *reports.Report, format, output, color string) error 
 
 // writeDocument renders a report document as writeReport does.
 func writeDocument(e *env, d *reports.Document, format, output, color string) error {
+	return writeDocumentWidth(e, d, format, output, color, 0)
+}
+
+// writeDocumentWidth renders a report document; width, when positive, is
+// the table's line width (--width).
+func writeDocumentWidth(e *env, d *reports.Document, format, output, color string, width int) error {
 	var buf bytes.Buffer
 	var err error
 	if strings.EqualFold(format, "table") {
-		opts := reports.TableOptions{}
+		opts := reports.TableOptions{Width: tableWidth(e, output, width)}
 		switch color {
 		case "always":
 			opts.Color = true
@@ -442,6 +456,27 @@ func writeDocument(e *env, d *reports.Document, format, output, color string) er
 		return err
 	}
 	return writeFileAtomic(output, buf.Bytes())
+}
+
+// tableWidth is the table's line width: --width when given; for standard
+// output, the terminal's width when it is one, else $COLUMNS (which shells
+// set but do not always export); else 120.
+func tableWidth(e *env, output string, flagWidth int) int {
+	if flagWidth > 0 {
+		return flagWidth
+	}
+	if output != "" && output != "-" {
+		return 0
+	}
+	if f, ok := e.stdout.(*os.File); ok && e.stdoutTTY {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(e.getenv("COLUMNS"))); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }
 
 func writeFileAtomic(name string, data []byte) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/net/html"
 	"golang.org/x/text/width"
 
 	"github.com/portcullis-sec/portcullis"
@@ -280,4 +281,86 @@ func golden(t *testing.T, path string, got []byte) {
 			}
 		}
 	}
+}
+
+// TestHTMLDemoLinks checks the demo page's links: every in-page link lands
+// on an element, every finding and exposure has its anchor, every finding
+// ID a compliance control names is a link to the finding, and nothing is
+// fetched or linked outside the page.
+func TestHTMLDemoLinks(t *testing.T) {
+	d := withChanges(demoDocument(t))
+	var buf bytes.Buffer
+	if err := reports.Render(&buf, "html", d); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	var hrefs []string
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			for _, a := range n.Attr {
+				switch {
+				case a.Key == "id":
+					ids[a.Val] = true
+				case a.Key == "href":
+					if !strings.HasPrefix(a.Val, "#") {
+						t.Errorf("<%s href=%q> links out of the page", n.Data, a.Val)
+					}
+					hrefs = append(hrefs, strings.TrimPrefix(a.Val, "#"))
+				case a.Key == "src" || a.Key == "srcset" || a.Key == "action":
+					t.Errorf("<%s %s=%q> fetches", n.Data, a.Key, a.Val)
+				}
+			}
+			if n.Data == "link" || n.Data == "img" || n.Data == "iframe" || n.Data == "object" {
+				t.Errorf("<%s> in a self-contained page", n.Data)
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	linked := map[string]bool{}
+	for _, h := range hrefs {
+		if !ids[h] {
+			t.Errorf("link #%s lands nowhere", h)
+		}
+		linked[h] = true
+	}
+	for _, f := range d.Findings {
+		if !ids["f-"+f.ID] {
+			t.Errorf("finding %s has no anchor", f.ID)
+		}
+	}
+	for _, x := range d.Exposures {
+		if !ids["x-"+x.ID] {
+			t.Errorf("exposure %s has no anchor", x.ID)
+		}
+		if !linked["x-"+x.ID] && x.Matched {
+			t.Errorf("exposure %s has findings but no link to its detail", x.ID)
+		}
+	}
+	findings := map[string]bool{}
+	for _, f := range d.Findings {
+		findings[f.ID] = true
+	}
+	n := 0
+	for _, c := range d.Compliance {
+		for _, ev := range c.Evidence {
+			if findings[ev] {
+				n++
+				if !linked["f-"+ev] {
+					t.Errorf("control %s %s names finding %s without a link", c.Framework, c.ID, ev)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the demo's compliance names no finding: the test checks nothing")
+	}
+	t.Logf("%d compliance evidence entries link to findings", n)
 }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"embed"
@@ -179,11 +180,31 @@ func writeHTML(out io.Writer, d *Document) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(out)
-	if err := tmpl.Execute(w, page); err != nil {
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, page); err != nil {
 		return err
 	}
+	w := bufio.NewWriter(out)
+	writeVisibleControls(w, buf.Bytes())
 	return w.Flush()
+}
+
+// writeVisibleControls copies the page, writing the C0 control characters
+// (but tab, line feed and carriage return) and DEL as \xNN: html/template
+// passes them through, and a tag holding ESC [2J would clear the terminal
+// of whoever runs cat on the report. The template and its assets hold
+// none, so every one comes from a cloud string, inside text or an
+// attribute value, where the four characters of the escape are plain text.
+func writeVisibleControls(w *bufio.Writer, page []byte) {
+	start := 0
+	for i, b := range page {
+		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f {
+			w.Write(page[start:i])
+			fmt.Fprintf(w, `\x%02x`, b)
+			start = i + 1
+		}
+	}
+	w.Write(page[start:])
 }
 
 func cspHash(b []byte) string {
@@ -241,6 +262,9 @@ func pathHops(e *Exposure) []hop {
 		h := hop{Kind: ev.LayerKind, Name: shortID(ev.Layer, ev.LayerName), Note: ev.Note, Deny: ev.Action == "deny"}
 		if ev.Rule != "" && ev.Rule != h.Name {
 			h.Rule = ev.Rule
+			if orderedKinds[ev.LayerKind] {
+				h.Rule = "rule #" + ev.Rule
+			}
 		}
 		if ev.LayerKind != exposure.LayerRoute && len(ev.Sources) > 0 {
 			h.Sources = strings.Join(ev.Sources, ", ")
@@ -316,8 +340,10 @@ func executiveSummary(d *Document) execSummary {
 	s := &d.Summary
 	var x execSummary
 	scope := []string{}
-	if n := len(d.Scope.Accounts); n > 0 {
-		scope = append(scope, plural(n, "account, project or subscription"))
+	if n := len(d.Scope.Accounts); n == 1 {
+		scope = append(scope, "1 account, project or subscription")
+	} else if n > 1 {
+		scope = append(scope, fmt.Sprintf("%d accounts, projects or subscriptions", n))
 	}
 	if n := len(d.Scope.Providers); n > 0 {
 		scope = append(scope, "on "+strings.Join(d.Scope.Providers, ", "))

@@ -127,8 +127,10 @@ func barChart(bars []bar) template.HTML {
 			w = max(w, 2)
 		}
 		label := b.Label
-		if r := []rune(label); len(r) > 26 {
-			label = string(r[:25]) + "…"
+		// The label column holds about 24 characters; the bar's tooltip
+		// has the whole label.
+		if r := []rune(label); len(r) > 24 {
+			label = string(r[:23]) + "…"
 		}
 		fmt.Fprintf(&sb, `<text x="%d" y="%d" text-anchor="end" class="cl">%s</text>`, labelWidth-6, y+barHeight-5, template.HTMLEscapeString(label))
 		fmt.Fprintf(&sb, `<rect x="%d" y="%d" width="%d" height="%d" rx="3" class="bar %s"><title>%s: %d</title></rect>`,

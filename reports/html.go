@@ -446,7 +446,8 @@ func changesSection(d *Document, short map[string]string) *changesView {
 	if c == nil {
 		return nil
 	}
-	v := &changesView{Changes: c, Line: changeCountsLine(c.Counts)}
+	line := changeCountsLine(c.Counts)
+	v := &changesView{Changes: c, Line: strings.ToUpper(line[:1]) + line[1:]}
 	for _, sc := range c.Skipped {
 		v.Scope = append(v.Scope, strings.Join(nonEmpty(sc.Provider, sc.Account, sc.Region), " "))
 	}

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/term"
@@ -579,7 +579,7 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws"}, Stage: "securityhub", Message: "find the calling account: " + err.Error()})
 		return
 	}
-	hub, err := securityhub.NewHub(cfg, aws.ToString(id.Account))
+	hub, err := securityhub.NewHub(cfg, awssdk.ToString(id.Account))
 	if err == nil {
 		var res securityhub.Result
 		res, err = securityhub.Import(ctx, hub, d)
@@ -592,7 +592,7 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 		}
 	}
 	if err != nil {
-		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: aws.ToString(id.Account)}, Stage: "securityhub", Message: err.Error()})
+		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: awssdk.ToString(id.Account)}, Stage: "securityhub", Message: err.Error()})
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 // (GCP and Azure ones under the calling account), a summary line on
 // stderr, the report unchanged and the exit code that of the audit.
 func TestAuditSecurityHub(t *testing.T) {
-	url := mototest.Start(t)
+	url := motoURL // the package's moto_server (org_test.go)
 	base := []string{"audit", "--snapshot", "../../testdata/demo", "--format", "json"}
 	wantCode, plain, _ := runCLI(t, base...)
 	code, out, stderr := runCLI(t, append(base, "--securityhub", "--aws-endpoint", url)...)
@@ -65,7 +65,6 @@ func TestAuditSecurityHub(t *testing.T) {
 // carries the error (stage securityhub), stderr says it, and the exit
 // code still says what the audit found.
 func TestAuditSecurityHubFailure(t *testing.T) {
-	mototest.Start(t) // dummy credentials, no shared configuration
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -420,9 +420,16 @@ Flags:
 	if f.securityHub {
 		importSecurityHub(ctx, e, &f, doc, o.Logger)
 	}
+	start := time.Now()
 	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
+	output := f.output
+	if output == "" {
+		output = "stdout"
+	}
+	o.Logger.Info("write", "stage", "write", "duration", time.Since(start).Round(time.Microsecond), "format", f.format,
+		"output", output, "findings", len(doc.Findings), "exposures", len(doc.Exposures))
 	return exitCode(doc)
 }
 

@@ -305,3 +305,22 @@ func TestASFFClipsTags(t *testing.T) {
 		})
 	}
 }
+
+// TestASFFHostileEstate: names, descriptions and tags holding markup,
+// formulas and control characters still give valid batches (the checks
+// of checkASFFBatch) under an audit account and without one.
+func TestASFFHostileEstate(t *testing.T) {
+	for _, o := range []ASFFOptions{{}, {Account: "999988887777", Region: "us-gov-west-1"}} {
+		batches, _ := asffOfReport(t, hostileReport(), o)
+		if len(batches) == 0 {
+			t.Errorf("options %+v: no batch for the hostile estate", o)
+		}
+		for _, b := range batches {
+			for _, raw := range b.Findings {
+				if !json.Valid(raw) {
+					t.Errorf("invalid JSON: %.200s", raw)
+				}
+			}
+		}
+	}
+}

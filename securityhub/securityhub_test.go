@@ -111,6 +111,14 @@ func TestImportAndArchiveOnMoto(t *testing.T) {
 				aws.ToString(f.ProductArn) != "arn:aws:securityhub:"+region+":"+mototest.Account+":product/"+mototest.Account+"/default" {
 				t.Errorf("%s: finding %s filed under %s %s %s", region, id, aws.ToString(f.AwsAccountId), aws.ToString(f.Region), aws.ToString(f.ProductArn))
 			}
+			// What Security Hub requires of every finding came through.
+			// https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html
+			if aws.ToString(f.SchemaVersion) != "2018-10-08" || aws.ToString(f.GeneratorId) == "" || aws.ToString(f.CreatedAt) == "" ||
+				aws.ToString(f.UpdatedAt) == "" || f.Severity == nil || f.Severity.Label == "" || aws.ToString(f.Title) == "" ||
+				aws.ToString(f.Description) == "" || len(f.Types) == 0 || len(f.Resources) == 0 ||
+				aws.ToString(f.Resources[0].Type) == "" || aws.ToString(f.Resources[0].Id) == "" {
+				t.Errorf("%s: finding %s lacks a required field: %+v", region, id, f)
+			}
 			if strings.HasPrefix(id, "gcp/") && (len(f.Resources) != 1 || aws.ToString(f.Resources[0].Type) != "Other" ||
 				!strings.HasPrefix(aws.ToString(f.Resources[0].Id), "projects/")) {
 				t.Errorf("GCP finding %s has resources %+v", id, f.Resources)

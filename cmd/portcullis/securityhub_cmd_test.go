@@ -48,13 +48,15 @@ func TestAuditSecurityHub(t *testing.T) {
 	// GCP and Azure findings went to the default region (AWS_REGION).
 	c := sh.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
-	got, err := c.GetFindings(context.Background(), &sh.GetFindingsInput{MaxResults: aws.Int32(100)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	clouds := map[string]bool{}
-	for _, f := range got.Findings {
-		clouds[f.ProductFields["portcullis/Provider"]] = true
+	for p := sh.NewGetFindingsPaginator(c, &sh.GetFindingsInput{MaxResults: aws.Int32(100)}); p.HasMorePages(); {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page.Findings {
+			clouds[f.ProductFields["portcullis/Provider"]] = true
+		}
 	}
 	if !clouds["gcp"] || !clouds["azure"] {
 		t.Errorf("us-east-1 holds findings of %v, want GCP and Azure ones", clouds)

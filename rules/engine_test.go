@@ -45,9 +45,9 @@ func TestAdjust(t *testing.T) {
 		}
 	}
 	// The ordering the docs promise, for every combination.
-	breadths := []exposure.Breadth{exposure.BreadthAnyone, exposure.BreadthBroad, exposure.BreadthNarrow}
-	reaches := []Reach{eff, lat, behind}
-	probes := []exposure.ProbeState{exposure.ProbeOpen, "", exposure.ProbeClosed}
+	breadths := [...]exposure.Breadth{exposure.BreadthAnyone, exposure.BreadthBroad, exposure.BreadthNarrow}
+	reaches := [...]Reach{eff, lat, behind}
+	probes := [...]exposure.ProbeState{exposure.ProbeOpen, "", exposure.ProbeClosed}
 	for base := Info; base <= Critical; base++ {
 		for floor := Info; floor <= base; floor++ {
 			for bi, b := range breadths {

@@ -45,25 +45,25 @@ func TestAdjust(t *testing.T) {
 		}
 	}
 	// The ordering the docs promise, for every combination.
-	breadths := [...]exposure.Breadth{exposure.BreadthAnyone, exposure.BreadthBroad, exposure.BreadthNarrow}
-	reaches := [...]Reach{eff, lat, behind}
-	probes := [...]exposure.ProbeState{exposure.ProbeOpen, "", exposure.ProbeClosed}
+	breadths := []exposure.Breadth{exposure.BreadthAnyone, exposure.BreadthBroad, exposure.BreadthNarrow}
+	reaches := []Reach{eff, lat, behind}
+	probes := []exposure.ProbeState{exposure.ProbeOpen, "", exposure.ProbeClosed}
 	for base := Info; base <= Critical; base++ {
 		for floor := Info; floor <= base; floor++ {
 			for bi, b := range breadths {
 				for ri, r := range reaches {
 					for pi, p := range probes {
 						s := Adjust(base, floor, b, r, p)
-						if bi > 0 && Adjust(base, floor, breadths[bi-1], r, p) < s {
+						if bi > 0 && Adjust(base, floor, breadths[bi-1], r, p) < s { //nolint:gosec // G602: the index is one below a range index, guarded by > 0
 							t.Errorf("%s/%s %s %d %q: wider source less severe", base, floor, b, r, p)
 						}
-						if ri > 0 && Adjust(base, floor, b, reaches[ri-1], p) < s {
+						if ri > 0 && Adjust(base, floor, b, reaches[ri-1], p) < s { //nolint:gosec // G602: the index is one below a range index, guarded by > 0
 							t.Errorf("%s/%s %s %d %q: nearer reach less severe", base, floor, b, r, p)
 						}
-						if ri > 0 && base > Info && Adjust(base, floor, b, reaches[ri-1], p) == s && s > Info {
+						if ri > 0 && base > Info && Adjust(base, floor, b, reaches[ri-1], p) == s && s > Info { //nolint:gosec // G602: the index is one below a range index, guarded by > 0
 							t.Errorf("%s/%s %s %d %q: latent as severe as nearer reach", base, floor, b, r, p)
 						}
-						if pi > 0 && Adjust(base, floor, b, r, probes[pi-1]) < s {
+						if pi > 0 && Adjust(base, floor, b, r, probes[pi-1]) < s { //nolint:gosec // G602: the index is one below a range index, guarded by > 0
 							t.Errorf("%s/%s %s %d %q: confirmed less severe", base, floor, b, r, p)
 						}
 					}

@@ -127,7 +127,7 @@ func (d *Dir) Save(ctx context.Context, b *Baseline, v Version) (Version, error)
 		for _, f := range left {
 			// Best effort: a file left behind only takes space, and the
 			// next Save tries again.
-			_ = os.Remove(f)
+			_ = os.Remove(f) //nolint:gosec // G703: f is a temporary file Glob found beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 		}
 	}
 
@@ -203,7 +203,7 @@ func (d *Dir) lock(ctx context.Context, p string) (func(), error) {
 				if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, mine) { //nolint:gosec // G304: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 					// Nothing to return it to: a lock that stays names
 					// this process and is broken as stale once it is gone.
-					_ = os.Remove(p)
+					_ = os.Remove(p) //nolint:gosec // G703: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 				}
 			}, nil
 		}
@@ -252,7 +252,7 @@ func createLock(p string, content []byte) error {
 	_, werr = f.Write(content)
 	if err := errors.Join(werr, f.Close()); err != nil {
 		// A torn lock left behind would hold others off until it is stale.
-		return fmt.Errorf("write lock %s: %w", p, errors.Join(err, os.Remove(p)))
+		return fmt.Errorf("write lock %s: %w", p, errors.Join(err, os.Remove(p))) //nolint:gosec // G703: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 	}
 	return nil
 }

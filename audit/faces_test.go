@@ -1,4 +1,4 @@
-package reports_test
+package audit_test
 
 import (
 	"bytes"
@@ -23,12 +23,12 @@ import (
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
-// updating says whether -update was given: the flag belongs to the
-// package's internal tests, which share this test binary.
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+// updateFaces rewrites the table goldens, which live with the reports
+// package's other goldens (../reports/testdata); the test audits the demo
+// estate, so it lives here, above the stages (internal/archtest).
+var updateFaces = flag.Bool("update-faces", false, "rewrite ../reports/testdata/demo.table-*.txt")
+
+func updating() bool { return *updateFaces }
 
 // demoDocument audits the embedded demo estate offline (no probes), with
 // the example custom rules and exceptions, at a fixed time.
@@ -122,7 +122,7 @@ func TestTableWidths(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := buf.String()
-			golden(t, filepath.Join("testdata", "demo.table-"+strconv.Itoa(w)+".txt"), buf.Bytes())
+			golden(t, filepath.Join("..", "reports", "testdata", "demo.table-"+strconv.Itoa(w)+".txt"), buf.Bytes())
 			for i, line := range strings.Split(out, "\n") {
 				if n := cells(line); n > w {
 					t.Errorf("line %d is %d cells wide (limit %d): %q", i+1, n, w, line)

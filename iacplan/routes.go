@@ -262,6 +262,13 @@ func applyRouteTable(a *applier, rc *ResourceChange) (string, []string, error) {
 	if unknown {
 		return "", nil, fmt.Errorf("route known after apply: the table's routes are unknown")
 	}
+	if _, has := after.V["route"]; !has {
+		// No route attribute (a CloudFormation table, whose routes are
+		// resources of their own): the routes stay as they are.
+		if old, _ := t["Routes"].([]any); len(old) > 0 {
+			routes = old
+		}
+	}
 	for _, b := range blocks {
 		route, n := a.readRoute(rc, r, vpcID, b, "route.", [3]string{"cidr_block", "ipv6_cidr_block", "destination_prefix_list_id"}, id)
 		notes = append(notes, n...)
@@ -407,4 +414,37 @@ func applyRouteTableAssociation(a *applier, rc *ResourceChange) (string, []strin
 	t["Associations"] = append(assocs, assoc)
 	r.touch(fileRTs)
 	return table + " ← " + strings.TrimSpace(subnet+" "+gw), notes, nil
+}
+
+func applyInternetGatewayAttachment(a *applier, rc *ResourceChange) (string, []string, error) {
+	before, after := beforeAfter(rc)
+	if before != nil {
+		id, _ := before.Str("internet_gateway_id")
+		if r := a.regionOf(id); r != nil {
+			if g := r.find(fileIGWs, "InternetGatewayId", id); g != nil {
+				g["Attachments"] = []any{}
+				r.touch(fileIGWs)
+			}
+		}
+		if after == nil {
+			return id, nil, nil
+		}
+	}
+	id, ok := a.refID(rc, *after, "internet_gateway_id", "internet_gateway_id")
+	if !ok {
+		return "", nil, fmt.Errorf("internet_gateway_id known after apply and not a planned gateway")
+	}
+	vpcID, ok := a.refID(rc, *after, "vpc_id", "vpc_id")
+	if !ok {
+		return "", nil, fmt.Errorf("vpc_id known after apply and not a planned VPC")
+	}
+	r := a.regionOf(id)
+	if r == nil {
+		return id, nil, fmt.Errorf("internet gateway %s is neither in the snapshot nor planned", id)
+	}
+	a.setRegion(rc, r)
+	g := r.find(fileIGWs, "InternetGatewayId", id)
+	g["Attachments"] = []any{map[string]any{"State": "available", "VpcId": vpcID}}
+	r.touch(fileIGWs)
+	return id, nil, nil
 }

@@ -93,6 +93,8 @@ type applier struct {
 	n       int
 	// cur is the account-region the change being applied touched last.
 	cur *region
+	// seen are the accounts the plan's changes were placed in so far.
+	seen map[string]bool
 }
 
 // errNotModelled marks what the overlay does not model (as opposed to a
@@ -110,7 +112,7 @@ func Apply(base fs.FS, p *Plan, o Options) (*Overlay, error) {
 		return nil, err
 	}
 	ov := &Overlay{Unknown: map[string]string{}, Empty: base == nil}
-	a := &applier{snap: snap, plan: p, ov: ov, planned: map[string]*planned{}}
+	a := &applier{snap: snap, plan: p, ov: ov, planned: map[string]*planned{}, seen: map[string]bool{}}
 	a.account, a.region = o.Account, o.Region
 	accounts, regions := map[string]bool{}, map[string]bool{}
 	for _, r := range snap.regions {
@@ -165,8 +167,9 @@ func Apply(base fs.FS, p *Plan, o Options) (*Overlay, error) {
 				id, _ = rc.Before.Str("id")
 			}
 			if id == "" {
+				// A placeholder, not a widest reading: the rows of a new
+				// resource are new whatever its ID will be.
 				id = h.prefix + "-planned-" + safeID(rc.Address)
-				ov.Unknown[id] = "ID known after apply (" + rc.Address + ")"
 			}
 		}
 		a.planned[rc.Address] = &planned{id: id}
@@ -276,6 +279,12 @@ func (a *applier) place(rc *ResourceChange, ids ...string) (*region, error) {
 	if a.region == "" {
 		return nil, fmt.Errorf("cannot tell the region (it refers to nothing in the snapshot): pass --region")
 	}
+	if a.account == "" && len(a.seen) == 1 {
+		// The plan's other changes all landed in one account.
+		for k := range a.seen {
+			a.account = k
+		}
+	}
 	if a.account == "" {
 		return nil, fmt.Errorf("cannot tell the account (the snapshot has several): pass --account")
 	}
@@ -286,6 +295,7 @@ func (a *applier) place(rc *ResourceChange, ids ...string) (*region, error) {
 
 func (a *applier) setRegion(rc *ResourceChange, r *region) {
 	a.cur = r
+	a.seen[r.account] = true
 	if p := a.planned[rc.Address]; p != nil {
 		p.region = r
 	}
@@ -300,12 +310,15 @@ func (a *applier) refID(rc *ResourceChange, v Value, attr, refAttr string) (stri
 	} else if known {
 		return "", true // not set
 	}
-	for _, addr := range rc.Refs(refAttr) {
+	refs := rc.Refs(refAttr)
+	for _, addr := range refs {
 		if p := a.plannedRef(addr, rc.Address); p != nil {
 			return p.id, true
 		}
 	}
-	return "", false
+	// Unknown and referring to nothing: a computed attribute the
+	// configuration does not set.
+	return "", len(refs) == 0
 }
 
 // refIDs resolves a list of IDs: the known elements, plus the planned
@@ -316,19 +329,26 @@ func (a *applier) refIDs(rc *ResourceChange, v Value, attr, refAttr string) (ids
 	if !unknown {
 		return ids, false
 	}
-	found := false
-	for _, addr := range rc.Refs(refAttr) {
+	refs := rc.Refs(refAttr)
+	resolved := 0
+	for _, addr := range refs {
 		if p := a.plannedRef(addr, rc.Address); p != nil {
-			found = true
+			resolved++
 			if !contains(ids, p.id) {
 				ids = append(ids, p.id)
 			}
 		}
 	}
-	return ids, !found
+	// Unknown without a reference is a computed attribute the
+	// configuration does not set; a reference to something other than a
+	// planned resource (a module output) is unresolved.
+	return ids, len(refs) > 0 && resolved == 0
 }
 
 func (a *applier) plannedRef(addr, from string) *planned {
+	if strings.HasPrefix(addr, "?") {
+		return nil
+	}
 	if p := a.planned[addr]; p != nil {
 		return p
 	}

@@ -57,6 +57,9 @@ type Item struct {
 	Findings []string `json:"findings,omitempty"`
 	// Failing says the item gates --fail-on.
 	Failing bool `json:"failing,omitempty"`
+	// NowEffective marks a closed latent exposure whose layer lets in a
+	// new or widened effective one: the path opened, the rule stayed.
+	NowEffective bool `json:"nowEffective,omitempty"`
 }
 
 // Kinds of Item, as people read a plan: the state diff's kinds, with
@@ -108,10 +111,26 @@ func Compare(base, planned *reports.Document, ov *Overlay, failOn rules.Severity
 			activeRules[c.Key] = c.After.Findings
 		}
 	}
+	// Layers behind the new and widened effective exposures: a latent
+	// exposure of one of them that closes has become effective.
+	opened := map[string]bool{}
+	for _, ci := range rc.Items {
+		if ci.Key.Level != exposure.Effective || (ci.Kind != string(state.New) && ci.Kind != string(state.Widened)) {
+			continue
+		}
+		for _, id := range ci.ExposureIDs {
+			if x := byID[id]; x != nil {
+				for _, ev := range x.Evidence {
+					opened[ev.Layer] = true
+				}
+			}
+		}
+	}
 	for _, ci := range rc.Items {
 		it := Item{ChangeItem: ci, Kind: ci.Kind, Findings: activeRules[ci.Key]}
 		if ci.Kind == string(state.Resolved) {
 			it.Kind = KindClosed
+			it.NowEffective = ci.Key.Level == exposure.Latent && opened[ci.Key.Target]
 		}
 		rows := []*reports.Exposure{}
 		for _, id := range ci.ExposureIDs {

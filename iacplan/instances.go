@@ -135,7 +135,6 @@ func applyInstance(a *applier, rc *ResourceChange) (string, []string, error) {
 		eniID, known := after.Str("primary_network_interface_id")
 		if !known || eniID == "" {
 			eniID = "eni-planned-" + safeID(rc.Address)
-			a.ov.Unknown[eniID] = "ID known after apply (" + rc.Address + ")"
 		}
 		eni = map[string]any{"NetworkInterfaceId": eniID, "InterfaceType": "interface", "Status": "in-use",
 			"Attachment": map[string]any{"InstanceId": id, "DeviceIndex": 0}}
@@ -161,8 +160,8 @@ func applyInstance(a *applier, rc *ResourceChange) (string, []string, error) {
 			list = append(list, map[string]any{"Ipv6Address": x})
 		}
 		eni["Ipv6Addresses"] = list
-		if unknown {
-			notes = append(notes, "ipv6_addresses known after apply: not modelled")
+		if n, _, _ := after.Int("ipv6_address_count"); unknown && n > 0 {
+			notes = append(notes, "ipv6_addresses known after apply: the instance's IPv6 addresses are not modelled")
 		}
 	}
 
@@ -183,9 +182,9 @@ func applyInstance(a *applier, rc *ResourceChange) (string, []string, error) {
 			setPublicIP(eni, pub)
 		} else if cur, _ := eni["Association"].(map[string]any); cur == nil {
 			ip := a.ips.take()
-			a.ov.Unknown[ip] = "public IP known after apply: placeholder address"
-			a.ov.Unknown[id] = "public IP known after apply: placeholder address " + ip
-			notes = append(notes, "public IP known after apply: placeholder "+ip)
+			n := "public IP known after apply: placeholder address " + ip
+			a.ov.Unknown[ip], a.ov.Unknown[eni["NetworkInterfaceId"].(string)] = n, n
+			notes = append(notes, n)
 			setPublicIP(eni, ip)
 		}
 	} else if eni["Association"] != nil {
@@ -319,9 +318,9 @@ func applyEIP(a *applier, rc *ResourceChange) (string, []string, error) {
 	pub, known := after.Str("public_ip")
 	if !known || pub == "" {
 		pub = a.ips.take()
-		a.ov.Unknown[pub] = "Elastic IP known after apply: placeholder address"
-		a.ov.Unknown[id] = "Elastic IP known after apply: placeholder address " + pub
-		notes = append(notes, "Elastic IP known after apply: placeholder "+pub)
+		n := "Elastic IP known after apply: placeholder address " + pub
+		a.ov.Unknown[pub] = n
+		notes = append(notes, n)
 	}
 	if p := a.planned[rc.Address]; p != nil {
 		p.publicIP = pub

@@ -96,6 +96,9 @@ func writeTable(out io.Writer, r *Result) error {
 			if it.Unknown {
 				note = UnknownMark
 			}
+			if it.NowEffective {
+				note = "now effective"
+			}
 			if it.Failing {
 				note = strings.TrimSpace("FAILS " + note)
 			}
@@ -188,6 +191,9 @@ func writeMarkdown(out io.Writer, r *Result) error {
 			}
 			if it.Unknown {
 				mark = strings.TrimSpace(mark + " _" + md(UnknownMark) + "_")
+			}
+			if it.NowEffective {
+				mark = "now effective"
 			}
 			p("| %s | %s | %s | %s | %s | %s %s | %s | %s |\n", md(change(it)), it.Key.Level, md(severity(it)),
 				md(target(it)), md(orDash(it.Address)), it.Key.Protocol, md(it.Ports), md(orDash(sources(it))), mark)

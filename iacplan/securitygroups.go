@@ -96,9 +96,10 @@ func (a *applier) readRule(rc *ResourceChange, v Value, refPrefix string, names 
 	if n := names["groups"]; n != "" {
 		ids, unresolved := a.refIDs(rc, v, n, refPrefix+n)
 		r.groups = ids
-		if unresolved {
+		if unresolved && len(rc.Refs(refPrefix+n)) > 0 {
 			// A group reference admits instances, never the internet:
 			// leaving an unresolvable one out narrows nothing internet-wide.
+			// (Without a reference the attribute is merely computed.)
 			notes = append(notes, n+" known after apply and not a planned resource: left out (group references admit no internet source)")
 		}
 	}
@@ -267,8 +268,14 @@ func applySecurityGroup(a *applier, rc *ResourceChange) (string, []string, error
 		field := map[string]string{"ingress": "IpPermissions", "egress": "IpPermissionsEgress"}[dir]
 		blocks, unknown := after.Blocks(dir)
 		perms := []any{}
-		if unknown {
-			notes = append(notes, a.widest(id, dir+" read as all traffic from the whole internet"))
+		switch {
+		case unknown && dir == "egress":
+			// Egress is computed when not configured (AWS's default
+			// allow-all rule) and never decides ingress: groups are
+			// stateful.
+			perms = append(perms, sgRule{proto: "-1", cidrs: []string{"0.0.0.0/0"}}.permission())
+		case unknown:
+			notes = append(notes, a.widest(id, "ingress read as all traffic from the whole internet"))
 			perms = append(perms, sgRule{proto: "-1", cidrs: []string{"0.0.0.0/0"}, cidrs6: []string{"::/0"}}.permission())
 		}
 		for _, b := range blocks {

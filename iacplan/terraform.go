@@ -71,6 +71,7 @@ func ParseTerraform(r io.Reader) (*Plan, error) {
 	refs := map[string]map[string][]string{}
 	collectModuleRefs("", tp.Configuration.RootModule, refs)
 	p := &Plan{Source: Terraform}
+	accounts := map[string]bool{}
 	if pc, ok := tp.Configuration.ProviderConfig["aws"]; ok {
 		var e struct {
 			ConstantValue any `json:"constant_value"`
@@ -115,6 +116,20 @@ func ParseTerraform(r io.Reader) (*Plan, error) {
 		}
 		rc.refs = refs[configAddress(c.Address)]
 		p.Changes = append(p.Changes, rc)
+		for _, v := range []map[string]any{c.Change.Before, c.Change.After} {
+			if arn, _ := v["arn"].(string); strings.HasPrefix(arn, "arn:") {
+				if parts := strings.Split(arn, ":"); len(parts) > 4 && parts[4] != "" {
+					accounts[parts[4]] = true
+				}
+			}
+		}
+	}
+	// The plan names its account only through the ARNs of resources that
+	// exist; when they all agree, that is the account.
+	if len(accounts) == 1 {
+		for k := range accounts {
+			p.Account = k
+		}
 	}
 	return p, nil
 }
@@ -208,8 +223,14 @@ func resourceRef(prefix, ref string) string {
 		return ""
 	}
 	switch parts[0] {
-	case "var", "local", "data", "module", "each", "count", "path", "terraform", "self":
+	case "var", "local", "each", "count", "path", "terraform", "self":
+		// Known at plan time: a value unknown despite them comes from
+		// something else the expression refers to.
 		return ""
+	case "data", "module":
+		// A data source read at apply or a module output: a reference,
+		// but not to a planned resource the overlay can follow.
+		return "?" + prefix + ref
 	}
 	return prefix + parts[0] + "." + parts[1]
 }

@@ -3,6 +3,7 @@ package iacplan_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -85,14 +86,351 @@ func items(r *iacplan.Result, kind string, level exposure.Level) []iacplan.Item 
 	return out
 }
 
-func TestPrivateSubnetRuleIsLatentOnly(t *testing.T) {
-	res, _ := check(t, demo(t), terraform(t, "private-ssh.tfplan.json"), iacplan.Options{})
-	t.Log(dump(t, res))
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// find returns the one item with that kind, level and target (a key
+// target, or a target label containing it), failing the test otherwise.
+func find(t *testing.T, r *iacplan.Result, kind string, level exposure.Level, target string) iacplan.Item {
+	t.Helper()
+	var got []iacplan.Item
+	for _, it := range items(r, kind, level) {
+		if it.Key.Target == target {
+			got = append(got, it)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("want one %s %s item on %s, got %d in:\n%s", kind, level, target, len(got), dump(t, r))
+	}
+	return got[0]
 }
 
-func TestDev(t *testing.T) {
-	for _, f := range []string{"route-public.tfplan.json", "narrow.tfplan.json", "delete-rule.tfplan.json", "unknown.tfplan.json"} {
-		res, _ := check(t, demo(t), terraform(t, f), iacplan.Options{})
-		t.Log(f + "\n" + dump(t, res))
+// IaC scanners flag a 0.0.0.0/0 rule wherever it is; on a group whose
+// only instance sits in a subnet without an internet route and has no
+// public address, the rule is latent: nothing becomes reachable.
+func TestPrivateSubnetRuleIsLatentOnly(t *testing.T) {
+	res, _ := check(t, demo(t), terraform(t, "private-ssh.tfplan.json"), iacplan.Options{})
+	if len(res.Items) != 1 {
+		t.Fatalf("want exactly one change, got:\n%s", dump(t, res))
 	}
+	it := find(t, res, iacplan.KindNew, exposure.Latent, "sg-077f0aaee9cd5499a")
+	if it.Ports != "22" || !slicesEqual(it.Sources, []string{"0.0.0.0/0"}) || !it.HasFindings {
+		t.Errorf("latent item: ports %q sources %v findings %v", it.Ports, it.Sources, it.Findings)
+	}
+	if c := res.Count(); c.Effective != 0 || res.Failing != 0 {
+		t.Errorf("a rule on a private instance made %d effective changes (%d failing)", c.Effective, res.Failing)
+	}
+	if res.Partial || len(res.NotModelled) != 0 {
+		t.Errorf("partial %v, not modelled %v", res.Partial, res.NotModelled)
+	}
+}
+
+// A route-table association alone, without any security-group change,
+// makes cache-1's data subnet public: redis-debug's latent 6379 becomes
+// an effective exposure of its Elastic IP.
+func TestRouteAssociationMakesSubnetPublic(t *testing.T) {
+	p := terraform(t, "route-public.tfplan.json")
+	for _, rc := range p.Changes {
+		if strings.Contains(rc.Type, "security_group") {
+			t.Fatalf("fixture changes a security group: %s", rc)
+		}
+	}
+	res, _ := check(t, demo(t), p, iacplan.Options{})
+	it := find(t, res, iacplan.KindNew, exposure.Effective, "eni-0bff4df0a3cccf282")
+	if it.Key.Endpoint != "203.0.113.60" || it.Ports != "6379" || it.Key.Protocol != exposure.ProtocolTCP {
+		t.Errorf("new effective: endpoint %s %s %s", it.Key.Endpoint, it.Key.Protocol, it.Ports)
+	}
+	if !it.Failing || res.Failing != 1 {
+		t.Errorf("redis open to the internet does not fail at high: item %v, failing %d", it.Failing, res.Failing)
+	}
+	closed := find(t, res, iacplan.KindClosed, exposure.Latent, "sg-0633d7be828c50754")
+	if !closed.NowEffective {
+		t.Errorf("the latent redis-debug rule closed without being marked now effective")
+	}
+	if len(res.Applied) != 1 || res.Applied[0].Account != "111122223333" || res.Applied[0].Region != "eu-west-1" {
+		t.Errorf("applied: %+v", res.Applied)
+	}
+}
+
+func TestNarrowedRule(t *testing.T) {
+	res, _ := check(t, demo(t), terraform(t, "narrow.tfplan.json"), iacplan.Options{})
+	it := find(t, res, iacplan.KindNarrowed, exposure.Effective, "eni-07b53c6972d66950d")
+	if it.Key.Endpoint != "203.0.113.30" || it.Ports != "22" || !slicesEqual(it.Sources, []string{"198.51.100.0/24"}) {
+		t.Errorf("narrowed: %s %s from %v", it.Key.Endpoint, it.Ports, it.Sources)
+	}
+	// The plan also drops ::/0 from the rule: SSH over IPv6 closes.
+	for _, x := range items(res, iacplan.KindClosed, exposure.Effective) {
+		if x.Key.Endpoint != "2001:db8:3000::10" || x.Ports != "22" {
+			t.Errorf("unexpected closed item %s %s", x.Key.Endpoint, x.Ports)
+		}
+	}
+	if c := res.Count(); c.Effective != 0 || res.Failing != 0 {
+		t.Errorf("narrowing made %d new or widened effective exposures", c.Effective)
+	}
+}
+
+func TestDeletedRuleCloses(t *testing.T) {
+	res, _ := check(t, demo(t), terraform(t, "delete-rule.tfplan.json"), iacplan.Options{})
+	var all bool
+	for _, it := range items(res, iacplan.KindClosed, exposure.Effective) {
+		if it.Key.Target != "eni-0218a9dbfab97427a" {
+			t.Errorf("closed an exposure of %s", it.Key.Target)
+		}
+		all = all || (it.Key.Protocol == exposure.ProtocolAll && it.Key.Endpoint == "203.0.113.40")
+	}
+	if !all {
+		t.Errorf("the all-traffic exposure of staging-web-1 is not closed:\n%s", dump(t, res))
+	}
+	// staging-web still admits 80 and 443: narrowed, not closed.
+	it := find(t, res, iacplan.KindNarrowed, exposure.Effective, "eni-0218a9dbfab97427a")
+	if it.Ports != "80, 443" {
+		t.Errorf("what stays open: %q", it.Ports)
+	}
+	if c := res.Count(); c.Effective != 0 || res.Failing != 0 {
+		t.Errorf("a delete made %d new or widened effective exposures", c.Effective)
+	}
+}
+
+// Values known only after apply are read widest and marked: an unknown
+// CIDR is 0.0.0.0/0, an unknown public IP a placeholder address.
+func TestUnknownValuesReadWidest(t *testing.T) {
+	res, ov := check(t, demo(t), terraform(t, "unknown.tfplan.json"), iacplan.Options{})
+	it := find(t, res, iacplan.KindNew, exposure.Effective, "eni-planned-aws_instance.app")
+	if it.Ports != "8080" || !slicesEqual(it.Sources, []string{"0.0.0.0/0"}) {
+		t.Errorf("new effective: %s from %v", it.Ports, it.Sources)
+	}
+	if !it.Unknown || !strings.Contains(it.Note, "cidr_blocks read as 0.0.0.0/0") || !strings.Contains(it.Note, "placeholder address 192.0.2.") {
+		t.Errorf("not marked as a widest reading: unknown %v note %q", it.Unknown, it.Note)
+	}
+	if _, ok := ov.Unknown[it.Key.Endpoint]; !ok {
+		t.Errorf("endpoint %s is not a recorded placeholder", it.Key.Endpoint)
+	}
+	if it.Target != "app-1 (eni-planned-aws_instance.app)" {
+		t.Errorf("target label %q", it.Target)
+	}
+	var md strings.Builder
+	if err := iacplan.Render(&md, "markdown", res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "known after apply: widest reading") {
+		t.Errorf("markdown does not mark the row:\n%s", md.String())
+	}
+	// The unassociated Elastic IP is applied, not dropped.
+	found := false
+	for _, a := range res.Applied {
+		found = found || a.Address == "aws_eip.office_nat"
+	}
+	if !found || len(res.NotModelled) != 0 {
+		t.Errorf("applied %+v, not modelled %+v", res.Applied, res.NotModelled)
+	}
+}
+
+// The route-association case as a CloudFormation change set, plus a new
+// group whose rule's GroupId and CidrIp are known only after apply (the
+// template's !GetAtt and !Sub).
+func TestChangeSetEquivalent(t *testing.T) {
+	cs, err := os.ReadFile(filepath.Join("testdata", "route-public.changeset.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := os.ReadFile(filepath.Join("testdata", "route-public.template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iacplan.ParseChangeSet(bytes.NewReader(cs), tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Account != "111122223333" || p.Region != "eu-west-1" {
+		t.Errorf("stack scope %s/%s", p.Account, p.Region)
+	}
+	res, _ := check(t, demo(t), p, iacplan.Options{})
+	tf, _ := check(t, demo(t), terraform(t, "route-public.tfplan.json"), iacplan.Options{})
+	a := find(t, res, iacplan.KindNew, exposure.Effective, "eni-0bff4df0a3cccf282")
+	b := find(t, tf, iacplan.KindNew, exposure.Effective, "eni-0bff4df0a3cccf282")
+	if a.Key != b.Key || a.Ports != b.Ports || a.Severity != b.Severity {
+		t.Errorf("change set and Terraform plan disagree: %+v vs %+v", a.ChangeItem, b.ChangeItem)
+	}
+	sg := find(t, res, iacplan.KindNew, exposure.Latent, "sg-planned-AdminSG")
+	if sg.Ports != "22, 3389" || !sg.Unknown || !strings.Contains(sg.Note, "cidr_blocks read as 0.0.0.0/0") {
+		t.Errorf("AdminSG: ports %q unknown %v note %q", sg.Ports, sg.Unknown, sg.Note)
+	}
+	if len(res.NotModelled) != 1 || res.NotModelled[0].Type != "AWS::S3::Bucket" || res.NotModelled[0].Network {
+		t.Errorf("not modelled: %+v", res.NotModelled)
+	}
+	if res.Partial {
+		t.Errorf("a bucket made the diff partial")
+	}
+}
+
+// Without a snapshot the plan is audited alone: a new VPC with an
+// internet gateway route, a public instance and SSH open to the world.
+func TestNewStack(t *testing.T) {
+	res, ov := check(t, nil, terraform(t, "new-stack.tfplan.json"), iacplan.Options{})
+	if !res.NewStack || !ov.Empty {
+		t.Error("not marked as a new stack")
+	}
+	it := find(t, res, iacplan.KindNew, exposure.Effective, "eni-planned-module.web.aws_instance.web[0]")
+	if it.Ports != "22, 443" || it.Key.Account != iacplan.PlaceholderAccount || it.Key.Region != "eu-central-1" {
+		t.Errorf("new stack exposure: %s in %s/%s", it.Ports, it.Key.Account, it.Key.Region)
+	}
+	if !it.Failing || !it.Unknown {
+		t.Errorf("SSH to the world on a new stack: failing %v, marked %v", it.Failing, it.Unknown)
+	}
+	if len(res.Applied) != 7 || len(res.NotModelled) != 0 {
+		t.Errorf("applied %d, not modelled %+v", len(res.Applied), res.NotModelled)
+	}
+	// Without the route the same stack exposes nothing.
+	p := terraform(t, "new-stack.tfplan.json")
+	var keep []*iacplan.ResourceChange
+	for _, rc := range p.Changes {
+		if rc.Type != "aws_route_table_association" {
+			keep = append(keep, rc)
+		}
+	}
+	p.Changes = keep
+	res, _ = check(t, nil, p, iacplan.Options{})
+	if c := res.Count(); c.Effective != 0 {
+		t.Errorf("no route to the gateway, yet %d effective exposures:\n%s", c.Effective, dump(t, res))
+	}
+}
+
+const lbPlan = `{"format_version":"1.2","resource_changes":[
+ {"address":"aws_lb.web","mode":"managed","type":"aws_lb","name":"web","change":{"actions":["create"],"before":null,"after":{"internal":false},"after_unknown":{"id":true}}},
+ {"address":"aws_s3_bucket.logs","mode":"managed","type":"aws_s3_bucket","name":"logs","change":{"actions":["create"],"before":null,"after":{},"after_unknown":{"id":true}}},
+ {"address":"data.aws_vpc.main","mode":"data","type":"aws_vpc","name":"main","change":{"actions":["read"],"before":null,"after":{},"after_unknown":{}}},
+ {"address":"aws_security_group_rule.x","mode":"managed","type":"aws_security_group_rule","name":"x","change":{"actions":["create"],"before":null,
+  "after":{"type":"ingress","protocol":"tcp","from_port":22,"to_port":22,"cidr_blocks":["0.0.0.0/0"]},"after_unknown":{"id":true,"security_group_id":true}}}],
+ "configuration":{"root_module":{"resources":[{"address":"aws_security_group_rule.x","mode":"managed","expressions":{"security_group_id":{"references":["module.net.sg_id","module.net"]}}}]}}}`
+
+// What the overlay does not model is listed, never dropped: an unmodelled
+// network resource or an unresolvable reference makes the diff partial.
+func TestNotModelledIsListed(t *testing.T) {
+	p, err := iacplan.ParseTerraform(strings.NewReader(lbPlan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := check(t, demo(t), p, iacplan.Options{})
+	want := map[string]bool{"aws_lb.web": true, "aws_s3_bucket.logs": false, "aws_security_group_rule.x": true}
+	if len(res.NotModelled) != len(want) {
+		t.Fatalf("not modelled: %+v", res.NotModelled)
+	}
+	for _, n := range res.NotModelled {
+		if net, ok := want[n.Address]; !ok || net != n.Network {
+			t.Errorf("not modelled %s: network %v", n.Address, n.Network)
+		}
+		if n.Address == "aws_security_group_rule.x" && !strings.Contains(n.Reason, "security_group_id known after apply") {
+			t.Errorf("reason %q", n.Reason)
+		}
+	}
+	if !res.Partial {
+		t.Error("an unmodelled load balancer left the diff complete")
+	}
+	if !strings.Contains(dump(t, res), "Not modelled (3)") {
+		t.Errorf("table does not list them:\n%s", dump(t, res))
+	}
+}
+
+func TestParseTerraformRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"not json":        "terraform plan",
+		"no version":      `{"resource_changes":[]}`,
+		"major version 2": `{"format_version":"2.0","resource_changes":[]}`,
+		"unknown action":  `{"format_version":"1.2","resource_changes":[{"address":"a.b","type":"a","mode":"managed","change":{"actions":["explode"]}}]}`,
+		"no address":      `{"format_version":"1.2","resource_changes":[{"type":"aws_vpc","mode":"managed","change":{"actions":["create"]}}]}`,
+		"wrong type":      `{"format_version":"1.2","resource_changes":{"a":1}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := iacplan.ParseTerraform(strings.NewReader(in)); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	for name, in := range map[string]string{
+		"not a change set": `{"Stacks":[]}`,
+		"bad context":      `{"Changes":[{"Type":"Resource","ResourceChange":{"Action":"Add","LogicalResourceId":"A","ResourceType":"AWS::EC2::Route","AfterContext":"{not json"}}]}`,
+		"no properties":    `{"Changes":[{"Type":"Resource","ResourceChange":{"Action":"Remove","LogicalResourceId":"A","PhysicalResourceId":"x","ResourceType":"AWS::EC2::Route"}}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := iacplan.ParseChangeSet(strings.NewReader(in), nil); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestNewStackNeedsARegion(t *testing.T) {
+	p, err := iacplan.ParseTerraform(strings.NewReader(`{"format_version":"1.2","resource_changes":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iacplan.Apply(nil, p, iacplan.Options{}); err == nil || !strings.Contains(err.Error(), "--region") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := iacplan.Apply(nil, p, iacplan.Options{Region: "eu-west-3"}); err != nil {
+		t.Errorf("with a region: %v", err)
+	}
+}
+
+// The Markdown diff is what the GitHub Actions example posts on a pull
+// request; golden file refreshed with -update and read by hand.
+func TestMarkdownGolden(t *testing.T) {
+	res, _ := check(t, demo(t), terraform(t, "route-public.tfplan.json"), iacplan.Options{})
+	var b bytes.Buffer
+	if err := iacplan.Render(&b, "markdown", res); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "route-public.md")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("markdown differs from %s (go test ./iacplan -update):\n%s", golden, b.String())
+	}
+}
+
+// Cloud- and plan-provided strings cannot inject Markdown, HTML, mentions
+// or terminal escapes.
+func TestRenderEscapes(t *testing.T) {
+	evil := "web|<img src=x onerror=alert(1)>@team \x1b[31m**x**"
+	r := &iacplan.Result{FailOn: rules.High, Items: []iacplan.Item{{Kind: "new"}},
+		NotModelled: []iacplan.NotModelled{{Address: "aws_lb.`x`", Type: "aws_lb", Reason: evil}}}
+	r.Items[0].Target = evil
+	r.Items[0].Key.Level = exposure.Effective
+	var md, tb strings.Builder
+	if err := iacplan.Render(&md, "markdown", r); err != nil {
+		t.Fatal(err)
+	}
+	if err := iacplan.Render(&tb, "table", r); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<img", "web|", "@team", "\x1b", "**x**", "`x`"} {
+		if strings.Contains(md.String(), bad) {
+			t.Errorf("markdown contains %q:\n%s", bad, md.String())
+		}
+	}
+	if strings.Contains(tb.String(), "\x1b") {
+		t.Errorf("table contains a raw escape")
+	}
+	var js strings.Builder
+	if err := iacplan.Render(&js, "json", r); err != nil || strings.Contains(js.String(), "<img") {
+		t.Errorf("json: %v %s", err, js.String())
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

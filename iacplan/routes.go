@@ -64,11 +64,11 @@ func applyVPC(a *applier, rc *ResourceChange) (string, []string, error) {
 	v["CidrBlock"] = cidr
 	v["CidrBlockAssociationSet"] = []any{map[string]any{"CidrBlock": cidr}}
 	var notes []string
-	if c6, known := after.Str("ipv6_cidr_block"); !known {
+	if gen, _, _ := after.Bool("assign_generated_ipv6_cidr_block"); gen && after.Unknown("ipv6_cidr_block") {
 		// An Amazon-provided /56 is unknown until apply; the overlay
 		// cannot tell which of the VPC's own addresses to leave out.
 		notes = append(notes, "ipv6_cidr_block known after apply: IPv6 is not modelled for this VPC")
-	} else if c6 != "" {
+	} else if c6, _ := after.Str("ipv6_cidr_block"); c6 != "" {
 		v["Ipv6CidrBlockAssociationSet"] = []any{map[string]any{"Ipv6CidrBlock": c6}}
 	}
 	v["Tags"] = tagList(*after)

@@ -139,7 +139,12 @@ func Compare(base, planned *reports.Document, ov *Overlay, failOn rules.Severity
 			}
 		}
 		if len(rows) == 0 {
-			rows = byKey[ci.Key]
+			rows = byKey[ci.Key] // closed: the base audit's rows
+			for _, x := range rows {
+				if x.Target.Name != "" && it.Target == ci.Key.Target {
+					it.Target = x.Target.Name + " (" + ci.Key.Target + ")"
+				}
+			}
 		}
 		var notes []string
 		note := func(id string) {

@@ -22,6 +22,10 @@ type handler struct {
 	apply  func(a *applier, rc *ResourceChange) (string, []string, error)
 }
 
+// lbARN starts the placeholder ARN of a planned ELBv2 resource; the
+// normalizer names files and matches interfaces after the resource part.
+const lbARN = "arn:aws:elasticloadbalancing:planned:planned:"
+
 // handlers is the one table of resource types the overlay models.
 var handlers = map[string]handler{
 	"aws_vpc":                             {0, "vpc", applyVPC},
@@ -41,6 +45,14 @@ var handlers = map[string]handler{
 	"aws_instance":                        {3, "i", applyInstance},
 	"aws_eip":                             {4, "eipalloc", applyEIP},
 	"aws_eip_association":                 {5, "eipassoc", applyEIPAssociation},
+	"aws_lb":                              {3, lbARN + "loadbalancer/app/", applyLoadBalancer},
+	"aws_alb":                             {3, lbARN + "loadbalancer/app/", applyLoadBalancer},
+	"aws_lb_target_group":                 {3, lbARN + "targetgroup/", applyTargetGroup},
+	"aws_alb_target_group":                {3, lbARN + "targetgroup/", applyTargetGroup},
+	"aws_lb_listener":                     {4, lbARN + "listener/app/", applyListener},
+	"aws_alb_listener":                    {4, lbARN + "listener/app/", applyListener},
+	"aws_lb_target_group_attachment":      {5, "tgattach", applyTargetGroupAttachment},
+	"aws_alb_target_group_attachment":     {5, "tgattach", applyTargetGroupAttachment},
 }
 
 // networkPrefixes are the resource types that can change what the
@@ -170,6 +182,9 @@ func Apply(base fs.FS, p *Plan, o Options) (*Overlay, error) {
 				// A placeholder, not a widest reading: the rows of a new
 				// resource are new whatever its ID will be.
 				id = h.prefix + "-planned-" + safeID(rc.Address)
+				if strings.HasPrefix(h.prefix, "arn:") {
+					id = h.prefix + safeID(rc.Address) + "/planned"
+				}
 			}
 		}
 		a.planned[rc.Address] = &planned{id: id}

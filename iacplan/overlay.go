@@ -91,14 +91,44 @@ type region struct {
 	account, name string
 	docs          map[string]map[string]any
 	dirty         map[string]bool
+	// base is the snapshot the per-resource files are read from (nil for
+	// a new stack); tried records the ones already looked for.
+	base  fs.FS
+	tried map[string]bool
+}
+
+// listKey is the member holding a file's list: the top-level files' and
+// the per-resource files' (target health, rules, attributes).
+func listKey(file string) string {
+	if k, ok := awsFiles[file]; ok {
+		return k
+	}
+	switch path.Dir(file) {
+	case "elbv2-describe-target-health":
+		return "TargetHealthDescriptions"
+	case "elbv2-describe-rules":
+		return "Rules"
+	case "elbv2-describe-target-group-attributes":
+		return "Attributes"
+	}
+	return ""
 }
 
 func (r *region) list(file string) []any {
 	d := r.docs[file]
+	if d == nil && r.base != nil && !r.tried[file] {
+		// Per-resource files are read when a change needs them.
+		r.tried[file] = true
+		if b, err := fs.ReadFile(r.base, path.Join("aws", r.account, r.name, file)); err == nil {
+			if json.Unmarshal(b, &d) == nil {
+				r.docs[file] = d
+			}
+		}
+	}
 	if d == nil {
 		return nil
 	}
-	l, _ := d[awsFiles[file]].([]any)
+	l, _ := d[listKey(file)].([]any)
 	return l
 }
 
@@ -109,7 +139,7 @@ func (r *region) setList(file string, l []any) {
 	if l == nil {
 		l = []any{}
 	}
-	r.docs[file][awsFiles[file]] = l
+	r.docs[file][listKey(file)] = l
 	r.dirty[file] = true
 }
 
@@ -193,7 +223,7 @@ func loadSnapshot(base fs.FS) (*snapshot, error) {
 			if !rg.IsDir() {
 				continue
 			}
-			r := &region{account: a.Name(), name: rg.Name(), docs: map[string]map[string]any{}, dirty: map[string]bool{}}
+			r := &region{account: a.Name(), name: rg.Name(), docs: map[string]map[string]any{}, dirty: map[string]bool{}, base: base, tried: map[string]bool{}}
 			for file := range awsFiles {
 				p := path.Join("aws", a.Name(), rg.Name(), file)
 				b, err := fs.ReadFile(base, p)
@@ -224,7 +254,7 @@ func (s *snapshot) region(account, name string) *region {
 			return r
 		}
 	}
-	r := &region{account: account, name: name, docs: map[string]map[string]any{}, dirty: map[string]bool{}}
+	r := &region{account: account, name: name, docs: map[string]map[string]any{}, dirty: map[string]bool{}, base: s.base, tried: map[string]bool{}}
 	// Every file present and empty: a missing file means "not collected"
 	// to the normalizer, which reads it widest.
 	for file := range awsFiles {
@@ -348,4 +378,13 @@ func privateIP(cidr string, n int) string {
 	return a.String()
 }
 
-func trimIDPrefix(s string) string { return strings.TrimSpace(s) }
+// fileSafe names a per-resource file after an ARN as the snapshot does
+// (docs/providers/aws.md): the resource part, "/" and ":" as "_".
+func fileSafe(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	s := arn
+	if len(parts) == 6 {
+		s = parts[5]
+	}
+	return strings.NewReplacer("/", "_", ":", "_").Replace(s)
+}

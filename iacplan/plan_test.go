@@ -434,3 +434,35 @@ func slicesEqual(a, b []string) bool {
 	}
 	return true
 }
+
+// A new internet-facing ALB with a listener forwarding to an existing
+// instance: a new effective exposure on its (placeholder) DNS name, with
+// the instance as backend.
+func TestLoadBalancerListener(t *testing.T) {
+	res, _ := check(t, demo(t), terraform(t, "alb.tfplan.json"), iacplan.Options{})
+	lb := "arn:aws:elasticloadbalancing:planned:planned:loadbalancer/app/aws_lb.grafana/planned"
+	it := find(t, res, iacplan.KindNew, exposure.Effective, lb)
+	if it.Ports != "443" || it.Key.Endpoint != "grafana-planned.eu-west-1.elb.amazonaws.com" || it.Key.Backend != "i-01cdceee008c6ae62" {
+		t.Errorf("listener exposure: %s on %s to %+v", it.Ports, it.Key.Endpoint, it.Key)
+	}
+	if !it.Unknown || !strings.Contains(it.Note, "DNS name known after apply") {
+		t.Errorf("placeholder DNS name not marked: %q", it.Note)
+	}
+	// Without the listener nothing is reachable through the new ALB.
+	p := terraform(t, "alb.tfplan.json")
+	p.Changes = slicesDelete(p.Changes, "aws_lb_listener.https")
+	res, _ = check(t, demo(t), p, iacplan.Options{})
+	if c := res.Count(); c.Effective != 0 {
+		t.Errorf("an ALB without listeners exposes %d:\n%s", c.Effective, dump(t, res))
+	}
+}
+
+func slicesDelete(in []*iacplan.ResourceChange, addr string) []*iacplan.ResourceChange {
+	var out []*iacplan.ResourceChange
+	for _, rc := range in {
+		if rc.Address != addr {
+			out = append(out, rc)
+		}
+	}
+	return out
+}

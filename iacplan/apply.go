@@ -53,6 +53,7 @@ var handlers = map[string]handler{
 	"aws_alb_listener":                    {4, lbARN + "listener/app/", applyListener},
 	"aws_lb_target_group_attachment":      {5, "tgattach", applyTargetGroupAttachment},
 	"aws_alb_target_group_attachment":     {5, "tgattach", applyTargetGroupAttachment},
+	"google_compute_firewall":             {2, "fw", applyGCPFirewall},
 }
 
 // networkPrefixes are the resource types that can change what the

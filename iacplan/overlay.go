@@ -191,16 +191,51 @@ func (r *region) remove(file, field, id string) bool {
 // touch marks a file changed after an object in it was edited in place.
 func (r *region) touch(file string) { r.dirty[file] = true; r.setList(file, r.list(file)) }
 
-// snapshot is the decoded aws/ part of a snapshot.
+// snapshot is the decoded aws/ part of a snapshot, and the files of the
+// other providers a change touched (by path, decoded as JSON).
 type snapshot struct {
 	base    fs.FS
 	regions []*region
+	other   map[string]any
+}
+
+// file returns a decoded file of another provider (read once from the
+// base), and whether it exists.
+func (s *snapshot) file(p string) (any, bool) {
+	if v, ok := s.other[p]; ok {
+		return v, true
+	}
+	if s.base == nil {
+		return nil, false
+	}
+	b, err := fs.ReadFile(s.base, p)
+	if err != nil {
+		return nil, false
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return nil, false
+	}
+	s.other[p] = v
+	return v, true
+}
+
+// setFile replaces a file of another provider.
+func (s *snapshot) setFile(p string, v any) { s.other[p] = v }
+
+// hasDir says whether the base snapshot has a directory.
+func (s *snapshot) hasDir(p string) bool {
+	if s.base == nil {
+		return false
+	}
+	st, err := fs.Stat(s.base, p)
+	return err == nil && st.IsDir()
 }
 
 // loadSnapshot decodes the files the overlay may change, in every
 // account-region of the snapshot's aws/ directory.
 func loadSnapshot(base fs.FS) (*snapshot, error) {
-	s := &snapshot{base: base}
+	s := &snapshot{base: base, other: map[string]any{}}
 	if base == nil {
 		return s, nil
 	}
@@ -287,6 +322,13 @@ func (s *snapshot) fsys() (fs.FS, error) {
 		if err != nil {
 			return nil, fmt.Errorf("copy snapshot: %w", err)
 		}
+	}
+	for p, v := range s.other {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", p, err)
+		}
+		out[p] = &fstest.MapFile{Data: b, Mode: 0o644}
 	}
 	for _, r := range s.regions {
 		id := path.Join("aws", r.account, "sts-get-caller-identity.json")

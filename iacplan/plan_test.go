@@ -466,3 +466,29 @@ func slicesDelete(in []*iacplan.ResourceChange, addr string) []*iacplan.Resource
 	}
 	return out
 }
+
+// google_compute_firewall: the same path-aware reading on GCP. A rule
+// for instances with an external IP widens their effective exposure; one
+// for instances without is latent, and its unknown source ranges are read
+// as the whole internet.
+func TestGCPFirewall(t *testing.T) {
+	res, _ := check(t, demo(t), terraform(t, "gcp-firewall.tfplan.json"), iacplan.Options{})
+	it := find(t, res, iacplan.KindWidened, exposure.Effective, "projects/shop-prod/zones/europe-west1-b/instances/monitoring-1/nic0")
+	if it.Added != "9200" || it.Key.Endpoint != "203.0.113.22" || !it.Failing {
+		t.Errorf("monitoring-1: added %q on %s, failing %v", it.Added, it.Key.Endpoint, it.Failing)
+	}
+	lat := find(t, res, iacplan.KindNew, exposure.Latent, "projects/shop-prod/global/firewalls/debug-web")
+	if lat.Ports != "5005" || !lat.Unknown || !strings.Contains(lat.Note, "source_ranges read as 0.0.0.0/0") {
+		t.Errorf("debug-web: %s unknown %v note %q", lat.Ports, lat.Unknown, lat.Note)
+	}
+	if c := res.Count(); c.New != 1 || c.Widened != 1 || c.Narrowed+c.Closed != 0 {
+		t.Errorf("counts %+v:\n%s", c, dump(t, res))
+	}
+	// A project the snapshot does not hold is not modelled, not guessed.
+	p := terraform(t, "gcp-firewall.tfplan.json")
+	p.Changes[0].After.V["project"] = "other-project"
+	res, _ = check(t, demo(t), p, iacplan.Options{})
+	if len(res.NotModelled) != 1 || !strings.Contains(res.NotModelled[0].Reason, "no GCP project other-project") {
+		t.Errorf("not modelled: %+v", res.NotModelled)
+	}
+}

@@ -54,6 +54,8 @@ var handlers = map[string]handler{
 	"aws_lb_target_group_attachment":      {5, "tgattach", applyTargetGroupAttachment},
 	"aws_alb_target_group_attachment":     {5, "tgattach", applyTargetGroupAttachment},
 	"google_compute_firewall":             {2, "fw", applyGCPFirewall},
+	"azurerm_network_security_group":      {1, "nsg", applyAzureNSG},
+	"azurerm_network_security_rule":       {2, "nsgrule", applyAzureNSGRule},
 }
 
 // networkPrefixes are the resource types that can change what the

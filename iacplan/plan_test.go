@@ -492,3 +492,30 @@ func TestGCPFirewall(t *testing.T) {
 		t.Errorf("not modelled: %+v", res.NotModelled)
 	}
 }
+
+// azurerm_network_security_rule on a subnet NSG of a VM with a public IP:
+// a rule narrowed to the office, another opening WinRM to everyone. On the
+// same key (the VM's address, TCP) the diff is widened by 5986 only: 22
+// lost sources, it did not gain any.
+func TestAzureNSGRules(t *testing.T) {
+	const vm = "/subscriptions/6f1c2e3a-5b7d-4c8e-9a0b-1d2e3f4a5b6c/resourceGroups/rg-contoso-prod/providers/Microsoft.Network/networkInterfaces/vm-jump-01-nic/ipConfigurations/ipconfig1"
+	res, _ := check(t, demo(t), terraform(t, "azure-nsg.tfplan.json"), iacplan.Options{})
+	it := find(t, res, iacplan.KindWidened, exposure.Effective, vm)
+	if it.Added != "5986" || it.Key.Endpoint != "198.51.100.10" || !it.Failing {
+		t.Errorf("vm-jump-01: added %q on %s, failing %v", it.Added, it.Key.Endpoint, it.Failing)
+	}
+	if len(res.NotModelled) != 0 {
+		t.Errorf("not modelled: %+v", res.NotModelled)
+	}
+	// The narrowing alone.
+	p := terraform(t, "azure-nsg.tfplan.json")
+	p.Changes = slicesDelete(p.Changes, "azurerm_network_security_rule.winrm")
+	res, _ = check(t, demo(t), p, iacplan.Options{})
+	it = find(t, res, iacplan.KindNarrowed, exposure.Effective, vm)
+	if it.Ports != "22, 3389" {
+		t.Errorf("narrowed: ports %q", it.Ports)
+	}
+	if c := res.Count(); c.Effective != 0 {
+		t.Errorf("narrowing an NSG rule made %d effective changes", c.Effective)
+	}
+}

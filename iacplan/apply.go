@@ -219,6 +219,9 @@ func Apply(base fs.FS, p *Plan, o Options) (*Overlay, error) {
 		} else if a.cur != nil {
 			ap.Account, ap.Region = a.cur.account, a.cur.name
 		}
+		if ap.Account == "" {
+			ap.Account = scopeOfID(id)
+		}
 		ov.Applied = append(ov.Applied, ap)
 	}
 	ov.Planned, err = snap.fsys()
@@ -427,4 +430,14 @@ func tagList(v Value) []any {
 		}
 	}
 	return out
+}
+
+// scopeOfID reads the project or subscription out of a GCP or Azure
+// resource ID.
+func scopeOfID(id string) string {
+	parts := strings.Split(strings.TrimPrefix(id, "/"), "/")
+	if len(parts) > 1 && (parts[0] == "projects" || strings.EqualFold(parts[0], "subscriptions")) {
+		return parts[1]
+	}
+	return ""
 }

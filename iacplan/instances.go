@@ -86,7 +86,8 @@ func applyInstance(a *applier, rc *ResourceChange) (string, []string, error) {
 		r.touch(fileInsts)
 		for _, eni := range r.items(fileENIs) {
 			if att, _ := eni["Attachment"].(map[string]any); att != nil && att["InstanceId"] == id {
-				r.remove(fileENIs, "NetworkInterfaceId", eni["NetworkInterfaceId"].(string))
+				eniID, _ := eni["NetworkInterfaceId"].(string)
+				r.remove(fileENIs, "NetworkInterfaceId", eniID)
 			}
 		}
 		return id, nil, nil
@@ -113,8 +114,8 @@ func applyInstance(a *applier, rc *ResourceChange) (string, []string, error) {
 	if len(groups) == 0 {
 		// No group given: EC2 uses the VPC's default group.
 		for _, g := range r.items(fileSGs) {
-			if g["VpcId"] == vpcID && g["GroupName"] == "default" {
-				groups = append(groups, g["GroupId"].(string))
+			if gid, _ := g["GroupId"].(string); gid != "" && g["VpcId"] == vpcID && g["GroupName"] == "default" {
+				groups = append(groups, gid)
 			}
 		}
 	}
@@ -183,7 +184,8 @@ func applyInstance(a *applier, rc *ResourceChange) (string, []string, error) {
 		} else if cur, _ := eni["Association"].(map[string]any); cur == nil {
 			ip := a.ips.take()
 			n := "public IP known after apply: placeholder address " + ip
-			a.ov.Unknown[ip], a.ov.Unknown[eni["NetworkInterfaceId"].(string)] = n, n
+			eniID, _ := eni["NetworkInterfaceId"].(string)
+			a.ov.Unknown[ip], a.ov.Unknown[eniID] = n, n
 			notes = append(notes, n)
 			setPublicIP(eni, ip)
 		}

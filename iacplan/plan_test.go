@@ -519,3 +519,33 @@ func TestAzureNSGRules(t *testing.T) {
 		t.Errorf("narrowing an NSG rule made %d effective changes", c.Effective)
 	}
 }
+
+// Bad input is an error or a not-modelled entry, never a panic: every
+// attribute of every fixture replaced by a value of the wrong type.
+func TestApplyWrongTypesNeverPanic(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.tfplan.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatal("no fixtures", err)
+	}
+	weird := []any{nil, 1.5, "x", []any{"y", 2.0}, map[string]any{"z": true}, true}
+	for _, f := range files {
+		for wi, w := range weird {
+			p := terraform(t, filepath.Base(f))
+			for _, rc := range p.Changes {
+				for _, v := range []map[string]any{rc.Before.V, rc.After.V} {
+					for k := range v {
+						v[k] = w
+					}
+				}
+			}
+			t.Run(filepath.Base(f)+"/"+string(rune('a'+wi)), func(t *testing.T) {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("panic: %v", r)
+					}
+				}()
+				_, _ = iacplan.Apply(demo(t), p, iacplan.Options{Region: "eu-west-1"})
+			})
+		}
+	}
+}

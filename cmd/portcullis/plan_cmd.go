@@ -47,7 +47,9 @@ func runPlan(ctx context.Context, args []string, e *env) int {
 Checks an infrastructure change before it is applied, along the whole path:
 applies the planned creates, updates and deletes of security groups, NACLs,
 routes and route-table associations, internet gateways, Elastic IPs,
-instances and interfaces onto an in-memory copy of the snapshot, audits the
+instances and interfaces, load balancers, listeners and target groups (AWS),
+VPC firewall rules (GCP) and NSGs (Azure) onto an in-memory copy of the
+snapshot, audits the
 snapshot before and after, and reports what the change newly exposes,
 widens, narrows or closes. A 0.0.0.0/0 rule on a group of a private instance
 is latent; a route-table change that makes a subnet public is a new

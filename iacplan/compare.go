@@ -203,6 +203,13 @@ func Compare(base, planned *reports.Document, ov *Overlay, failOn rules.Severity
 	return res, nil
 }
 
+// EmptyBase is the base report of a new stack: an audit of nothing (the
+// audit refuses a snapshot without any readable resource, rightly, since
+// an empty estate passes no control). Everything the plan exposes is new.
+func EmptyBase(planned *reports.Report) *reports.Document {
+	return reports.NewDocument(&reports.Report{Tool: planned.Tool, GeneratedAt: planned.GeneratedAt, FailOn: planned.FailOn})
+}
+
 // Counts counts the items by kind and level.
 type Counts struct {
 	New, Widened, Narrowed, Closed int

@@ -35,17 +35,21 @@ func check(t *testing.T, base fs.FS, p *iacplan.Plan, o iacplan.Options) (*iacpl
 		t.Fatalf("apply: %v", err)
 	}
 	ao := audit.Options{Rules: rules.Options{Now: now}, FailOn: rules.High}
-	ao.Snapshot = ov.Base
-	before, err := audit.Run(context.Background(), ao)
-	if err != nil {
-		t.Fatalf("audit base: %v", err)
-	}
 	ao.Snapshot = ov.Planned
 	after, err := audit.Run(context.Background(), ao)
 	if err != nil {
 		t.Fatalf("audit planned: %v", err)
 	}
-	res, err := iacplan.Compare(reports.NewDocument(before.Report), reports.NewDocument(after.Report), ov, rules.High, now)
+	baseDoc := iacplan.EmptyBase(after.Report)
+	if !ov.Empty {
+		ao.Snapshot = ov.Base
+		before, err := audit.Run(context.Background(), ao)
+		if err != nil {
+			t.Fatalf("audit base: %v", err)
+		}
+		baseDoc = reports.NewDocument(before.Report)
+	}
+	res, err := iacplan.Compare(baseDoc, reports.NewDocument(after.Report), ov, rules.High, now)
 	if err != nil {
 		t.Fatalf("compare: %v", err)
 	}

@@ -128,17 +128,28 @@ Flags:
 		return fail(e, err)
 	}
 	o.SnapshotDir = snapshot
-	o.Snapshot = ov.Base
-	before, err := audit.Run(ctx, o)
-	if err != nil {
-		return fail(e, fmt.Errorf("audit the snapshot: %w", err))
-	}
 	o.Snapshot = ov.Planned
 	after, err := audit.Run(ctx, o)
-	if err != nil {
+	switch {
+	case err != nil && ov.Empty && errors.Is(err, audit.ErrNothingAudited):
+		// A new stack without a single network resource the overlay
+		// models: nothing to expose (what was skipped is listed).
+		after = &audit.Result{Report: &reports.Report{Tool: reports.Tool{Name: "portcullis", Version: o.Version}, GeneratedAt: o.Rules.Now.UTC(), FailOn: sev}}
+	case err != nil:
 		return fail(e, fmt.Errorf("audit the snapshot with the plan applied: %w", err))
 	}
-	res, err := iacplan.Compare(reports.NewDocument(before.Report), reports.NewDocument(after.Report), ov, sev, o.Rules.Now)
+	var baseDoc *reports.Document
+	if ov.Empty {
+		baseDoc = iacplan.EmptyBase(after.Report)
+	} else {
+		o.Snapshot = ov.Base
+		before, err := audit.Run(ctx, o)
+		if err != nil {
+			return fail(e, fmt.Errorf("audit the snapshot: %w", err))
+		}
+		baseDoc = reports.NewDocument(before.Report)
+	}
+	res, err := iacplan.Compare(baseDoc, reports.NewDocument(after.Report), ov, sev, o.Rules.Now)
 	if err != nil {
 		return fail(e, err)
 	}

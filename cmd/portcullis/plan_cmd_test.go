@@ -97,4 +97,18 @@ func TestPlanNewStack(t *testing.T) {
 	if code != exitFindings || !strings.Contains(out, "new stack") || !strings.Contains(out, "known after apply: widest reading") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
+	// A new stack with nothing network-related: no change, the bucket listed.
+	bucket := filepath.Join(t.TempDir(), "bucket.json")
+	if err := os.WriteFile(bucket, []byte(`{"format_version":"1.2","resource_changes":[{"address":"aws_s3_bucket.logs","mode":"managed","type":"aws_s3_bucket","name":"logs","change":{"actions":["create"],"before":null,"after":{},"after_unknown":{"id":true}}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "plan", "--terraform", bucket, "--region", "eu-west-1")
+	if code != exitOK || !strings.Contains(out, "no change to what the internet reaches") || !strings.Contains(out, "aws_s3_bucket.logs") {
+		t.Errorf("bucket-only stack: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Without a region anywhere the plan cannot be placed.
+	code, _, errOut = runCLI(t, "plan", "--terraform", bucket)
+	if code != exitError || !strings.Contains(errOut, "--region") {
+		t.Errorf("no region: exit %d %s", code, errOut)
+	}
 }

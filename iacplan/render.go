@@ -206,7 +206,7 @@ func writeMarkdown(out io.Writer, r *Result) error {
 			}
 		}
 		if len(unknown) > 0 {
-			p("\n**Known after apply.** These rows read values Terraform or CloudFormation only know once applied at their widest:\n\n")
+			p("\n**Known after apply.** These rows read values that Terraform or CloudFormation only know once applied, at their widest:\n\n")
 			for _, it := range unknown {
 				p("- %s: %s\n", md(target(it)), md(it.Note))
 			}

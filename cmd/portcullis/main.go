@@ -70,6 +70,7 @@ func commands() map[string]command {
 		"demo":     {"audit the embedded demo estate, with probes against loopback stand-ins", runDemo},
 		"rules":    {"list the rule catalog or show one rule (rules list | rules show ID)", runRules},
 		"diff":     {"compare two JSON reports: new, widened, narrowed, resolved and reopened exposures", runDiff},
+		"plan":     {"check a Terraform plan or CloudFormation change set: what it would newly expose, widen, narrow or close", runPlan},
 		"explain":  {"explain one exposure (or finding) of a JSON report: its path, evidence and findings", runExplain},
 		"report":   {"render a saved JSON report in another format (report --in report.json --format html)", runReport},
 		"version":  {"print the version", runVersion},

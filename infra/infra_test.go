@@ -322,6 +322,9 @@ func TestStateMachineDefinition(t *testing.T) {
 		ResultSelector map[string]any
 		Parameters     struct{ Payload map[string]any }
 		Catch          []catcher
+		Retry          []struct{ ErrorEquals []string }
+		Error          string
+		CausePath      string
 	}
 	st := map[string]state{}
 	for name, raw := range def.States {
@@ -369,8 +372,8 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("a failed Probe is not caught into $.probe → Report (the report must still be written): %+v", pr.Catch)
 	}
 	rp := st["Report"]
-	if rp.Type != "Task" || rp.Next != "Done" || st["Done"].Type != "Succeed" {
-		t.Errorf("Report → Done (Succeed) is not the end of the flow")
+	if rp.Type != "Task" || rp.Next != "Notify" {
+		t.Errorf("Report does not go on to Notify")
 	}
 	if rp.Parameters.Payload["runId.$"] != "$.plan.runId" || rp.Parameters.Payload["probe.$"] != "$.probe" {
 		t.Errorf("Report payload %v, want the run ID and $.probe", rp.Parameters.Payload)
@@ -384,6 +387,32 @@ func TestStateMachineDefinition(t *testing.T) {
 		if _, ok := rp.ResultSelector[k]; !ok {
 			t.Errorf("Report's output lacks %s", strings.TrimSuffix(k, ".$"))
 		}
+	}
+	// Notify reads the report Report wrote: retried on Lambda's service
+	// errors only (its own failure leaves the alerts pending for the next
+	// run), caught into a Fail state that records the cause.
+	nt := st["Notify"]
+	if nt.Type != "Task" || nt.Next != "Done" || st["Done"].Type != "Succeed" {
+		t.Errorf("Notify → Done (Succeed) is not the end of the flow")
+	}
+	if nt.Parameters.Payload["runId.$"] != "$.runId" {
+		t.Errorf("Notify payload %v, want the run ID of Report's output", nt.Parameters.Payload)
+	}
+	for _, r := range nt.Retry {
+		for _, e := range r.ErrorEquals {
+			if !strings.HasPrefix(e, "Lambda.") {
+				t.Errorf("Notify retries %s: only Lambda service errors may be retried (a retry after a partial delivery would be a second run's job)", e)
+			}
+		}
+	}
+	if len(nt.Retry) == 0 {
+		t.Error("Notify is not retried on Lambda service errors")
+	}
+	if len(nt.Catch) != 1 || !slices.Equal(nt.Catch[0].ErrorEquals, []string{"States.ALL"}) || nt.Catch[0].Next != "NotifyFailed" || nt.Catch[0].ResultPath == "" {
+		t.Errorf("a failed Notify is not caught into NotifyFailed with its cause: %+v", nt.Catch)
+	}
+	if nf := st["NotifyFailed"]; nf.Type != "Fail" || nf.CausePath != nt.Catch[0].ResultPath+".Cause" || nf.Error == "" {
+		t.Errorf("NotifyFailed does not fail the execution with the caught cause: %+v", nf)
 	}
 	for name, s := range st {
 		next := []string{s.Next, s.Default}
@@ -414,6 +443,10 @@ func TestLeastPrivilege(t *testing.T) {
 		{"CollectRole", append([]string{"s3:PutObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "sts:AssumeRole", "sts:GetWebIdentityToken"}, logs...)},
 		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
 		{"ProbeRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
+		// The state's statements exist for S3 or for DynamoDB (!If), the
+		// secrets and SES only when configured.
+		{"NotifyRole", append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
+			"secretsmanager:GetSecretValue", "ses:SendEmail", "ses:SendRawEmail"}, logs...)},
 	} {
 		sts := statements(t, tmpl, tc.role)
 		want := slices.Clone(tc.want)
@@ -460,6 +493,8 @@ func TestLeastPrivilege(t *testing.T) {
 		{"ProbeRole", "s3:PutObject", []string{"/runs/*/observations.json"}},
 		{"ReportRole", "s3:GetObject", []string{"/runs/*/plan.json", "/runs/*/snapshot/*", "/runs/*/errors/*", "/runs/*/observations.json", "/config/*"}},
 		{"ReportRole", "s3:PutObject", []string{"/runs/*/report.json", "/runs/*/report.html"}},
+		{"NotifyRole", "s3:GetObject", []string{"/runs/*/report.json", "/state/*"}},
+		{"NotifyRole", "s3:PutObject", []string{"/runs/*/changes.json", "/state/*"}},
 	} {
 		var got []string
 		for _, s := range statements(t, tmpl, tc.role) {
@@ -485,6 +520,7 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
+	notifyLeastPrivilege(t, tmpl)
 	// Only TLS reaches the bucket.
 	bp := items(get(tmpl, "Resources", "RunsBucketPolicy", "Properties", "PolicyDocument", "Statement"))
 	tls := false
@@ -500,6 +536,89 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
 		if v := get(pab, k); v == nil || v.Value != "true" {
 			t.Errorf("public access block %s is not true", k)
+		}
+	}
+}
+
+// notifyLeastPrivilege pins the notify role: it alone sends mail, reads
+// the alert secrets and touches the state, each on exactly its resource.
+func notifyLeastPrivilege(t *testing.T, tmpl *yaml.Node) {
+	t.Helper()
+	for _, s := range statements(t, tmpl, "NotifyRole") {
+		for _, a := range s.Actions {
+			switch {
+			case strings.HasPrefix(a, "ses:"):
+				if len(s.Resources) != 1 || s.Resources[0].Tag != "!Sub" || !strings.HasSuffix(s.Resources[0].Value, ":identity/${SesIdentity}") {
+					t.Errorf("notify may send mail as %v, want the SesIdentity only", s.Resources)
+				}
+				if f := get(s.Condition, "StringEquals", "ses:FromAddress"); f == nil || f.Value != "EmailFrom" {
+					t.Error("notify may send mail from any address of the identity")
+				}
+			case a == "secretsmanager:GetSecretValue":
+				if len(s.Resources) != 1 || s.Resources[0].Tag != "!Ref" || (s.Resources[0].Value != "SlackWebhookSecretArn" && s.Resources[0].Value != "SmtpUrlSecretArn") {
+					t.Errorf("notify may read secrets %v", s.Resources)
+				}
+			case strings.HasPrefix(a, "dynamodb:"):
+				if len(s.Resources) != 1 || !strings.HasSuffix(s.Resources[0].Value, ":table/${StateTableName}") {
+					t.Errorf("notify may use tables %v", s.Resources)
+				}
+			case a == "s3:ListBucket":
+				if p := get(s.Condition, "StringLike", "s3:prefix"); p == nil || p.Value != "state/*" {
+					t.Errorf("notify may list beyond the state: %v", p)
+				}
+			}
+		}
+	}
+	// The environment names exactly what the role grants.
+	env := get(tmpl, "Resources", "NotifyFunction", "Properties", "Environment", "Variables")
+	for k, want := range map[string]string{"SLACK_WEBHOOK_SECRET": "SlackWebhookSecretArn", "SMTP_URL_SECRET": "SmtpUrlSecretArn", "EMAIL_FROM": "EmailFrom"} {
+		if v := get(env, k); v == nil || v.Tag != "!Ref" || v.Value != want {
+			t.Errorf("notify function's %s is not the %s parameter", k, want)
+		}
+	}
+	if v := get(env, "STATE_URL"); v == nil || v.Tag != "!If" || len(v.Content) != 3 || v.Content[0].Value != "HasStateTable" ||
+		v.Content[1].Value != "dynamodb://${StateTableName}" || v.Content[2].Value != "s3://${RunsBucket}/state" {
+		t.Error("notify function's STATE_URL is not the table or the runs bucket's state/")
+	}
+	table := get(tmpl, "Resources", "StateTable")
+	if table == nil || get(table, "Condition").Value != "HasStateTable" {
+		t.Fatal("no StateTable created when StateTableName is set")
+	}
+	props := get(table, "Properties")
+	if get(props, "BillingMode").Value != "PAY_PER_REQUEST" || get(props, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled").Value != "true" ||
+		get(props, "SSESpecification", "SSEEnabled").Value != "true" || get(props, "KeySchema") == nil {
+		t.Error("the state table is not on-demand with point-in-time recovery and encryption")
+	}
+	if k := items(get(props, "KeySchema")); len(k) != 1 || get(k[0], "AttributeName").Value != "pk" || get(k[0], "KeyType").Value != "HASH" {
+		t.Error("the state table's key is not pk (state.DynamoDB)")
+	}
+
+	// No other role sends mail, reads a secret of the alerts, or touches
+	// the state.
+	res := get(tmpl, "Resources")
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		role := res.Content[i].Value
+		if get(res.Content[i+1], "Type").Value != "AWS::IAM::Role" || role == "NotifyRole" || role == "ReactRole" {
+			continue
+		}
+		for _, s := range statements(t, tmpl, role) {
+			for _, a := range s.Actions {
+				if strings.HasPrefix(a, "ses:") || strings.HasPrefix(a, "dynamodb:") {
+					t.Errorf("%s may %s", role, a)
+				}
+			}
+			for _, r := range s.Resources {
+				if obj, ok := strings.CutPrefix(r.Value, "${RunsBucket.Arn}/"); ok && !strings.HasPrefix(obj, "runs/") && !strings.HasPrefix(obj, "config/") {
+					t.Errorf("%s statement %s reaches objects %s of the runs bucket outside runs/ and config/", role, s.Sid, obj)
+				}
+				if strings.Contains(r.Value, "/state/") || strings.Contains(r.Value, "StateTable") ||
+					strings.Contains(r.Value, "SlackWebhookSecretArn") || strings.Contains(r.Value, "SmtpUrlSecretArn") {
+					t.Errorf("%s statement %s reaches %s", role, s.Sid, r.Value)
+				}
+			}
+			if p := get(s.Condition, "StringLike", "s3:prefix"); p != nil && strings.HasPrefix(p.Value, "state") {
+				t.Errorf("%s may list the state", role)
+			}
 		}
 	}
 }

@@ -256,7 +256,7 @@ func (n *notifying) reportLink(bucket, run string) string {
 // track diffs doc against the state and sends what the policy selects.
 // wrap, when set, wraps each notifier (react adds the event's actor).
 func (n *notifying) track(ctx context.Context, b *Base, doc *reports.Document, run string, log *slog.Logger, wrap func(alerts.Notifier) alerts.Notifier) (*audit.TrackResult, error) {
-	st, err := state.Open(ctx, n.stateURL, b.AWS)
+	st, err := openState(ctx, n.stateURL, b.AWS)
 	if err != nil {
 		return nil, err
 	}

@@ -442,3 +442,50 @@ func TestNotifyRejects(t *testing.T) {
 		t.Errorf("missing secret: %v", err)
 	}
 }
+
+// TestNotifyStateMatchesHandler: the Notify state passes what NotifyInput
+// reads and selects only what NotifyOutput always returns.
+func TestNotifyStateMatchesHandler(t *testing.T) {
+	b, err := os.ReadFile("../../../infra/statemachine.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		States map[string]struct {
+			ResultSelector map[string]string
+			Parameters     struct{ Payload map[string]string }
+		}
+	}
+	if err := json.Unmarshal(b, &def); err != nil {
+		t.Fatal(err)
+	}
+	fields := func(v any) map[string]bool {
+		js, _ := json.Marshal(v)
+		m := map[string]any{}
+		_ = json.Unmarshal(js, &m)
+		out := map[string]bool{}
+		for k := range m {
+			out[k] = true
+		}
+		return out
+	}
+	st := def.States["Notify"]
+	out, in, report := fields(NotifyOutput{}), fields(NotifyInput{}), fields(ReportOutput{})
+	if len(st.ResultSelector) == 0 || len(st.Parameters.Payload) == 0 {
+		t.Fatal("no Notify task state")
+	}
+	for k, path := range st.ResultSelector {
+		if f, ok := strings.CutPrefix(path, "$.Payload."); !ok || !out[f] {
+			t.Errorf("Notify selects %s = %s, which NotifyOutput does not return", k, path)
+		}
+	}
+	for k, path := range st.Parameters.Payload {
+		if !in[strings.TrimSuffix(k, ".$")] {
+			t.Errorf("Notify passes %s, which NotifyInput does not read", k)
+		}
+		// Report's output is Notify's input.
+		if f, ok := strings.CutPrefix(path, "$."); !ok || !report[f] {
+			t.Errorf("Notify reads %s, which Report's output does not hold", path)
+		}
+	}
+}

@@ -109,4 +109,3 @@ func (r *eventRun) check(doc *reports.Document) error {
 	}
 	return nil
 }
-

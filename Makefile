@@ -15,7 +15,7 @@ MOTO    ?= moto[server]>=5.0,<6
 GOLANGCI_LINT := bin/golangci-lint
 GOVULNCHECK_VERSION ?= v1.9.0
 
-.PHONY: all build demo test deps moto vet lint cfn-lint vuln bench fuzz lambda clean
+.PHONY: all build demo test deps moto chromium vet lint cfn-lint vuln bench fuzz lambda clean
 
 all: build
 
@@ -42,7 +42,7 @@ vet: deps
 
 # The whole suite under the race detector: collectors, the prober and the
 # Lambda stages are concurrent.
-test: deps moto vet
+test: deps moto chromium vet
 	AWS_EC2_METADATA_DISABLED=true $(GO) test -race -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory cfn-lint
 
@@ -95,3 +95,13 @@ lambda: deps
 
 clean:
 	rm -rf bin $(OUT)
+
+# Debian's chromium, for the HTML report's browser test (reports/browser_test.go):
+# installed with apt-get where it is missing; the test skips, saying so, without it.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+		echo "chromium not found at $(CHROMIUM): installing Debian's chromium package for the HTML browser test"; \
+		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; } || \
+		echo "could not install chromium (apt-get failed: no root, no network or not Debian): the HTML browser test will be skipped" >&2; }

@@ -284,7 +284,7 @@ func findingLine(it Item) string {
 // (bidirectional overrides, zero-width) and other invisible characters
 // become U+FFFD, line breaks and tabs a space, and it is cut to max bytes
 // (on a rune boundary, with "…").
-func clean(s string, max int) string {
+func clean(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	for _, r := range s {
@@ -297,16 +297,16 @@ func clean(s string, max int) string {
 			b.WriteRune(r)
 		}
 	}
-	return truncate(b.String(), max)
+	return truncate(b.String(), limit)
 }
 
 // truncate cuts s to at most max bytes on a rune boundary, ending in "…".
-func truncate(s string, max int) string {
-	if max <= 0 || len(s) <= max {
+func truncate(s string, limit int) string {
+	if limit <= 0 || len(s) <= limit {
 		return s
 	}
 	const ell = "…"
-	cut := max - len(ell)
+	cut := limit - len(ell)
 	if cut < 0 {
 		cut = 0
 	}
@@ -378,11 +378,11 @@ func kindBadge(k Kind) string {
 
 // resolvedLine summarizes resolved items in one line: "Resolved (3):
 // 203.0.113.10:22/tcp, …".
-func resolvedLine(res []Item, max int) string {
+func resolvedLine(res []Item, limit int) string {
 	var parts []string
 	for i, it := range res {
-		if i == max {
-			parts = append(parts, fmt.Sprintf("and %d more", len(res)-max))
+		if i == limit {
+			parts = append(parts, fmt.Sprintf("and %d more", len(res)-limit))
 			break
 		}
 		s := endpoint(it)

@@ -232,7 +232,7 @@ type emailItem struct {
 	Latent                                                                                          bool
 }
 
-func newEmailView(m Message, max int) emailView {
+func newEmailView(m Message, limit int) emailView {
 	v := emailView{Headline: Headline(m), Scope: scopeName(m.Scope), RunID: m.RunID}
 	if isWebURL(m.ReportURL) {
 		v.ReportURL = m.ReportURL // html/template escapes it for href
@@ -251,8 +251,8 @@ func newEmailView(m Message, max int) emailView {
 		v.Resolved = resolvedLine(m.Resolved, 20)
 	}
 	for i, it := range list {
-		if i == max {
-			v.More = len(list) - max
+		if i == limit {
+			v.More = len(list) - limit
 			break
 		}
 		ei := emailItem{

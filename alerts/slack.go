@@ -162,11 +162,11 @@ func (s *Slack) Notify(ctx context.Context, m Message) error {
 			return fmt.Errorf("post to slack webhook: %w", err)
 		}
 		s.log.Debug("slack post", "status", status, "attempt", attempt, "bytes", len(body))
-		switch {
-		case status == http.StatusOK:
+		switch status {
+		case http.StatusOK:
 			release()
 			return nil
-		case status == http.StatusTooManyRequests:
+		case http.StatusTooManyRequests:
 			d := retryAfter(header.Get("Retry-After"), s.now())
 			if waited+d > s.maxWait {
 				release()
@@ -317,19 +317,19 @@ func code(s string) string {
 // plainText is s for a plain_text object (the header), which Slack does not
 // parse for mentions or links; &, < and > are dropped all the same so that
 // no rendering of it can become one.
-func plainText(s string, max int) string {
+func plainText(s string, limit int) string {
 	s = strings.NewReplacer("&", "+", "<", "‹", ">", "›").Replace(s)
-	return truncate(s, max)
+	return truncate(s, limit)
 }
 
 // cutEscaped cuts an escaped string to max bytes without splitting a rune
 // or an entity (&amp; …).
-func cutEscaped(s string, max int) string {
-	if len(s) <= max {
+func cutEscaped(s string, limit int) string {
+	if len(s) <= limit {
 		return s
 	}
 	const ell = "…"
-	cut := max - len(ell)
+	cut := limit - len(ell)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

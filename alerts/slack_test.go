@@ -122,12 +122,12 @@ func checkLimits(t *testing.T, b []byte) slackPayload {
 			texts = append(texts, *bl.Text)
 		}
 		for _, tx := range texts {
-			max := slackMaxSection
+			maxChars := slackMaxSection
 			if bl.Type == "header" {
-				max = slackMaxHeader
+				maxChars = slackMaxHeader
 			}
-			if len([]rune(tx.Text)) > max {
-				t.Errorf("block %d (%s): %d characters, limit %d", i, bl.Type, len([]rune(tx.Text)), max)
+			if len([]rune(tx.Text)) > maxChars {
+				t.Errorf("block %d (%s): %d characters, limit %d", i, bl.Type, len([]rune(tx.Text)), maxChars)
 			}
 			checkEscaped(t, tx.Text)
 		}

@@ -125,19 +125,21 @@ func (s *SMTP) Send(ctx context.Context, from string, to []string, msg []byte) e
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	// Closing is how a cancellation interrupts a blocked read or write; the
+	// caller sees that failure (and ctx.Err()), not Close's.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	if s.implicit {
 		tc := tls.Client(conn, s.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
+			_ = conn.Close() // the handshake's error is the one to report
 			return wrap("tls handshake", err)
 		}
 		conn = tc
 	}
 	c, err := smtp.NewClient(conn, s.host)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // the greeting's error is the one to report
 		return wrap("greeting", err)
 	}
 	defer c.Close()

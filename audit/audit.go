@@ -209,14 +209,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.New("audit: observations given and probing on: a run has one source of probe results")
 	}
 
+	start := time.Now()
 	fsys, collectErrs, err := o.source(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if o.Snapshot != nil {
+		o.logStage("read", start, "snapshot", o.SnapshotDir, "errors", len(collectErrs))
+	} else {
+		o.logStage("collect", start, "errors", len(collectErrs))
+	}
+	start = time.Now()
 	inv, present, err := Normalize(fsys, o.Providers)
 	if err != nil {
 		return nil, err
 	}
+	o.logStage("normalize", start, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
 	inv.Errors = append(collectErrs, inv.Errors...)
 	// A provider directory that yields nothing readable audited nothing:
 	// it neither passes compliance nor makes a report "clean".
@@ -236,20 +244,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// The lab switch that lets probes reach loopback also lets loopback
 	// endpoints (an emulator's addresses) stand in for public ones.
+	start = time.Now()
 	res := exposure.AnalyzeWith(inv, exposure.Options{LoopbackEndpoints: o.Probe.Enabled && o.Probe.Config.AllowLoopback})
+	o.logStage("analyze", start, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
 	inv.Errors = append(inv.Errors, res.Errors...)
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
 
 	obs := o.Observations
+	start = time.Now()
 	if o.Probe.Enabled {
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
 		}
+		o.logStage("probe", start, "observations", len(obs), "open", countOpen(obs), "failed", err != nil)
+	} else {
+		o.logger().Info("probe", "stage", "probe", "enabled", false, "observationsGiven", len(obs))
 	}
 	input.Observations = obs
+	start = time.Now()
 	result := engine.EvaluateInput(input)
+	o.logStage("evaluate", start, "findings", len(result.Findings), "controls", len(result.Compliance),
+		"misconfigurations", len(result.Misconfigurations), "ruleErrors", len(result.RuleErrors))
 
 	rep := &reports.Report{
 		Tool:              reports.Tool{Name: "portcullis", Version: o.Version},
@@ -270,6 +287,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	rep.Scope.Units = Units(fsys, audited)
 	rep.Partial = len(rep.Errors) > 0
 	return &Result{Report: rep, Inventory: inv, Engine: engine}, nil
+}
+
+// logStage logs a finished stage at Info (audit -v): its name, how long it
+// took and what it counted.
+func (o *Options) logStage(name string, start time.Time, counts ...any) {
+	o.logger().Info(name, append([]any{"stage", name, "duration", time.Since(start).Round(time.Microsecond)}, counts...)...)
+}
+
+func countOpen(obs []exposure.Observation) int {
+	n := 0
+	for _, x := range obs {
+		if x.State == exposure.ProbeOpen {
+			n++
+		}
+	}
+	return n
 }
 
 // source returns the snapshot to normalize: the one given, or a live

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -494,7 +495,9 @@ func (t *tracker) item(e *state.Entry) alerts.Item {
 		it.Path = strings.ReplaceAll(widest.EvidenceLabel(), ", ", " → ")
 		it.ExposureID = widest.ID
 		if b := widest.Backend; b != nil && (b.FromPort != widest.FromPort || b.ToPort != widest.ToPort) {
-			it.BackendPorts = state.PortsText([]exposure.PortRange{{From: uint16(b.FromPort), To: uint16(b.ToPort)}})
+			if pr, ok := portRange(b.FromPort, b.ToPort); ok {
+				it.BackendPorts = state.PortsText([]exposure.PortRange{pr})
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -613,4 +616,14 @@ func addSeverity(c *reports.SeverityCounts, s rules.Severity, n int) {
 
 func compareScopes(a, b exposure.Scope) int {
 	return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.Account, b.Account), strings.Compare(a.Region, b.Region))
+}
+
+// portRange is a document's backend port range as a PortRange. The
+// document's ports are ints; a range outside 0-65535 (which this run's own
+// rows never hold) is not shown rather than wrapped into another port.
+func portRange(from, to int) (exposure.PortRange, bool) {
+	if from < 0 || from > math.MaxUint16 || to < 0 || to > math.MaxUint16 || from > to {
+		return exposure.PortRange{}, false
+	}
+	return exposure.PortRange{From: uint16(from), To: uint16(to)}, true
 }

@@ -733,7 +733,8 @@ func (a *analyzer) cut(out []segment, s segment, cands []cand) []segment {
 		if cuts[i] == cuts[i+1] {
 			continue
 		}
-		piece := PortRange{uint16(cuts[i]), uint16(cuts[i+1] - 1)}
+		// cuts[i] < cuts[i+1] <= To+1 <= 65536: both ends fit in a uint16.
+		piece := PortRange{uint16(cuts[i]), uint16(cuts[i+1] - 1)} //nolint:gosec // G115: bounded, see above
 		var ev []*Evidence
 		for _, c := range cands {
 			if c.ports.Overlaps(piece) && !containsEvidence(ev, c.ev) {

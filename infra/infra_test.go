@@ -447,7 +447,8 @@ func TestLeastPrivilege(t *testing.T) {
 		{"PlanRole", append([]string{"ec2:DescribeRegions", "organizations:ListAccounts", "s3:PutObject"}, logs...)},
 		// GCP and Azure credential reads exist only when configured (!If).
 		{"CollectRole", append([]string{"s3:PutObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "sts:AssumeRole", "sts:GetWebIdentityToken"}, logs...)},
-		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
+		// Security Hub only with EnableSecurityHub (!If).
+		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject", "securityhub:BatchImportFindings"}, logs...)},
 		{"ProbeRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
 		// The state's statements exist for S3 or for DynamoDB (!If), the
 		// secrets and SES only when configured.
@@ -700,5 +701,39 @@ func TestReactWiring(t *testing.T) {
 		if get(st, "Principal", "Service").Value != "events.amazonaws.com" || len(items(get(st, "Condition", "ArnEquals", "aws:SourceArn"))) != 2 {
 			t.Error("the react queue accepts messages from more than the two rules")
 		}
+	}
+}
+
+// TestSecurityHubIsOptIn: the report stage imports into Security Hub, and
+// its role may, only with EnableSecurityHub=true (default false).
+func TestSecurityHubIsOptIn(t *testing.T) {
+	tmpl := load(t, "template.yaml")
+	if d := get(tmpl, "Parameters", "EnableSecurityHub", "Default"); d == nil || d.Value != "false" {
+		t.Error("EnableSecurityHub must default to false")
+	}
+	v := get(functions(t, tmpl)["ReportFunction"].props, "Environment", "Variables", "SECURITY_HUB")
+	if v == nil || v.Tag != "!If" || len(v.Content) != 3 || v.Content[0].Value != "SecurityHubEnabled" || v.Content[2].Value != "false" {
+		t.Error("the report function's SECURITY_HUB does not follow EnableSecurityHub")
+	}
+	guarded := 0
+	for _, p := range items(get(get(tmpl, "Resources", "ReportRole"), "Properties", "Policies")) {
+		for _, s := range get(p, "PolicyDocument", "Statement").Content {
+			if s.Tag == "!If" {
+				if len(s.Content) == 3 && s.Content[0].Value == "SecurityHubEnabled" &&
+					slices.Equal(scalars(get(s.Content[1], "Action")), []string{"securityhub:BatchImportFindings"}) &&
+					s.Content[2].Tag == "!Ref" && s.Content[2].Value == "AWS::NoValue" {
+					guarded++
+				}
+				continue
+			}
+			for _, a := range scalars(get(s, "Action")) {
+				if strings.HasPrefix(a, "securityhub:") {
+					t.Errorf("ReportRole grants %s whatever EnableSecurityHub says", a)
+				}
+			}
+		}
+	}
+	if guarded != 1 {
+		t.Errorf("%d Security Hub statements under SecurityHubEnabled, want 1", guarded)
 	}
 }

@@ -65,7 +65,7 @@ func TestFingerprints(t *testing.T) {
 		evidence map[string]string // key → substring
 	}{
 		{svc: lab.Service{Kind: lab.SSH}, state: exposure.ProbeOpen, service: "ssh", product: "OpenSSH_9.6p1",
-			evidence: map[string]string{"ssh.protocol": "2.0", "banner": "SSH-2.0-OpenSSH_9.6p1 PortcullisLab\\r\\n"}},
+			evidence: map[string]string{"ssh.protocol": "2.0", "banner": "SSH-2.0-OpenSSH_9.6p1 PortcullisLab"}},
 		{svc: lab.Service{Kind: lab.FTP}, state: exposure.ProbeOpen, service: "ftp", product: "vsFTPd 3.0.5"},
 		{svc: lab.Service{Kind: lab.SMTP}, state: exposure.ProbeOpen, service: "smtp", product: "Postfix",
 			evidence: map[string]string{"smtp.host": "mail.lab.portcullis.test"}},

@@ -237,6 +237,26 @@ func printable(b []byte, limit int) string {
 	return sb.String()
 }
 
+// bannerText is a greeting as evidence. A greeting in plain text (the
+// SSH identification string, FTP and SMTP replies) is kept as the text it
+// is: lines joined by "\n" (the protocols' CR LF line ends are framing,
+// not content) and the final line break trimmed; escaping it here would
+// have each output escape the escapes again ("\\r\\n" in JSON). Anything
+// else (control characters, bytes beyond ASCII) is printable's escaped
+// form, so a binary greeting cannot reach a terminal or a report raw.
+func bannerText(b []byte, max int) string {
+	text := strings.TrimRight(strings.ReplaceAll(string(b), "\r\n", "\n"), "\r\n")
+	for _, c := range []byte(text) {
+		if (c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f {
+			return printable(b, max)
+		}
+	}
+	if len(text) > max {
+		text = text[:max]
+	}
+	return text
+}
+
 // firstLine returns the first line of b without its line break, as text.
 func firstLine(b []byte) string {
 	s := string(b)

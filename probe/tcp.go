@@ -166,7 +166,7 @@ func (s *session) fromGreeting(ctx context.Context, b []byte) *fingerprint {
 			fp.Product = clean(firstLine(b), 80)
 		}
 	}
-	fp.set("banner", printable(b, s.cfg().MaxBytes))
+	fp.set("banner", bannerText(b, s.cfg().MaxBytes))
 	if len(b) >= s.cfg().MaxBytes {
 		fp.set("truncated", "true")
 	}

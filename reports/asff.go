@@ -1,8 +1,13 @@
 package reports
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,10 +17,78 @@ import (
 )
 
 // AWS Security Finding Format, the format of AWS Security Hub's
-// BatchImportFindings. Only AWS findings are written: ASFF requires a
-// 12-digit AWS account and a Security Hub region. The output is a JSON array
-// of findings; BatchImportFindings takes at most 100 per call.
+// BatchImportFindings.
 // https://docs.aws.amazon.com/securityhub/latest/userguide/securityhub-findings-format-syntax.html
+//
+// BatchImportFindings takes at most 100 findings a call, and with the
+// default product ARN only findings whose AwsAccountId is the calling
+// account, sent to the region of the ProductArn:
+// https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchImportFindings.html
+// So findings are grouped into batches of one account and one region, at
+// most 100 each. The file format (--format asff) is JSON Lines: one batch,
+// a JSON array, per line, each line a valid --findings value for
+// `aws securityhub batch-import-findings` in that account and region (a
+// report with a single batch is therefore a plain JSON array file).
+
+// asffBatchSize is BatchImportFindings' limit of findings per call.
+const asffBatchSize = 100
+
+// asffMaxFindingBytes bounds one encoded finding. Security Hub refuses a
+// finding above 240 KB; a finding here stays far below it, its tags
+// dropped if they alone would push it past this bound.
+const asffMaxFindingBytes = 64 << 10
+
+// ASFF limits on resource tags and other maps, in characters.
+// https://docs.aws.amazon.com/securityhub/latest/userguide/asff-resources.html
+const (
+	asffMaxTags     = 50
+	asffMaxTagKey   = 128
+	asffMaxTagValue = 256
+)
+
+// ASFFOptions says under which AWS account and region the findings go.
+type ASFFOptions struct {
+	// Account is the AWS account that calls BatchImportFindings (the
+	// audit account). When set, every finding goes under it: findings of
+	// other AWS accounts keep their resources' ARNs, and GCP and Azure
+	// findings become resources of type Other carrying the cloud's
+	// resource ID (ProductFields portcullis/Provider, Account, Region name
+	// where they really are). When empty, AWS findings stay under their
+	// own accounts (one batch per account and region, to import from each
+	// account) and GCP and Azure findings are skipped: Security Hub has no
+	// account to file them under.
+	Account string
+	// Region is the Security Hub region of findings outside AWS; default
+	// us-east-1.
+	Region string
+}
+
+// ASFFBatch is the findings of one BatchImportFindings call: one account,
+// one region, at most 100 findings, each an encoded ASFF finding.
+type ASFFBatch struct {
+	Account  string
+	Region   string
+	Findings []json.RawMessage
+}
+
+// ASFFSkip is a finding that could not be written in ASFF, and why.
+type ASFFSkip struct {
+	FindingID string
+	Provider  string
+	Account   string
+	Reason    string
+}
+
+// ASFFFindingID is the Security Hub finding Id of a finding: the upsert
+// key of BatchImportFindings, stable across runs as long as the finding's
+// ID is (rule, exposure, port).
+func ASFFFindingID(f *Finding) string {
+	e := f.Exposure
+	if e.Provider == "aws" {
+		return or(e.Region, "us-east-1") + "/" + e.Account + "/portcullis/" + f.ID
+	}
+	return e.Provider + "/" + e.Account + "/portcullis/" + f.ID
+}
 
 type asffFinding struct {
 	SchemaVersion string            `json:"SchemaVersion"`
@@ -54,11 +127,18 @@ type asffRemediation struct {
 }
 
 type asffResource struct {
-	Type      string            `json:"Type"`
-	ID        string            `json:"Id"`
-	Partition string            `json:"Partition"`
-	Region    string            `json:"Region"`
-	Tags      map[string]string `json:"Tags,omitempty"`
+	Type      string               `json:"Type"`
+	ID        string               `json:"Id"`
+	Partition string               `json:"Partition"`
+	Region    string               `json:"Region"`
+	Tags      map[string]string    `json:"Tags,omitempty"`
+	Details   *asffResourceDetails `json:"Details,omitempty"`
+
+	omittedTags int
+}
+
+type asffResourceDetails struct {
+	Other map[string]string `json:"Other,omitempty"`
 }
 
 type asffNetwork struct {
@@ -145,92 +225,223 @@ func clip(s string, n int) string {
 }
 
 func writeASFF(w io.Writer, d *Document) error {
+	batches, _, err := ASFF(d, ASFFOptions{})
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := writeASFFBatch(w, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeASFFBatch writes one batch as one line of JSON Lines.
+func writeASFFBatch(w io.Writer, b ASFFBatch) error {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, f := range b.Findings {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(f)
+	}
+	buf.WriteString("]\n")
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// ASFFSkipWarning says in one sentence what ASFF output left out, or ""
+// when nothing was: skipped findings are never dropped silently.
+func ASFFSkipWarning(skipped []ASFFSkip) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	byProvider := map[string]int{}
+	for _, s := range skipped {
+		byProvider[s.Provider]++
+	}
+	var parts []string
+	for _, p := range slices.Sorted(maps.Keys(byProvider)) {
+		parts = append(parts, plural(byProvider[p], p+" finding"))
+	}
+	return fmt.Sprintf("ASFF: %s not written: %s", strings.Join(parts, ", "), skipped[0].Reason)
+}
+
+// skipNoAccount is why GCP and Azure findings are left out without an
+// importing account.
+const skipNoAccount = "Security Hub files every finding under an AWS account, and none was given " +
+	"(portcullis audit --securityhub imports them under the audit account as resources of type Other)"
+
+// ASFF encodes a document's findings as ASFF, grouped into
+// BatchImportFindings batches (one account and region, at most 100
+// findings; batches sorted by account then region, findings in report
+// order), and lists the findings it could not write.
+func ASFF(d *Document, o ASFFOptions) ([]ASFFBatch, []ASFFSkip, error) {
 	ts := d.GeneratedAt
 	if ts == "" {
 		ts = time.Unix(0, 0).UTC().Format(time.RFC3339)
 	}
-	out := []asffFinding{}
+	type group struct{ account, region string }
+	groups := map[group][]json.RawMessage{}
+	var skipped []ASFFSkip
 	for _, f := range d.Findings {
 		e := f.Exposure
-		if e.Provider != "aws" {
+		if e.Provider != "aws" && o.Account == "" {
+			skipped = append(skipped, ASFFSkip{FindingID: f.ID, Provider: e.Provider, Account: e.Account, Reason: skipNoAccount})
 			continue
 		}
-		region := or(e.Region, "us-east-1")
-		part := partitionOf(region)
-		typ, arnPath := asffResourceType(e.Target.Kind, e.Target.ID)
-		resID := e.Target.ID
-		if arnPath != "" && !strings.HasPrefix(resID, "arn:") {
-			resID = "arn:" + part + ":ec2:" + region + ":" + e.Account + ":" + arnPath + resID
+		a := asffOf(f, ts, o)
+		raw, err := json.Marshal(a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode finding %s: %w", f.ID, err)
 		}
-		a := asffFinding{
-			SchemaVersion: "2018-10-08",
-			ID:            region + "/" + e.Account + "/portcullis/" + f.ID,
-			ProductArn:    "arn:" + part + ":securityhub:" + region + ":" + e.Account + ":product/" + e.Account + "/default",
-			ProductName:   "Portcullis",
-			CompanyName:   "Portcullis",
-			GeneratorID:   "portcullis/" + f.RuleID,
-			AwsAccountID:  e.Account,
-			Region:        region,
-			Types:         []string{"Software and Configuration Checks/AWS Security Best Practices/Network Reachability"},
-			CreatedAt:     ts,
-			UpdatedAt:     ts,
-			Severity:      asffSeverity{Label: asffSeverityLabel(f.Severity), Original: f.Severity.String()},
-			Title:         clip(or(f.Title, f.RuleID), 256),
-			Description:   clip(findingSentence(f), 1024),
-			ProductFields: map[string]string{
-				"portcullis/RuleId":        f.RuleID,
-				"portcullis/Level":         string(e.Level),
-				"portcullis/ExposureId":    e.ID,
-				"portcullis/Sources":       clip(strings.Join(e.Sources, " "), 2048),
-				"portcullis/SourceBreadth": string(e.SourceBreadth),
-				"portcullis/Evidence":      clip(e.EvidenceLabel(), 2048),
-			},
-			Resources:   []asffResource{{Type: typ, ID: resID, Partition: part, Region: region, Tags: e.Target.Tags}},
-			Workflow:    asffWorkflow{Status: "NEW"},
-			RecordState: "ACTIVE",
-		}
-		if p := f.ProbeLabel(); p != "" {
-			a.ProductFields["portcullis/Probe"] = p
-		}
-		if e.Backend != nil {
-			a.ProductFields["portcullis/BackendPorts"] = portRangeLabel(e.Backend.Protocol, e.Backend.FromPort, e.Backend.ToPort)
-		}
-		if f.Remediation != "" {
-			a.Remediation = &asffRemediation{}
-			a.Remediation.Recommendation.Text = clip(f.Remediation, 512)
-		}
-		if e.Level == exposure.Effective {
-			n := &asffNetwork{Direction: "IN", Protocol: strings.ToUpper(e.Protocol.String())}
-			if e.Protocol.HasPorts() {
-				n.OpenPortRange = &asffPortRange{Begin: e.FromPort, End: e.ToPort}
+		if len(raw) > asffMaxFindingBytes {
+			a.Resources[0].Tags = nil
+			a.ProductFields["portcullis/TagsOmitted"] = "the resource's tags would make the finding too large"
+			if raw, err = json.Marshal(a); err != nil {
+				return nil, nil, fmt.Errorf("encode finding %s: %w", f.ID, err)
 			}
-			switch {
-			case e.AddressFamily == "ipv6" && isIP(e.Address):
-				n.DestinationIPV6 = e.Address
-			case isIP(e.Address):
-				n.DestinationIPV4 = e.Address
-			default:
-				n.DestinationDomain = e.Address
-			}
-			a.Network = n
 		}
-		if len(f.Compliance) > 0 {
-			c := &asffCompliance{Status: "FAILED"}
-			for _, ref := range f.Compliance {
-				c.RelatedRequirements = append(c.RelatedRequirements, ref.Framework+" "+ref.Control)
-			}
-			if len(c.RelatedRequirements) > 32 { // the ASFF maximum
-				c.RelatedRequirements = c.RelatedRequirements[:32]
-			}
-			a.Compliance = c
-		}
-		if x := f.Suppression; x != nil {
-			a.Workflow.Status = "SUPPRESSED"
-			a.Note = &asffNote{Text: clip(x.Reason, 512), UpdatedBy: clip(or(x.Owner, "portcullis"), 512), UpdatedAt: ts}
-		}
-		out = append(out, a)
+		g := group{a.AwsAccountID, a.Region}
+		groups[g] = append(groups[g], raw)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	keys := slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.region, b.region))
+	})
+	var batches []ASFFBatch
+	for _, k := range keys {
+		for c := range slices.Chunk(groups[k], asffBatchSize) {
+			batches = append(batches, ASFFBatch{Account: k.account, Region: k.region, Findings: c})
+		}
+	}
+	return batches, skipped, nil
+}
+
+// asffOf maps one finding onto ASFF.
+func asffOf(f *Finding, ts string, o ASFFOptions) asffFinding {
+	e := f.Exposure
+	account, region := e.Account, or(e.Region, "us-east-1")
+	if o.Account != "" {
+		account = o.Account
+	}
+	if e.Provider != "aws" {
+		region = or(o.Region, "us-east-1")
+	}
+	part := partitionOf(region)
+	res := asffResource{Partition: part, Region: region}
+	res.Tags, res.omittedTags = clipTags(e.Target.Tags)
+	if e.Provider == "aws" {
+		typ, arnPath := asffResourceType(e.Target.Kind, e.Target.ID)
+		res.Type, res.ID = typ, e.Target.ID
+		if arnPath != "" && !strings.HasPrefix(res.ID, "arn:") {
+			res.ID = "arn:" + part + ":ec2:" + or(e.Region, "us-east-1") + ":" + e.Account + ":" + arnPath + res.ID
+		}
+	} else {
+		// Security Hub has no resource types for other clouds: Other,
+		// with the cloud's own resource ID and where it lives.
+		res.Type, res.ID = "Other", e.Target.ID
+		res.Details = &asffResourceDetails{Other: map[string]string{
+			"Provider": e.Provider, "Account": clip(e.Account, 1024), "Region": clip(e.Region, 1024), "Kind": clip(e.Target.Kind, 1024),
+		}}
+		if e.Target.Name != "" {
+			res.Details.Other["Name"] = clip(e.Target.Name, 1024)
+		}
+	}
+	a := asffFinding{
+		SchemaVersion: "2018-10-08",
+		ID:            ASFFFindingID(f),
+		ProductArn:    "arn:" + part + ":securityhub:" + region + ":" + account + ":product/" + account + "/default",
+		ProductName:   "Portcullis",
+		CompanyName:   "Portcullis",
+		GeneratorID:   "portcullis/" + f.RuleID,
+		AwsAccountID:  account,
+		Region:        region,
+		Types:         []string{"Software and Configuration Checks/AWS Security Best Practices/Network Reachability"},
+		CreatedAt:     ts,
+		UpdatedAt:     ts,
+		Severity:      asffSeverity{Label: asffSeverityLabel(f.Severity), Original: f.Severity.String()},
+		Title:         clip(or(f.Title, f.RuleID), 256),
+		Description:   clip(findingSentence(f), 1024),
+		ProductFields: map[string]string{
+			"portcullis/RuleId":        f.RuleID,
+			"portcullis/Level":         string(e.Level),
+			"portcullis/ExposureId":    e.ID,
+			"portcullis/Sources":       clip(strings.Join(e.Sources, " "), 2048),
+			"portcullis/SourceBreadth": string(e.SourceBreadth),
+			"portcullis/Evidence":      clip(e.EvidenceLabel(), 2048),
+		},
+		Resources:   []asffResource{res},
+		Workflow:    asffWorkflow{Status: "NEW"},
+		RecordState: "ACTIVE",
+	}
+	if e.Provider != "aws" || account != e.Account {
+		a.ProductFields["portcullis/Provider"] = e.Provider
+		a.ProductFields["portcullis/Account"] = clip(e.Account, 2048)
+		a.ProductFields["portcullis/Region"] = clip(e.Region, 2048)
+	}
+	if res.omittedTags > 0 {
+		a.ProductFields["portcullis/TagsOmitted"] = plural(res.omittedTags, "tag") + " beyond ASFF's 50"
+	}
+	if p := f.ProbeLabel(); p != "" {
+		a.ProductFields["portcullis/Probe"] = clip(p, 2048)
+	}
+	if e.Backend != nil {
+		a.ProductFields["portcullis/BackendPorts"] = portRangeLabel(e.Backend.Protocol, e.Backend.FromPort, e.Backend.ToPort)
+	}
+	if f.Remediation != "" {
+		a.Remediation = &asffRemediation{}
+		a.Remediation.Recommendation.Text = clip(f.Remediation, 512)
+	}
+	if e.Level == exposure.Effective {
+		n := &asffNetwork{Direction: "IN", Protocol: strings.ToUpper(e.Protocol.String())}
+		if e.Protocol.HasPorts() {
+			n.OpenPortRange = &asffPortRange{Begin: e.FromPort, End: e.ToPort}
+		}
+		switch {
+		case e.AddressFamily == "ipv6" && isIP(e.Address):
+			n.DestinationIPV6 = e.Address
+		case isIP(e.Address):
+			n.DestinationIPV4 = e.Address
+		default:
+			n.DestinationDomain = clip(e.Address, 128)
+		}
+		a.Network = n
+	}
+	if len(f.Compliance) > 0 {
+		c := &asffCompliance{Status: "FAILED"}
+		for _, ref := range f.Compliance {
+			c.RelatedRequirements = append(c.RelatedRequirements, ref.Framework+" "+ref.Control)
+		}
+		if len(c.RelatedRequirements) > 32 { // the ASFF maximum
+			c.RelatedRequirements = c.RelatedRequirements[:32]
+		}
+		a.Compliance = c
+	}
+	if x := f.Suppression; x != nil {
+		a.Workflow.Status = "SUPPRESSED"
+		a.Note = &asffNote{Text: clip(x.Reason, 512), UpdatedBy: clip(or(x.Owner, "portcullis"), 512), UpdatedAt: ts}
+	}
+	return a
+}
+
+// clipTags keeps at most 50 tags (the first by key), keys clipped to 128
+// characters and values to 256, as ASFF allows; it returns how many were
+// left out. Empty keys are left out too (ASFF keys are non-empty).
+func clipTags(tags map[string]string) (map[string]string, int) {
+	if len(tags) == 0 {
+		return nil, 0
+	}
+	out := make(map[string]string, min(len(tags), asffMaxTags))
+	omitted := 0
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		ck := clip(k, asffMaxTagKey)
+		if _, dup := out[ck]; dup || k == "" || len(out) == asffMaxTags {
+			omitted++
+			continue
+		}
+		out[ck] = clip(tags[k], asffMaxTagValue)
+	}
+	return out, omitted
 }

@@ -74,7 +74,9 @@ func TestHTMLEscapesCloudStrings(t *testing.T) {
 				if (a.Key == "href" || a.Key == "src" || a.Key == "action") && !strings.HasPrefix(a.Val, "#") {
 					t.Errorf("<%s> has %s=%q: the page must not link out", n.Data, a.Key, a.Val)
 				}
-				if a.Key == "x" {
+				// x is the hostile attribute's name; SVG text and shapes of
+				// the charts have x of their own (numbers).
+				if a.Key == "x" && (n.Namespace != "svg" || strings.Trim(a.Val, "0123456789.-") != "") {
 					t.Errorf("<%s> has an attribute injected by a cloud string", n.Data)
 				}
 			}

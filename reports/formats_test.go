@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func decodeInto(t *testing.T, format string, v any) {
@@ -83,45 +82,6 @@ func TestOCSF(t *testing.T) {
 	}
 	if e := byRule["mysql-public"]; e.Evidences[0].DstEndpoint != nil || e.Unmapped["level"] != "latent" {
 		t.Errorf("latent event = %+v", e)
-	}
-}
-
-func TestASFF(t *testing.T) {
-	var findings []asffFinding
-	decodeInto(t, "asff", &findings)
-	if len(findings) != 5 {
-		t.Fatalf("findings = %d, want the 5 AWS ones (GCP findings cannot go to Security Hub)", len(findings))
-	}
-	ids := map[string]bool{}
-	for _, f := range findings {
-		if f.SchemaVersion != "2018-10-08" || f.ID == "" || f.GeneratorID == "" || len(f.AwsAccountID) != 12 ||
-			f.CreatedAt == "" || f.UpdatedAt == "" || len(f.Types) == 0 || f.Title == "" || f.Description == "" ||
-			!strings.HasPrefix(f.ProductArn, "arn:aws:securityhub:"+f.Region+":") || len(f.Resources) != 1 {
-			t.Errorf("finding %s lacks a required field: %+v", f.ID, f)
-		}
-		if ids[f.ID] {
-			t.Errorf("duplicate Id %s", f.ID)
-		}
-		ids[f.ID] = true
-		if utf8.RuneCountInString(f.Title) > 256 || utf8.RuneCountInString(f.Description) > 1024 {
-			t.Errorf("finding %s exceeds ASFF limits", f.ID)
-		}
-		r := f.Resources[0]
-		switch r.Type {
-		case "AwsEc2NetworkInterface", "AwsEc2SecurityGroup", "AwsEc2NetworkAcl", "AwsElbv2LoadBalancer":
-			if !strings.HasPrefix(r.ID, "arn:aws:") {
-				t.Errorf("resource %s has no ARN", r.ID)
-			}
-		default:
-			t.Errorf("unexpected resource type %s for %s", r.Type, r.ID)
-		}
-	}
-	for _, c := range []struct{ region, want string }{
-		{"eu-west-1", "aws"}, {"cn-north-1", "aws-cn"}, {"us-gov-west-1", "aws-us-gov"},
-	} {
-		if got := partitionOf(c.region); got != c.want {
-			t.Errorf("partitionOf(%s) = %s, want %s", c.region, got, c.want)
-		}
 	}
 }
 

@@ -49,6 +49,10 @@ func writeMarkdownOpts(out io.Writer, d *Document, opts MarkdownOptions) error {
 	}
 	s := &d.Summary
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	// Exposure IDs are the shortest unique prefixes, what `portcullis
+	// explain` takes.
+	ids := shortIDs(d)
+	xid := func(e *Exposure) string { return "`" + strings.ReplaceAll(or(ids[e.ID], e.ID), "`", "") + "`" }
 
 	p("# Exposure report\n\n")
 	p("%s\n\n", mdText(headerLine(d)))
@@ -84,17 +88,17 @@ func writeMarkdownOpts(out io.Writer, d *Document, opts MarkdownOptions) error {
 	if len(active) == 0 {
 		p("No active findings.\n\n")
 	} else {
-		p("| Severity | Rule | Level | Address | Port | Proto | Sources | Target | Probe | Evidence |\n")
-		p("|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| Severity | Rule | Exposure | Level | Address | Port | Proto | Sources | Target | Probe | Evidence |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range active[:capped(len(active))] {
 			e := f.Exposure
 			rule := f.RuleID + ": " + f.Title
 			if x := f.ExpiredException; x != nil {
 				rule += " (exception expired " + x.Expires + ")"
 			}
-			p("| **%s** | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Severity, mdText(rule),
+			p("| **%s** | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Severity, mdText(rule), xid(e),
 				e.Level, mdText(e.AddressLabel()), mdText(e.PortLabel()), e.Protocol, mdText(e.SourcesLabel),
-				mdText(e.TargetLabel()), mdText(dash(f.ProbeLabel())), mdText(e.EvidenceLabel()))
+				mdText(targetWithBackend(e)), mdText(dash(f.ProbeLabel())), mdText(admittingLabel(e)))
 		}
 		more(len(active), "active findings")
 		p("\n")
@@ -124,12 +128,12 @@ func writeMarkdownOpts(out io.Writer, d *Document, opts MarkdownOptions) error {
 	if len(d.Exposures) == 0 {
 		p("Nothing is exposed to the internet.\n\n")
 	} else {
-		p("| Level | Provider | Account | Region | Address | Port | Proto | Sources | Target | Probe | Evidence |\n")
-		p("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| Exposure | Level | Provider | Account | Region | Address | Port | Proto | Sources | Target | Probe | Evidence |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, e := range d.Exposures[:capped(len(d.Exposures))] {
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Level, mdText(e.Provider), mdText(e.Account),
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", xid(e), e.Level, mdText(e.Provider), mdText(e.Account),
 				mdText(dash(e.Region)), mdText(e.AddressLabel()), mdText(e.PortLabel()), e.Protocol, mdText(e.SourcesLabel),
-				mdText(e.TargetLabel()+" ("+e.Target.Kind+")"), mdText(dash(e.ProbeLabel())), mdText(e.EvidenceLabel()))
+				mdText(targetWithBackend(e)+" ("+e.Target.Kind+")"), mdText(dash(e.ProbeLabel())), mdText(admittingLabel(e)))
 		}
 		more(len(d.Exposures), "exposures")
 		p("\n")

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
@@ -142,17 +141,17 @@ func TestNaturalCompare(t *testing.T) {
 }
 
 func TestWrapAndTruncate(t *testing.T) {
-	if got := truncate("abcdef", 4); got != "abc…" {
-		t.Errorf("truncate = %q", got)
-	}
-	if got := truncate("abc", 4); got != "abc" {
-		t.Errorf("truncate = %q", got)
-	}
-	long := strings.Repeat("word ", 40) + strings.Repeat("x", 50)
-	for _, line := range strings.Split(wrapText(long, 30, "  "), "\n") {
-		if n := utf8.RuneCountInString(line); n > 30 {
-			t.Errorf("wrapped line has %d runes: %q", n, line)
+	// Wrapping never cuts: every character of the text is still there,
+	// and no line is wider than asked (in display cells: 漢 takes two).
+	long := strings.Repeat("word ", 40) + strings.Repeat("x", 50) + " " + strings.Repeat("漢", 20)
+	wrapped := wrapText(long, 30, "  ")
+	for _, line := range strings.Split(wrapped, "\n") {
+		if n := displayWidth(line); n > 30 {
+			t.Errorf("wrapped line is %d cells wide: %q", n, line)
 		}
+	}
+	if got := strings.Join(strings.Fields(wrapped), ""); got != strings.Join(strings.Fields(long), "") {
+		t.Errorf("wrapping lost text:\n got %q\nwant %q", got, strings.Join(strings.Fields(long), ""))
 	}
 }
 

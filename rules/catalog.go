@@ -382,7 +382,7 @@ func (ps portSet) covers(proto exposure.Protocol, r exposure.PortRange) bool {
 		return false
 	}
 	for p := int(r.From); p <= int(r.To); p++ {
-		if !slices.ContainsFunc(ps, func(x exposure.PortRange) bool { return x.Contains(uint16(p)) }) {
+		if !slices.ContainsFunc(ps, func(x exposure.PortRange) bool { return x.Contains(uint16(p)) }) { //nolint:gosec // G115: p runs from r.From to r.To, both uint16 (int only so that the loop ends at 65535)
 			return false
 		}
 	}
@@ -422,7 +422,7 @@ func (c *Catalog) RiskyPorts() map[exposure.Protocol][]uint16 {
 					seen[proto] = map[uint16]bool{}
 				}
 				for p := int(pr.From); p <= int(pr.To); p++ {
-					seen[proto][uint16(p)] = true
+					seen[proto][uint16(p)] = true //nolint:gosec // G115: p runs from pr.From to pr.To, both uint16 (int only so that the loop ends at 65535)
 				}
 			}
 		}

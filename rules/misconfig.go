@@ -196,7 +196,9 @@ func blockedEphemeral(l *exposure.Layer, proto exposure.Protocol, universe *neti
 	sort.Ints(bounds)
 	var blocked []exposure.PortRange
 	for i := 0; i+1 < len(bounds); i++ {
-		seg := exposure.PortRange{From: uint16(bounds[i]), To: uint16(bounds[i+1] - 1)}
+		// Every cut is in [ephemeralPorts.From, ephemeralPorts.To+1], and the
+		// last one is only ever an end (+1 undone): both fit in a uint16.
+		seg := exposure.PortRange{From: uint16(bounds[i]), To: uint16(bounds[i+1] - 1)} //nolint:gosec // G115: bounded by the cuts, see above
 		if allowsAny(l, rules, proto, seg, universe) {
 			continue
 		}

@@ -300,11 +300,6 @@ func (b *Baseline) Validate() error {
 	return nil
 }
 
-// sortEntries puts entries in Key order.
-func sortEntries(es []Entry) {
-	slices.SortFunc(es, func(a, b Entry) int { return a.Key.Compare(b.Key) })
-}
-
 // ScopeString renders a scope as provider/account[/region].
 func ScopeString(s exposure.Scope) string {
 	return strings.Join(scopeParts(s), "/")

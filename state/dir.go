@@ -44,7 +44,7 @@ type Dir struct {
 
 // NewDir opens (and creates, private to the user) a directory store.
 func NewDir(root string) (*Dir, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil { //nolint:gosec // G703: root is the state directory the user chose; creating it is the point
 		return nil, fmt.Errorf("open state directory %s: %w", root, err)
 	}
 	return &Dir{root: root, LockWait: 30 * time.Second, StaleLockAge: 2 * time.Minute}, nil
@@ -85,7 +85,7 @@ func (d *Dir) Load(ctx context.Context, s exposure.Scope) (*Baseline, Version, e
 }
 
 func readDirFile(p string) (*Baseline, uint64, error) {
-	data, err := os.ReadFile(p)
+	data, err := os.ReadFile(p) //nolint:gosec // G304: p is under the state directory the user chose, and a scope validScope keeps to safe components
 	if err != nil {
 		return nil, 0, err
 	}
@@ -113,7 +113,7 @@ func (d *Dir) Save(ctx context.Context, b *Baseline, v Version) (Version, error)
 	if err != nil {
 		return "", fmt.Errorf("save state: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil { //nolint:gosec // G703: p is under the state directory the user chose, and a scope validScope keeps to safe components
 		return "", fmt.Errorf("save state %s: %w", p, err)
 	}
 	unlock, err := d.lock(ctx, p+".lock")
@@ -125,7 +125,9 @@ func (d *Dir) Save(ctx context.Context, b *Baseline, v Version) (Version, error)
 	// we hold the lock: clear them so crashes do not pile them up.
 	if left, err := filepath.Glob(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")); err == nil {
 		for _, f := range left {
-			os.Remove(f)
+			// Best effort: a file left behind only takes space, and the
+			// next Save tries again.
+			_ = os.Remove(f) //nolint:gosec // G703: f is a temporary file Glob found beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 		}
 	}
 
@@ -198,8 +200,10 @@ func (d *Dir) lock(ctx context.Context, p string) (func(), error) {
 			return func() {
 				// Release only our own lock: if it was broken as stale and
 				// someone else holds it now, theirs stays.
-				if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, mine) {
-					os.Remove(p)
+				if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, mine) { //nolint:gosec // G304: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
+					// Nothing to return it to: a lock that stays names
+					// this process and is broken as stale once it is gone.
+					_ = os.Remove(p) //nolint:gosec // G703: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 				}
 			}, nil
 		}
@@ -241,14 +245,14 @@ func createLock(p string, content []byte) error {
 	if err == nil || errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) //nolint:gosec // G304: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 	if err != nil {
 		return err
 	}
 	_, werr = f.Write(content)
 	if err := errors.Join(werr, f.Close()); err != nil {
-		os.Remove(p)
-		return fmt.Errorf("write lock %s: %w", p, err)
+		// A torn lock left behind would hold others off until it is stale.
+		return fmt.Errorf("write lock %s: %w", p, errors.Join(err, os.Remove(p))) //nolint:gosec // G703: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 	}
 	return nil
 }
@@ -263,7 +267,7 @@ func (d *Dir) breakStale(p, host string) bool {
 		return false
 	}
 	aside := fmt.Sprintf("%s.stale-%d-%d", p, os.Getpid(), time.Now().UnixNano())
-	if err := os.Rename(p, aside); err != nil {
+	if err := os.Rename(p, aside); err != nil { //nolint:gosec // G703: p is the lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 		return errors.Is(err, fs.ErrNotExist) // gone already: try again
 	}
 	defer os.Remove(aside)
@@ -275,11 +279,11 @@ func (d *Dir) breakStale(p, host string) bool {
 }
 
 func (d *Dir) stale(p, host string) bool {
-	fi, err := os.Stat(p)
+	fi, err := os.Stat(p) //nolint:gosec // G703: p is a lock beside a baseline under the state directory the user chose, and a scope validScope keeps to safe components
 	if err != nil {
 		return false
 	}
-	data, err := os.ReadFile(p)
+	data, err := os.ReadFile(p) //nolint:gosec // G304: as above
 	if err != nil {
 		return false
 	}

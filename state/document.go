@@ -165,12 +165,12 @@ func (a *Audit) Run(s exposure.Scope) *Run {
 // report to another, scope by scope in order, as Diff would report them
 // had OLD's run been stored. Scopes of OLD that NEW did not cover are left
 // out. now is the time given to the new run when NEW does not say.
-func DiffDocuments(old, new *reports.Document, now time.Time) ([]Change, error) {
-	before, err := FromDocument(old)
+func DiffDocuments(oldDoc, newDoc *reports.Document, now time.Time) ([]Change, error) {
+	before, err := FromDocument(oldDoc)
 	if err != nil {
 		return nil, fmt.Errorf("old report: %w", err)
 	}
-	after, err := FromDocument(new)
+	after, err := FromDocument(newDoc)
 	if err != nil {
 		return nil, fmt.Errorf("new report: %w", err)
 	}

@@ -107,8 +107,8 @@ func (d *DynamoDB) Save(ctx context.Context, b *Baseline, v Version) (Version, e
 	}
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
-	zw.Write(data)
-	if err := zw.Close(); err != nil {
+	_, werr := zw.Write(data)
+	if err := errors.Join(werr, zw.Close()); err != nil {
 		return "", fmt.Errorf("save state dynamodb://%s/%s: compress: %w", d.table, pk, err)
 	}
 	if z.Len() > maxItemBytes {

@@ -63,7 +63,7 @@ func (c *sets) of(prefixes []netip.Prefix) *netipx.IPSet {
 	for _, p := range prefixes {
 		a := p.Addr().As16()
 		c.key = append(c.key, a[:]...)
-		c.key = append(c.key, byte(p.Bits()), byte(p.Addr().BitLen()))
+		c.key = append(c.key, byte(p.Bits()), byte(p.Addr().BitLen())) //nolint:gosec // G115: a prefix's bits and an address's bit length are at most 128
 	}
 	if set, ok := c.byKey[string(c.key)]; ok {
 		return set
@@ -163,6 +163,8 @@ func (c *sets) canonical(spans []span) []Segment {
 	var last *netipx.IPSet
 	bs := boundaries(spans)
 	for i := 0; i+1 < len(bs); i++ {
+		// Spans come from uint16 port ranges: every boundary is in
+		// [0, 65536], so from and to (one below the next) fit in a uint16.
 		from, to := bs[i], bs[i+1]-1
 		set := union(spans, from)
 		if empty(set) {
@@ -170,10 +172,10 @@ func (c *sets) canonical(spans []span) []Segment {
 			continue
 		}
 		if n := len(out); n > 0 && last != nil && int(out[n-1].Ports.To)+1 == from && last.Equal(set) {
-			out[n-1].Ports.To = uint16(to)
+			out[n-1].Ports.To = uint16(to) //nolint:gosec // G115: bounded, see above
 			continue
 		}
-		out = append(out, Segment{Ports: exposure.PortRange{From: uint16(from), To: uint16(to)}, Sources: c.prefixes(set)})
+		out = append(out, Segment{Ports: exposure.PortRange{From: uint16(from), To: uint16(to)}, Sources: c.prefixes(set)}) //nolint:gosec // G115: bounded, see above
 		last = set
 	}
 	return out

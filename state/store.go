@@ -133,7 +133,7 @@ func Update(ctx context.Context, st Store, s exposure.Scope, apply func(prev *Ba
 		select {
 		case <-ctx.Done():
 			return nil, "", ctx.Err()
-		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))): //nolint:gosec // G404: retry jitter, not a secret: math/rand is right
 		}
 	}
 }

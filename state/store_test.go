@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,9 +40,34 @@ func TestMain(m *testing.M) {
 	os.Exit(mototest.Main(m, false, &motoURL))
 }
 
+// atomicMoto is a loopback proxy in front of moto that forwards one write
+// at a time. S3 conditional writes and DynamoDB condition expressions are
+// atomic in AWS (the check and the write are one operation), but moto
+// checks the ETag or the condition and then writes, unlocked, in a
+// threaded server: two concurrent conditional writes can both pass, which
+// would make the concurrent-writers test fail for the emulator's sake.
+// Serializing the writes restores the guarantee AWS documents; the store
+// still meets real conflicts (412, ConditionalCheckFailed) and retries.
+var atomicMoto = sync.OnceValue(func() string {
+	target, err := url.Parse(motoURL)
+	if err != nil {
+		panic(err) // motoURL is set by TestMain
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut || strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") {
+			mu.Lock()
+			defer mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	return srv.URL // closed when the test binary exits
+})
+
 func motoConfig(t testing.TB) aws.Config {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithBaseEndpoint(motoURL), config.WithRegion("us-east-1"))
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithBaseEndpoint(atomicMoto()), config.WithRegion("us-east-1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,20 +8,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"golang.org/x/term"
+
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/providers/azure"
 	"github.com/portcullis-sec/portcullis/providers/gcp"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
+	"github.com/portcullis-sec/portcullis/securityhub"
 )
 
 // auditFlags are the flags of `audit` (and, in part, of `snapshot` and
@@ -68,11 +77,17 @@ type auditFlags struct {
 	exceptions string
 	framework  string
 	color      string
+	width      int
 	verbose    bool
 	event      string
+
+	securityHub bool
+	// offline: registered without the audit-only flags (snapshot).
+	offline bool
 }
 
 func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
+	f.offline = offline
 	fs.StringVar(&f.providers, "provider", "", "providers to audit, comma-separated: aws, gcp, azure (default: aws live; every provider in the snapshot offline)")
 	fs.StringVar(&f.regions, "regions", "", "AWS regions, comma-separated (default: every enabled region; offline: every region of the snapshot)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile (default: the standard credential chain)")
@@ -114,12 +129,47 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.StringVar(&f.exceptions, "exceptions", "", "exceptions file: suppressions with reason, owner and expiry (see docs/rules.md)")
 	fs.StringVar(&f.framework, "framework", "", "scope findings to one compliance framework: "+strings.Join(rules.Frameworks(), ", "))
 	fs.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
+	fs.IntVar(&f.width, "width", 0, "line width of the table (default: the terminal's, else $COLUMNS, else 120)")
+	fs.BoolVar(&f.securityHub, "securityhub", false, "after the audit, import the findings into AWS Security Hub under the calling account (BatchImportFindings; see docs/deployment.md)")
+}
+
+// checkNumbers rejects numbers that mean nothing: a negative concurrency,
+// a probe rate, concurrency or timeout that is not positive. offline
+// commands have no probe flags.
+func (f *auditFlags) checkNumbers(offline bool) error {
+	if f.concurrency < 0 {
+		return fmt.Errorf("--concurrency: %d is negative (0 means the provider's default)", f.concurrency)
+	}
+	if offline {
+		return nil
+	}
+	switch {
+	case !(f.probeRate > 0) || math.IsInf(f.probeRate, 0):
+		return fmt.Errorf("--probe-rate: %v is not a positive number of probes per second", f.probeRate)
+	case f.probeConcurrency <= 0:
+		return fmt.Errorf("--probe-concurrency: %d is not a positive number of ports", f.probeConcurrency)
+	case f.probeTimeout <= 0:
+		return fmt.Errorf("--probe-timeout: %v is not a positive duration", f.probeTimeout)
+	}
+	return nil
+}
+
+// checkColor accepts the values --color documents.
+func checkColor(color string) error {
+	switch color {
+	case "auto", "always", "never":
+		return nil
+	}
+	return fmt.Errorf("--color: unknown value %q (want auto, always or never)", color)
 }
 
 // options turns flags into audit options. It reports which endpoint
 // override, if any, points the SDKs away from the real clouds.
 func (f *auditFlags) options(e *env) (audit.Options, string, error) {
 	o := audit.Options{Providers: splitList(f.providers), Version: toolVersion()}
+	if err := f.checkNumbers(f.offline); err != nil {
+		return o, "", err
+	}
 	o.AWS.Regions = splitList(f.regions)
 	o.AWS.Profile = f.profile
 	o.AWS.RoleARN = f.roleARN
@@ -311,6 +361,12 @@ Flags:
 	if err := checkFormat(f.format); err != nil {
 		return fail(e, err)
 	}
+	if f.width < 0 {
+		return fail(e, fmt.Errorf("--width %d: want a positive number of columns (or 0 for the terminal's)", f.width))
+	}
+	if err := checkColor(f.color); err != nil {
+		return fail(e, err)
+	}
 	if f.framework != "" && !contains(rules.Frameworks(), f.framework) {
 		return fail(e, fmt.Errorf("--framework: unknown framework %q (want one of %s)", f.framework, strings.Join(rules.Frameworks(), ", ")))
 	}
@@ -371,9 +427,19 @@ Flags:
 	if mon != nil {
 		mon.track(ctx, e, doc)
 	}
-	if err := writeDocument(e, doc, f.format, f.output, f.color); err != nil {
+	if f.securityHub {
+		importSecurityHub(ctx, e, &f, doc, o.Logger)
+	}
+	start := time.Now()
+	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
+	output := f.output
+	if output == "" {
+		output = "stdout"
+	}
+	o.Logger.Info("write", "stage", "write", "duration", time.Since(start).Round(time.Microsecond), "format", f.format,
+		"output", output, "findings", len(doc.Findings), "exposures", len(doc.Exposures))
 	return exitCode(doc)
 }
 
@@ -430,10 +496,27 @@ func writeReport(e *env, r *reports.Report, format, output, color string) error 
 
 // writeDocument renders a report document as writeReport does.
 func writeDocument(e *env, d *reports.Document, format, output, color string) error {
+	return writeDocumentWidth(e, d, format, output, color, 0)
+}
+
+// writeDocumentWidth renders a report document; width, when positive, is
+// the table's line width (--width).
+func writeDocumentWidth(e *env, d *reports.Document, format, output, color string, width int) error {
+	if err := checkColor(color); err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	var err error
+	if strings.EqualFold(strings.TrimSpace(format), "asff") {
+		// The file holds AWS findings only; say what it leaves out.
+		if _, skipped, err := reports.ASFF(d, reports.ASFFOptions{}); err == nil {
+			if w := reports.ASFFSkipWarning(skipped); w != "" {
+				fmt.Fprintln(e.stderr, "portcullis: "+w)
+			}
+		}
+	}
 	if strings.EqualFold(format, "table") {
-		opts := reports.TableOptions{}
+		opts := reports.TableOptions{Width: tableWidth(e, output, width)}
 		switch color {
 		case "always":
 			opts.Color = true
@@ -452,6 +535,82 @@ func writeDocument(e *env, d *reports.Document, format, output, color string) er
 		return err
 	}
 	return writeFileAtomic(output, buf.Bytes())
+}
+
+// tableWidth is the table's line width: --width when given; for standard
+// output, the terminal's width when it is one, else $COLUMNS (which shells
+// set but do not always export); else 120.
+func tableWidth(e *env, output string, flagWidth int) int {
+	if flagWidth > 0 {
+		return flagWidth
+	}
+	if output != "" && output != "-" {
+		return 0
+	}
+	if f, ok := e.stdout.(*os.File); ok && e.stdoutTTY {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(e.getenv("COLUMNS"))); err == nil && n > 0 {
+		return n
+	}
+	return 0
+}
+
+// importSecurityHub imports the findings into Security Hub under the
+// account of the standard credential chain (not --role-arn's read-only
+// role: importing is a write). What fails goes to stderr and into the
+// report's errors (stage "securityhub"); it does not make the audit
+// partial, so the exit code keeps its meaning.
+func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Document, log *slog.Logger) {
+	fail := func(errs ...exposure.Error) {
+		for _, x := range errs {
+			fmt.Fprintln(e.stderr, "portcullis: Security Hub:", x.Error())
+			d.Errors = append(d.Errors, x)
+		}
+		d.Summary.Errors = len(d.Errors)
+	}
+	start := time.Now()
+	opts := []func(*config.LoadOptions) error{}
+	if f.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(f.profile))
+	}
+	if f.awsEndpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(f.awsEndpoint))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws"}, Stage: "securityhub", Message: "load aws configuration: " + err.Error()})
+		return
+	}
+	if cfg.Region == "" {
+		// GCP and Azure findings go to this region.
+		cfg.Region = "us-east-1"
+		if r := splitList(f.regions); len(r) > 0 {
+			cfg.Region = r[0]
+		}
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws"}, Stage: "securityhub", Message: "find the calling account: " + err.Error()})
+		return
+	}
+	hub, err := securityhub.NewHub(cfg, awssdk.ToString(id.Account))
+	if err == nil {
+		var res securityhub.Result
+		res, err = securityhub.Import(ctx, hub, d)
+		fail(res.Errors(hub.Account)...)
+		log.Info("security hub import", "account", hub.Account, "calls", res.Batches, "imported", len(res.Imported),
+			"refused", len(res.Failed), "failedCalls", len(res.CallErrors), "duration", time.Since(start).Round(time.Millisecond))
+		if err == nil {
+			fmt.Fprintf(e.stderr, "portcullis: Security Hub: %d of %d findings imported into account %s (%d calls)\n",
+				len(res.Imported), len(d.Findings), hub.Account, res.Batches)
+		}
+	}
+	if err != nil {
+		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: awssdk.ToString(id.Account)}, Stage: "securityhub", Message: err.Error()})
+	}
 }
 
 func writeFileAtomic(name string, data []byte) error {

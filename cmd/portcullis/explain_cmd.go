@@ -191,7 +191,7 @@ func explain(w io.Writer, d *reports.Document, x *reports.Exposure, f *reports.F
 	} else {
 		fmt.Fprintf(w, "  admits %s/%s (no path delivers it today)\n", x.Protocol, ports(x.FromPort, x.ToPort))
 	}
-	fmt.Fprintf(w, "  from %s (%d prefixes)\n", x.SourceBreadth, len(x.Sources))
+	fmt.Fprintf(w, "  from %s\n", sourcesPhrase(x))
 	if b := x.Backend; b != nil {
 		fmt.Fprintf(w, "  forwarded by %s to %s port %s\n", sanitize(b.Forward), sanitize(b.ID), ports(b.FromPort, b.ToPort))
 	}
@@ -426,4 +426,32 @@ func changeWords(c fix.Change) string {
 		s = fmt.Sprintf("insert deny %s into %s %s at priority %d (%s)", c.Rule.ID, c.Layer, res, c.Rule.Priority, what)
 	}
 	return s
+}
+
+// maxListedSources is how many source ranges explain lists by name.
+const maxListedSources = 5
+
+// sourcesPhrase says who can connect, as "anyone: 0.0.0.0/0, ::/0",
+// "198.51.100.0/24" or "3 ranges: a, b, c" (the first five of a longer
+// list, and how many more).
+func sourcesPhrase(x *reports.Exposure) string {
+	label := sanitize(x.SourcesLabel)
+	if label == "" {
+		label = fmt.Sprintf("%d ranges", len(x.Sources))
+	}
+	if len(x.Sources) == 0 || (len(x.Sources) == 1 && x.Sources[0] == x.SourcesLabel) {
+		return label
+	}
+	if x.SourceBreadth == exposure.BreadthAnyone && len(x.Sources) > 2 {
+		// The public internet less what is reserved: naming the pieces
+		// says nothing more than "anyone".
+		return fmt.Sprintf("%s: %d ranges that cover the public internet", label, len(x.Sources))
+	}
+	listed := x.Sources
+	more := ""
+	if len(listed) > maxListedSources {
+		listed = listed[:maxListedSources]
+		more = fmt.Sprintf(" and %d more", len(x.Sources)-maxListedSources)
+	}
+	return label + ": " + sanitize(strings.Join(listed, ", ")) + more
 }

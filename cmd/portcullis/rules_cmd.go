@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -49,13 +50,51 @@ Flags:
 	case len(rest) == 0 || (len(rest) == 1 && rest[0] == "list"):
 		err = cat.WriteList(e.stdout, *format)
 	case len(rest) == 2 && rest[0] == "show":
-		err = cat.WriteRule(e.stdout, rest[1], *format)
+		id, ok := ruleID(cat, rest[1])
+		if !ok {
+			return fail(e, fmt.Errorf("rules show: no rule %q%s (portcullis rules list shows them all)", rest[1], similarRules(cat, rest[1])))
+		}
+		err = cat.WriteRule(e.stdout, id, *format)
+	case rest[0] == "list":
+		return fail(e, fmt.Errorf("rules list takes no argument (got %q)", strings.Join(rest[1:], " ")))
+	case rest[0] == "show":
+		return fail(e, errors.New("rules show takes one rule ID, as in: portcullis rules show PORT-SSH"))
 	default:
-		fs.Usage()
-		return exitError
+		return fail(e, fmt.Errorf("rules: unknown subcommand %q (want list or show ID; portcullis rules -h)", rest[0]))
 	}
 	if err != nil {
 		return fail(e, err)
 	}
 	return exitOK
+}
+
+// ruleID finds a rule by its ID, whatever the case: IDs are written
+// upper-case (PORT-SSH) but people type them as they like.
+func ruleID(cat *rules.Catalog, id string) (string, bool) {
+	if _, ok := cat.Rule(id); ok {
+		return id, true
+	}
+	for _, r := range cat.Rules() {
+		if strings.EqualFold(r.ID, id) {
+			return r.ID, true
+		}
+	}
+	return "", false
+}
+
+// similarRules suggests up to three rule IDs that contain what was typed.
+func similarRules(cat *rules.Catalog, id string) string {
+	var near []string
+	for _, r := range cat.Rules() {
+		if id != "" && strings.Contains(strings.ToLower(r.ID), strings.ToLower(id)) {
+			near = append(near, r.ID)
+		}
+	}
+	if len(near) == 0 {
+		return ""
+	}
+	if len(near) > 3 {
+		near = append(near[:3], "…")
+	}
+	return "; did you mean " + strings.Join(near, ", ") + "?"
 }

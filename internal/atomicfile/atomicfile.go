@@ -33,8 +33,13 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) (err erro
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			// The file may already be closed (a failed rename comes after
+			// Close), so Close's error says nothing new; a temporary file
+			// left behind is worth reporting.
+			_ = tmp.Close()
+			if rmErr := os.Remove(tmp.Name()); rmErr != nil {
+				err = errors.Join(err, fmt.Errorf("remove temporary file %s: %w", tmp.Name(), rmErr))
+			}
 		}
 	}()
 	if err := write(tmp); err != nil {
@@ -67,7 +72,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) //nolint:gosec // G304: dir is the directory of the path the caller chose to write; opening it is the point
 	if err != nil {
 		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
 	}
@@ -75,8 +80,7 @@ func syncDir(dir string) error {
 	// Some file systems cannot fsync a directory (EINVAL); the rename is
 	// done and there is nothing more to ask of them.
 	if err != nil && !errors.Is(err, os.ErrInvalid) && !isEINVAL(err) {
-		d.Close()
-		return fmt.Errorf("sync directory %s: %w", dir, err)
+		return errors.Join(fmt.Errorf("sync directory %s: %w", dir, err), d.Close())
 	}
 	return d.Close()
 }

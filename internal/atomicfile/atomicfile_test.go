@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -69,12 +70,7 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 	for _, e := range ents {
 		got = append(got, e.Name())
 	}
-	if len(got) != len(names) {
+	if !slices.Equal(got, names) {
 		t.Fatalf("directory holds %v, want %v", got, names)
-	}
-	for i := range got {
-		if got[i] != names[i] {
-			t.Fatalf("directory holds %v, want %v", got, names)
-		}
 	}
 }

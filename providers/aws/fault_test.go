@@ -2,6 +2,7 @@ package aws
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"slices"
 	"strings"
@@ -40,6 +41,10 @@ const faultRegion = "sa-east-1"
 
 func buildFaultEstate(t *testing.T) faultEstate {
 	faultOnce.Do(func() {
+		// Cleared on the last line: a setup that stops half-way (t.Fatal in
+		// the first test) leaves it set, and the tests after that one fail
+		// instead of running on a partial estate.
+		faultEst.setupErr = errors.New("fault estate setup did not complete (see the first fault test's failure)")
 		e := newEstate(t, faultRegion)
 		vpc, sn, _ := e.publicVPC("10.120.0.0/16", "10.120.1.0/24")
 		private := e.subnetAZ(vpc, "10.120.2.0/24", "b")
@@ -72,9 +77,13 @@ func buildFaultEstate(t *testing.T) faultEstate {
 		e.listener(a.arn, elbv2types.ProtocolEnumTcp, 22, forwardTo(faultEst.tgA1))
 		e.listener(b.arn, elbv2types.ProtocolEnumTcp, 22, forwardTo(faultEst.tgB1))
 		e.listener(b.arn, elbv2types.ProtocolEnumTcp, 8443, forwardTo(tgB2))
+		faultEst.setupErr = nil
 	})
 	if t.Failed() {
 		t.FailNow()
+	}
+	if faultEst.setupErr != nil {
+		t.Fatal(faultEst.setupErr)
 	}
 	return faultEst
 }

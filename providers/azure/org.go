@@ -110,6 +110,9 @@ func descendantsPage(ctx context.Context, client *arm.Client, u string) (descend
 	if err != nil {
 		return page, err
 	}
+	// The pipeline has usually read the body already (azcore's body
+	// download policy); closing it is still ours to do.
+	defer func() { _ = resp.Body.Close() }()
 	if !runtime.HasStatusCode(resp, http.StatusOK) {
 		return page, runtime.NewResponseError(resp)
 	}

@@ -151,29 +151,46 @@ func (c *collector) listComputeScaleSets(ctx context.Context, sub string) ([]jso
 		if pages > 10000 {
 			return nil, fmt.Errorf("list scale sets: too many pages")
 		}
-		req, err := runtime.NewRequest(ctx, http.MethodGet, next)
+		page, err := scaleSetsPage(ctx, client, next)
 		if err != nil {
 			return nil, err
-		}
-		req.Raw().Header.Set("Accept", "application/json")
-		resp, err := client.Pipeline().Do(req)
-		if err != nil {
-			return nil, err
-		}
-		if !runtime.HasStatusCode(resp, http.StatusOK) {
-			return nil, runtime.NewResponseError(resp)
-		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"nextLink"`
-		}
-		if err := runtime.UnmarshalAsJSON(resp, &page); err != nil {
-			return nil, fmt.Errorf("decode page: %w", err)
 		}
 		values = append(values, page.Value...)
 		next = page.NextLink
 	}
 	return values, nil
+}
+
+// scaleSetsPage is one page of virtualMachineScaleSets. It is a function of
+// its own so that each page's body is closed when the page is read, not when
+// the whole list is.
+func scaleSetsPage(ctx context.Context, client *arm.Client, u string) (scaleSetPage, error) {
+	var page scaleSetPage
+	req, err := runtime.NewRequest(ctx, http.MethodGet, u)
+	if err != nil {
+		return page, err
+	}
+	req.Raw().Header.Set("Accept", "application/json")
+	resp, err := client.Pipeline().Do(req)
+	if err != nil {
+		return page, err
+	}
+	// The pipeline has usually read the body already (azcore's body
+	// download policy); closing it is still ours to do.
+	defer func() { _ = resp.Body.Close() }()
+	if !runtime.HasStatusCode(resp, http.StatusOK) {
+		return page, runtime.NewResponseError(resp)
+	}
+	if err := runtime.UnmarshalAsJSON(resp, &page); err != nil {
+		return page, fmt.Errorf("decode page: %w", err)
+	}
+	return page, nil
+}
+
+// scaleSetPage is the list envelope of virtualMachineScaleSets.
+type scaleSetPage struct {
+	Value    []json.RawMessage `json:"value"`
+	NextLink string            `json:"nextLink"`
 }
 
 // loadScaleSets reads the scale sets' NICs and public IPs, which have the

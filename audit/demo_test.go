@@ -1,4 +1,4 @@
-package reports_test
+package audit_test
 
 import (
 	"bytes"

@@ -1,0 +1,62 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+
+	portcullis "github.com/portcullis-sec/portcullis"
+)
+
+// TestStagesAreLogged: an offline audit logs every stage at Info, with
+// its duration and what it counted (audit -v on a snapshot used to say
+// nothing).
+func TestStagesAreLogged(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	res, err := Run(context.Background(), Options{Snapshot: portcullis.DemoEstate(), SnapshotDir: "demo", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if m := regexp.MustCompile(` stage=(\w+)`).FindStringSubmatch(l); m != nil {
+			lines[m[1]] = l
+		}
+	}
+	effective := 0
+	for _, x := range res.Report.Exposures {
+		if x.Level == "effective" {
+			effective++
+		}
+	}
+	duration := regexp.MustCompile(` duration=\d[\d.]*(µs|ms|s)\b`)
+	for _, c := range []struct {
+		stage string
+		want  []string
+	}{
+		{"read", []string{"snapshot=demo", "errors=0"}},
+		{"normalize", []string{"providers=\"[aws azure gcp]\"", fmt.Sprintf("targets=%d", len(res.Inventory.Targets))}},
+		{"analyze", []string{fmt.Sprintf("effective=%d", effective), fmt.Sprintf("latent=%d", len(res.Report.Exposures)-effective)}},
+		{"probe", []string{"enabled=false"}},
+		{"evaluate", []string{fmt.Sprintf("findings=%d", len(res.Report.Findings)), fmt.Sprintf("controls=%d", len(res.Report.Compliance))}},
+	} {
+		l, ok := lines[c.stage]
+		if !ok {
+			t.Errorf("no log line for stage %s in:\n%s", c.stage, buf.String())
+			continue
+		}
+		if c.stage != "probe" && !duration.MatchString(l) {
+			t.Errorf("stage %s logs no duration: %s", c.stage, l)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(l, w) {
+				t.Errorf("stage %s: %q lacks %s", c.stage, l, w)
+			}
+		}
+	}
+}

@@ -172,8 +172,14 @@ func TestMemberRoleGrantsExactlyTheCollectorsCalls(t *testing.T) {
 	if e := get(tr, "Condition", "StringEquals", "sts:ExternalId"); e == nil || e.Tag != "!Ref" || e.Value != "ExternalId" {
 		t.Error("trust policy does not require the external ID")
 	}
-	if p := get(tr, "Condition", "ArnEquals", "aws:PrincipalArn"); p == nil || !strings.HasSuffix(p.Value, ":role/${CollectRoleName}") {
-		t.Error("trust policy does not pin the collect function's role")
+	// Exactly the two functions that collect: the scheduled collect and
+	// the react function's re-audit.
+	var trusted []string
+	for _, p := range items(get(tr, "Condition", "ArnEquals", "aws:PrincipalArn")) {
+		trusted = append(trusted, p.Value[strings.LastIndex(p.Value, ":"):])
+	}
+	if !slices.Equal(trusted, []string{":role/${CollectRoleName}", ":role/${ReactRoleName}"}) {
+		t.Errorf("trust policy pins %v, want the collect and react functions' roles", trusted)
 	}
 }
 
@@ -294,9 +300,9 @@ func TestStateMachineDefinition(t *testing.T) {
 		}
 		referenced[fn] = true
 	}
-	for name := range fns {
-		if !referenced[name] {
-			t.Errorf("function %s is not in the state machine", name)
+	for name, f := range fns {
+		if !referenced[name] && get(f.props, "Events") == nil {
+			t.Errorf("function %s is neither in the state machine nor triggered by an event source", name)
 		}
 	}
 
@@ -322,6 +328,9 @@ func TestStateMachineDefinition(t *testing.T) {
 		ResultSelector map[string]any
 		Parameters     struct{ Payload map[string]any }
 		Catch          []catcher
+		Retry          []struct{ ErrorEquals []string }
+		Error          string
+		CausePath      string
 	}
 	st := map[string]state{}
 	for name, raw := range def.States {
@@ -369,8 +378,8 @@ func TestStateMachineDefinition(t *testing.T) {
 		t.Errorf("a failed Probe is not caught into $.probe → Report (the report must still be written): %+v", pr.Catch)
 	}
 	rp := st["Report"]
-	if rp.Type != "Task" || rp.Next != "Done" || st["Done"].Type != "Succeed" {
-		t.Errorf("Report → Done (Succeed) is not the end of the flow")
+	if rp.Type != "Task" || rp.Next != "Notify" {
+		t.Errorf("Report does not go on to Notify")
 	}
 	if rp.Parameters.Payload["runId.$"] != "$.plan.runId" || rp.Parameters.Payload["probe.$"] != "$.probe" {
 		t.Errorf("Report payload %v, want the run ID and $.probe", rp.Parameters.Payload)
@@ -384,6 +393,32 @@ func TestStateMachineDefinition(t *testing.T) {
 		if _, ok := rp.ResultSelector[k]; !ok {
 			t.Errorf("Report's output lacks %s", strings.TrimSuffix(k, ".$"))
 		}
+	}
+	// Notify reads the report Report wrote: retried on Lambda's service
+	// errors only (its own failure leaves the alerts pending for the next
+	// run), caught into a Fail state that records the cause.
+	nt := st["Notify"]
+	if nt.Type != "Task" || nt.Next != "Done" || st["Done"].Type != "Succeed" {
+		t.Errorf("Notify → Done (Succeed) is not the end of the flow")
+	}
+	if nt.Parameters.Payload["runId.$"] != "$.runId" {
+		t.Errorf("Notify payload %v, want the run ID of Report's output", nt.Parameters.Payload)
+	}
+	for _, r := range nt.Retry {
+		for _, e := range r.ErrorEquals {
+			if !strings.HasPrefix(e, "Lambda.") {
+				t.Errorf("Notify retries %s: only Lambda service errors may be retried (a retry after a partial delivery would be a second run's job)", e)
+			}
+		}
+	}
+	if len(nt.Retry) == 0 {
+		t.Error("Notify is not retried on Lambda service errors")
+	}
+	if len(nt.Catch) != 1 || !slices.Equal(nt.Catch[0].ErrorEquals, []string{"States.ALL"}) || nt.Catch[0].Next != "NotifyFailed" || nt.Catch[0].ResultPath == "" {
+		t.Errorf("a failed Notify is not caught into NotifyFailed with its cause: %+v", nt.Catch)
+	}
+	if nf := st["NotifyFailed"]; nf.Type != "Fail" || nf.CausePath != nt.Catch[0].ResultPath+".Cause" || nf.Error == "" {
+		t.Errorf("NotifyFailed does not fail the execution with the caught cause: %+v", nf)
 	}
 	for name, s := range st {
 		next := []string{s.Next, s.Default}
@@ -415,6 +450,13 @@ func TestLeastPrivilege(t *testing.T) {
 		// Security Hub only with EnableSecurityHub (!If).
 		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject", "securityhub:BatchImportFindings"}, logs...)},
 		{"ProbeRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
+		// The state's statements exist for S3 or for DynamoDB (!If), the
+		// secrets and SES only when configured.
+		{"ReactRole", append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
+			"secretsmanager:GetSecretValue", "ses:SendEmail", "ses:SendRawEmail", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+			"sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sts:AssumeRole"}, logs...)},
+		{"NotifyRole", append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
+			"secretsmanager:GetSecretValue", "ses:SendEmail", "ses:SendRawEmail"}, logs...)},
 	} {
 		sts := statements(t, tmpl, tc.role)
 		want := slices.Clone(tc.want)
@@ -435,13 +477,18 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	// The collect function may assume the member role and nothing else.
-	for _, s := range statements(t, tmpl, "CollectRole") {
-		if slices.Contains(s.Actions, "sts:AssumeRole") {
-			if len(s.Actions) != 1 || len(s.Resources) != 1 || !strings.HasSuffix(s.Resources[0].Value, ":role/${MemberRoleName}") {
-				t.Errorf("collect may assume %v", s.Resources)
+	// The collect and react functions may assume the member role and
+	// nothing else.
+	for _, role := range []string{"CollectRole", "ReactRole"} {
+		for _, s := range statements(t, tmpl, role) {
+			if slices.Contains(s.Actions, "sts:AssumeRole") {
+				if len(s.Actions) != 1 || len(s.Resources) != 1 || !strings.HasSuffix(s.Resources[0].Value, ":role/${MemberRoleName}") {
+					t.Errorf("%s may assume %v", role, s.Resources)
+				}
 			}
 		}
+	}
+	for _, s := range statements(t, tmpl, "CollectRole") {
 		if slices.Contains(s.Actions, "s3:PutObject") {
 			for _, r := range s.Resources {
 				if !strings.Contains(r.Value, "/runs/*/snapshot/*") && !strings.Contains(r.Value, "/runs/*/errors/*") {
@@ -461,6 +508,10 @@ func TestLeastPrivilege(t *testing.T) {
 		{"ProbeRole", "s3:PutObject", []string{"/runs/*/observations.json"}},
 		{"ReportRole", "s3:GetObject", []string{"/runs/*/plan.json", "/runs/*/snapshot/*", "/runs/*/errors/*", "/runs/*/observations.json", "/config/*"}},
 		{"ReportRole", "s3:PutObject", []string{"/runs/*/report.json", "/runs/*/report.html"}},
+		{"NotifyRole", "s3:GetObject", []string{"/runs/*/report.json", "/state/*"}},
+		{"ReactRole", "s3:GetObject", []string{"/config/*", "/state/*"}},
+		{"ReactRole", "s3:PutObject", []string{"/runs/react-*/report.json", "/runs/react-*/report.html", "/runs/react-*/changes.json", "/state/*"}},
+		{"NotifyRole", "s3:PutObject", []string{"/runs/*/changes.json", "/state/*"}},
 	} {
 		var got []string
 		for _, s := range statements(t, tmpl, tc.role) {
@@ -486,6 +537,8 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
+	notifyLeastPrivilege(t, tmpl, "NotifyRole", "NotifyFunction")
+	notifyLeastPrivilege(t, tmpl, "ReactRole", "ReactFunction")
 	// Only TLS reaches the bucket.
 	bp := items(get(tmpl, "Resources", "RunsBucketPolicy", "Properties", "PolicyDocument", "Statement"))
 	tls := false
@@ -501,6 +554,152 @@ func TestLeastPrivilege(t *testing.T) {
 	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
 		if v := get(pab, k); v == nil || v.Value != "true" {
 			t.Errorf("public access block %s is not true", k)
+		}
+	}
+}
+
+// notifyLeastPrivilege pins the notify role: it alone sends mail, reads
+// the alert secrets and touches the state, each on exactly its resource.
+func notifyLeastPrivilege(t *testing.T, tmpl *yaml.Node, role, fn string) {
+	t.Helper()
+	for _, s := range statements(t, tmpl, role) {
+		for _, a := range s.Actions {
+			switch {
+			case strings.HasPrefix(a, "ses:"):
+				if len(s.Resources) != 1 || s.Resources[0].Tag != "!Sub" || !strings.HasSuffix(s.Resources[0].Value, ":identity/${SesIdentity}") {
+					t.Errorf("%s may send mail as %v, want the SesIdentity only", role, s.Resources)
+				}
+				if f := get(s.Condition, "StringEquals", "ses:FromAddress"); f == nil || f.Value != "EmailFrom" {
+					t.Errorf("%s may send mail from any address of the identity", role)
+				}
+			case a == "secretsmanager:GetSecretValue":
+				if len(s.Resources) != 1 || s.Resources[0].Tag != "!Ref" || (s.Resources[0].Value != "SlackWebhookSecretArn" && s.Resources[0].Value != "SmtpUrlSecretArn") {
+					t.Errorf("%s may read secrets %v", role, s.Resources)
+				}
+			case strings.HasPrefix(a, "dynamodb:"):
+				if len(s.Resources) != 1 || !strings.HasSuffix(s.Resources[0].Value, ":table/${StateTableName}") {
+					t.Errorf("%s may use tables %v", role, s.Resources)
+				}
+			case a == "s3:ListBucket":
+				if p := get(s.Condition, "StringLike", "s3:prefix"); p == nil || p.Value != "state/*" {
+					t.Errorf("%s may list beyond the state: %v", role, p)
+				}
+			}
+		}
+	}
+	// The environment names exactly what the role grants.
+	env := get(tmpl, "Resources", fn, "Properties", "Environment", "Variables")
+	for k, want := range map[string]string{"SLACK_WEBHOOK_SECRET": "SlackWebhookSecretArn", "SMTP_URL_SECRET": "SmtpUrlSecretArn", "EMAIL_FROM": "EmailFrom"} {
+		if v := get(env, k); v == nil || v.Tag != "!Ref" || v.Value != want {
+			t.Errorf("%s's %s is not the %s parameter", fn, k, want)
+		}
+	}
+	if v := get(env, "STATE_URL"); v == nil || v.Tag != "!If" || len(v.Content) != 3 || v.Content[0].Value != "HasStateTable" ||
+		v.Content[1].Value != "dynamodb://${StateTableName}" || v.Content[2].Value != "s3://${RunsBucket}/state" {
+		t.Errorf("%s's STATE_URL is not the table or the runs bucket's state/", fn)
+	}
+	table := get(tmpl, "Resources", "StateTable")
+	if table == nil || get(table, "Condition").Value != "HasStateTable" {
+		t.Fatal("no StateTable created when StateTableName is set")
+	}
+	props := get(table, "Properties")
+	if get(props, "BillingMode").Value != "PAY_PER_REQUEST" || get(props, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled").Value != "true" ||
+		get(props, "SSESpecification", "SSEEnabled").Value != "true" || get(props, "KeySchema") == nil {
+		t.Error("the state table is not on-demand with point-in-time recovery and encryption")
+	}
+	if k := items(get(props, "KeySchema")); len(k) != 1 || get(k[0], "AttributeName").Value != "pk" || get(k[0], "KeyType").Value != "HASH" {
+		t.Error("the state table's key is not pk (state.DynamoDB)")
+	}
+
+	// No other role sends mail, reads a secret of the alerts, or touches
+	// the state.
+	res := get(tmpl, "Resources")
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		role := res.Content[i].Value
+		if get(res.Content[i+1], "Type").Value != "AWS::IAM::Role" || role == "NotifyRole" || role == "ReactRole" {
+			continue
+		}
+		for _, s := range statements(t, tmpl, role) {
+			for _, a := range s.Actions {
+				if strings.HasPrefix(a, "ses:") || strings.HasPrefix(a, "dynamodb:") {
+					t.Errorf("%s may %s", role, a)
+				}
+			}
+			for _, r := range s.Resources {
+				if obj, ok := strings.CutPrefix(r.Value, "${RunsBucket.Arn}/"); ok && !strings.HasPrefix(obj, "runs/") && !strings.HasPrefix(obj, "config/") {
+					t.Errorf("%s statement %s reaches objects %s of the runs bucket outside runs/ and config/", role, s.Sid, obj)
+				}
+				if strings.Contains(r.Value, "/state/") || strings.Contains(r.Value, "StateTable") ||
+					strings.Contains(r.Value, "SlackWebhookSecretArn") || strings.Contains(r.Value, "SmtpUrlSecretArn") {
+					t.Errorf("%s statement %s reaches %s", role, s.Sid, r.Value)
+				}
+			}
+			if p := get(s.Condition, "StringLike", "s3:prefix"); p != nil && strings.HasPrefix(p.Value, "state") {
+				t.Errorf("%s may list the state", role)
+			}
+		}
+	}
+}
+
+// TestReactWiring: the rules match exactly the exposure-changing events of
+// providers/aws (successful calls only) and feed the queue, which batches
+// them for the react function and keeps failures in its dead-letter queue.
+func TestReactWiring(t *testing.T) {
+	tmpl := load(t, "template.yaml")
+	want := aws.ExposureEvents()
+	for rule, source := range map[string]string{"ReactRule": aws.SourceEC2, "ReactLoadBalancerRule": aws.SourceELB} {
+		r := get(tmpl, "Resources", rule)
+		if r == nil || get(r, "Type").Value != "AWS::Events::Rule" {
+			t.Fatalf("no AWS::Events::Rule %s", rule)
+		}
+		pat := get(r, "Properties", "EventPattern")
+		if v := scalars(get(pat, "detail-type")); !slices.Equal(v, []string{aws.CloudTrailDetailType}) {
+			t.Errorf("%s detail-type %v", rule, v)
+		}
+		if v := scalars(get(pat, "source")); !slices.Equal(v, []string{"aws." + strings.TrimSuffix(source, ".amazonaws.com")}) {
+			t.Errorf("%s source %v", rule, v)
+		}
+		if v := scalars(get(pat, "detail", "eventSource")); !slices.Equal(v, []string{source}) {
+			t.Errorf("%s eventSource %v", rule, v)
+		}
+		got := scalars(get(pat, "detail", "eventName"))
+		if !slices.Equal(got, want[source]) {
+			t.Errorf("%s event names differ from providers/aws ExposureEvents:\n got %v\nwant %v", rule, got, want[source])
+		}
+		ec := items(get(pat, "detail", "errorCode"))
+		if len(ec) != 1 || get(ec[0], "exists") == nil || get(ec[0], "exists").Value != "false" {
+			t.Errorf("%s also matches failed calls", rule)
+		}
+		tg := items(get(r, "Properties", "Targets"))
+		if len(tg) != 1 || get(tg[0], "Arn").Value != "ReactQueue.Arn" || get(tg[0], "DeadLetterConfig", "Arn").Value != "ReactDeadLetterQueue.Arn" {
+			t.Errorf("%s does not target the react queue with the dead-letter queue", rule)
+		}
+	}
+	q := get(tmpl, "Resources", "ReactQueue", "Properties")
+	if get(q, "RedrivePolicy", "deadLetterTargetArn").Value != "ReactDeadLetterQueue.Arn" || get(q, "SqsManagedSseEnabled").Value != "true" {
+		t.Error("the react queue has no dead-letter queue or no encryption")
+	}
+	ev := get(tmpl, "Resources", "ReactFunction", "Properties", "Events", "Changes", "Properties")
+	if get(tmpl, "Resources", "ReactFunction", "Properties", "Events", "Changes", "Type").Value != "SQS" || get(ev, "Queue").Value != "ReactQueue.Arn" {
+		t.Fatal("the react function does not read the react queue")
+	}
+	if v := scalars(get(ev, "FunctionResponseTypes")); !slices.Equal(v, []string{"ReportBatchItemFailures"}) {
+		t.Error("the react function cannot return failed messages to the queue (ReportBatchItemFailures)")
+	}
+	if w := get(ev, "MaximumBatchingWindowInSeconds"); w == nil || w.Tag != "!Ref" || w.Value != "ReactBatchWindowSeconds" {
+		t.Error("the batching window is not the ReactBatchWindowSeconds parameter")
+	}
+	p := get(tmpl, "Parameters", "ReactBatchWindowSeconds")
+	if get(p, "MinValue").Value != "30" || get(p, "MaxValue").Value != "60" {
+		t.Error("ReactBatchWindowSeconds is not bounded to 30-60 s")
+	}
+	// The queue accepts messages from the two rules only.
+	for _, st := range items(get(tmpl, "Resources", "ReactQueuePolicy", "Properties", "PolicyDocument", "Statement")) {
+		if get(st, "Effect").Value != "Allow" {
+			continue
+		}
+		if get(st, "Principal", "Service").Value != "events.amazonaws.com" || len(items(get(st, "Condition", "ArnEquals", "aws:SourceArn"))) != 2 {
+			t.Error("the react queue accepts messages from more than the two rules")
 		}
 	}
 }

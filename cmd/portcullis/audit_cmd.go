@@ -79,6 +79,7 @@ type auditFlags struct {
 	color      string
 	width      int
 	verbose    bool
+	event      string
 
 	securityHub bool
 	// offline: registered without the audit-only flags (snapshot).
@@ -113,6 +114,7 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	if offline {
 		return
 	}
+	fs.StringVar(&f.event, "event", "", "re-audit the account-region of this EventBridge/CloudTrail event document, naming its actor in the alerts (docs/react.md)")
 	fs.StringVar(&f.snapshot, "snapshot", "", "audit a snapshot directory (from 'portcullis snapshot' or CLI exports) instead of calling cloud APIs")
 	fs.BoolVar(&f.probe, "probe", false, "confirm effective exposures with probes (default on for live audits against real clouds)")
 	fs.BoolVar(&f.noProbe, "no-probe", false, "do not probe")
@@ -347,6 +349,10 @@ Flags:
 	if err != nil {
 		return fail(e, err)
 	}
+	ev, err := f.applyEvent(&o, e)
+	if err != nil {
+		return fail(e, err)
+	}
 	failOn, err := rules.ParseSeverity(f.failOn)
 	if err != nil {
 		return fail(e, fmt.Errorf("--fail-on: %w", err))
@@ -396,6 +402,7 @@ Flags:
 	if err != nil {
 		return fail(e, err)
 	}
+	ev.wrap(mon)
 	var bar, probeBar *progressBar
 	if e.stderrTTY && e.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
 		bar, probeBar = newProgressBar(e.stderr, "collecting"), newProgressBar(e.stderr, "probing")
@@ -414,6 +421,9 @@ Flags:
 		return code
 	}
 	doc := reports.NewDocument(res.Report)
+	if err := ev.check(doc); err != nil {
+		return fail(e, err)
+	}
 	if mon != nil {
 		mon.track(ctx, e, doc)
 	}

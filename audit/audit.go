@@ -209,14 +209,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.New("audit: observations given and probing on: a run has one source of probe results")
 	}
 
+	start := time.Now()
 	fsys, collectErrs, err := o.source(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if o.Snapshot == nil {
+		LogStage(o.logger(), "collect", start)
+		start = time.Now()
 	}
 	inv, present, err := Normalize(fsys, o.Providers)
 	if err != nil {
 		return nil, err
 	}
+	LogStage(o.logger(), "read+normalize", start, "targets", len(inv.Targets), "layers", len(inv.Layers))
 	inv.Errors = append(collectErrs, inv.Errors...)
 	// A provider directory that yields nothing readable audited nothing:
 	// it neither passes compliance nor makes a report "clean".
@@ -236,20 +242,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// The lab switch that lets probes reach loopback also lets loopback
 	// endpoints (an emulator's addresses) stand in for public ones.
+	start = time.Now()
 	res := exposure.AnalyzeWith(inv, exposure.Options{LoopbackEndpoints: o.Probe.Enabled && o.Probe.Config.AllowLoopback})
+	LogStage(o.logger(), "analyze", start, "effective", len(res.Effective), "latent", len(res.Latent))
 	inv.Errors = append(inv.Errors, res.Errors...)
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
 
 	obs := o.Observations
 	if o.Probe.Enabled {
+		start = time.Now()
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
 		}
+		LogStage(o.logger(), "probe", start, "observations", len(obs))
 	}
 	input.Observations = obs
+	start = time.Now()
 	result := engine.EvaluateInput(input)
+	LogStage(o.logger(), "evaluate", start, "findings", len(result.Findings))
 
 	rep := &reports.Report{
 		Tool:              reports.Tool{Name: "portcullis", Version: o.Version},

@@ -365,13 +365,17 @@ Flags:
 		}
 		return code
 	}
+	start := time.Now()
 	doc := reports.NewDocument(res.Report)
+	audit.LogStage(o.Logger, "document", start, "exposures", len(doc.Exposures), "findings", len(doc.Findings))
+	start = time.Now()
 	if mon != nil {
 		mon.track(ctx, e, doc)
 	}
 	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
+	audit.LogStage(o.Logger, "write", start, "format", f.format)
 	return exitCode(doc)
 }
 

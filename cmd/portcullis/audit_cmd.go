@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/internal/atomicfile"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/providers/azure"
@@ -368,10 +369,10 @@ Flags:
 	start := time.Now()
 	doc := reports.NewDocument(res.Report)
 	audit.LogStage(o.Logger, "document", start, "exposures", len(doc.Exposures), "findings", len(doc.Findings))
-	start = time.Now()
 	if mon != nil {
 		mon.track(ctx, e, doc)
 	}
+	start = time.Now()
 	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
@@ -436,30 +437,61 @@ func writeDocument(e *env, d *reports.Document, format, output, color string) er
 }
 
 // writeDocumentWidth renders a report document; width, when positive, is
-// the table's line width (--width).
+// the table's line width (--width). The writers stream: the report goes
+// to its destination as it is rendered, never whole in memory (hundreds of
+// megabytes of JSON for the largest estates). A file is still replaced
+// atomically: the rendering goes to a temporary file that is renamed over
+// the destination once complete.
 func writeDocumentWidth(e *env, d *reports.Document, format, output, color string, width int) error {
-	var buf bytes.Buffer
-	var err error
-	if strings.EqualFold(format, "table") {
-		opts := reports.TableOptions{Width: tableWidth(e, output, width)}
-		switch color {
-		case "always":
-			opts.Color = true
-		case "auto":
-			opts.Color = output == "" && e.stdoutTTY && e.getenv("NO_COLOR") == ""
+	render := func(w io.Writer) error {
+		var err error
+		if strings.EqualFold(format, "table") {
+			opts := reports.TableOptions{Width: tableWidth(e, output, width)}
+			switch color {
+			case "always":
+				opts.Color = true
+			case "auto":
+				opts.Color = output == "" && e.stdoutTTY && e.getenv("NO_COLOR") == ""
+			}
+			err = reports.RenderTable(w, d, opts)
+		} else {
+			err = reports.Render(w, format, d)
 		}
-		err = reports.RenderTable(&buf, d, opts)
-	} else {
-		err = reports.Render(&buf, format, d)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s report: %w", format, err)
+		if err != nil {
+			return fmt.Errorf("write %s report: %w", format, err)
+		}
+		return nil
 	}
 	if output == "" || output == "-" {
-		_, err := io.Copy(e.stdout, &buf)
-		return err
+		bw := bufio.NewWriterSize(e.stdout, 64<<10)
+		if err := render(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
-	return writeFileAtomic(output, buf.Bytes())
+	if dir := filepath.Dir(output); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Write(output, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := render(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+}
+
+// writeFileAtomic replaces a file with data (see internal/atomicfile),
+// creating its directory.
+func writeFileAtomic(name string, data []byte) error {
+	if dir := filepath.Dir(name); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return atomicfile.WriteFile(name, data, 0o644)
 }
 
 // tableWidth is the table's line width: --width when given; for standard
@@ -481,30 +513,6 @@ func tableWidth(e *env, output string, flagWidth int) int {
 		return n
 	}
 	return 0
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	if dir := filepath.Dir(name); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close() // the write error is the one to report
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 // exitCode says how the audit went (see the package comment), from the

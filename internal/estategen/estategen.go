@@ -398,7 +398,7 @@ func (g *gen) rule(gr int) ipPermission {
 	v := vpcOfGroup(gr)
 	switch k := r.IntN(100); {
 	case k < 40: // a private range of the estate
-		p.IpRanges = append(p.IpRanges, ipRange{CidrIp: fmt.Sprintf("10.%d.%d.0/24", r.IntN(250), r.IntN(256)), })
+		p.IpRanges = append(p.IpRanges, ipRange{CidrIp: fmt.Sprintf("10.%d.%d.0/24", r.IntN(250), r.IntN(256))})
 	case k < 60: // another group of the VPC
 		peer := groupOfVPC(v, r.IntN(InterfacesPerVPC/InterfacesPerGroup))
 		if peer >= g.groups {

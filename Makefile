@@ -67,9 +67,16 @@ lint: deps $(GOLANGCI_LINT)
 vuln:
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) $(GOVULNCHECK_FLAGS) ./...
 
-# Benchmarks: the analysis at 1k/10k/100k interfaces (one core), the
-# provider normalizers, and the prober against nmap on loopback.
+# Benchmarks: the whole audit (read → normalize → analyze → evaluate →
+# write, per format) on synthetic AWS snapshots of 1k/10k/100k interfaces
+# beside a rule-by-rule scan of the same files (it ends with the table of
+# docs/benchmarks.md), the analysis alone at 1k/10k/100k interfaces (one
+# core), the provider normalizers, and the prober against nmap on loopback.
 bench: deps
+	$(GO) test -c -o bin/portcullis.test ./cmd/portcullis
+	bin/portcullis.test -test.run '^$$' -test.bench 'AuditEndToEnd' -test.benchtime 1x -test.timeout 120m
+	/usr/bin/time -f 'peak RSS of the 100k-interface audit --format json (estate generation included): %M KiB' \
+		bin/portcullis.test -test.run '^$$' -test.bench 'AuditEndToEnd/interfaces=100k/format=json$$' -test.benchtime 1x -test.timeout 60m
 	$(GO) test -c -o bin/exposure.test ./exposure
 	GOMAXPROCS=1 bin/exposure.test -test.run '^$$' -test.bench 'Analyze|RuleScanBaseline' -test.benchmem -test.benchtime 3x -test.timeout 60m
 	GOMAXPROCS=1 /usr/bin/time -f 'peak RSS of the 100k-interface analysis (estate included): %M KiB' \

@@ -254,6 +254,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	obs := o.Observations
 	start = time.Now()
 	if o.Probe.Enabled {
+		start = time.Now()
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
@@ -292,7 +293,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // logStage logs a finished stage at Info (audit -v): its name, how long it
 // took and what it counted.
 func (o *Options) logStage(name string, start time.Time, counts ...any) {
-	o.logger().Info(name, append([]any{"stage", name, "duration", time.Since(start).Round(time.Microsecond)}, counts...)...)
+	LogStage(o.logger(), name, start, counts...)
 }
 
 func countOpen(obs []exposure.Observation) int {

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go4.org/netipx"
-
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -135,16 +133,15 @@ func sourcesLabel(sources []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pub := exposure.Intersect(s, exposure.PublicInternet())
-	s4, s6 := splitFamilies(pub)
+	p4, p6 := exposure.PublicPrefixes(s)
 	// "Anyone" as exposure.SourceBreadth judges it per family (the whole
 	// public internet but at most a /16 of IPv4 or a /32 of IPv6).
-	any4 := exposure.SourceBreadth(s4) == exposure.BreadthAnyone
-	any6 := exposure.SourceBreadth(s6) == exposure.BreadthAnyone
-	n4, n6 := len(s4.Prefixes()), len(s6.Prefixes())
-	rangesOf := func(set *netipx.IPSet, n int, family string) string {
+	b4, b6 := exposure.FamilyBreadth(s)
+	any4, any6 := b4 == exposure.BreadthAnyone, b6 == exposure.BreadthAnyone
+	n4, n6 := len(p4), len(p6)
+	rangesOf := func(prefixes []netip.Prefix, n int, family string) string {
 		if n == 1 {
-			return set.Prefixes()[0].String()
+			return prefixes[0].String()
 		}
 		return strconv.Itoa(n) + " " + family + " ranges"
 	}
@@ -156,35 +153,18 @@ func sourcesLabel(sources []string) (string, error) {
 	case any6 && n4 == 0:
 		return "anyone (IPv6)", nil
 	case any4:
-		return "anyone (IPv4) + " + rangesOf(s6, n6, "IPv6"), nil
+		return "anyone (IPv4) + " + rangesOf(p6, n6, "IPv6"), nil
 	case any6:
-		return "anyone (IPv6) + " + rangesOf(s4, n4, "IPv4"), nil
+		return "anyone (IPv6) + " + rangesOf(p4, n4, "IPv4"), nil
 	}
 	switch n := n4 + n6; n {
 	case 0:
 		return "none", nil
 	case 1:
-		return pub.Prefixes()[0].String(), nil
+		return slices.Concat(p4, p6)[0].String(), nil
 	default:
 		return strconv.Itoa(n) + " ranges", nil
 	}
-}
-
-// splitFamilies splits a set into its IPv4 and IPv6 parts.
-func splitFamilies(s *netipx.IPSet) (v4, v6 *netipx.IPSet) {
-	var b4, b6 netipx.IPSetBuilder
-	if s != nil {
-		for _, p := range s.Prefixes() {
-			if p.Addr().Is4() {
-				b4.AddPrefix(p)
-			} else {
-				b6.AddPrefix(p)
-			}
-		}
-	}
-	v4, _ = b4.IPSet()
-	v6, _ = b6.IPSet()
-	return v4, v6
 }
 
 // frameworkControls is the compliance state of one framework.

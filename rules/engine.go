@@ -148,7 +148,7 @@ func (e *Engine) EvaluateInput(in Input) *Result {
 	res := &Result{}
 	idx := indexObservations(in.Observations, in.Exposures)
 	views := make([]*view, 0, len(in.Exposures))
-	sc := sourceCache{}
+	sc := newSourceCache()
 	runs := unionRuns(in.Exposures)
 	runViews := map[*exposure.Exposure]*view{}
 	var findings []Finding

@@ -95,8 +95,17 @@ func (idx obsIndex) observationsAt(e *exposure.Exposure) []*exposure.Observation
 
 // sourceCache memoizes source-set facts within one evaluation: analyses
 // produce many exposures with equal source sets, and classifying a set
-// against the public internet is the costliest step of evaluation.
-type sourceCache map[string]*sourceFacts
+// against the public internet is the costliest step of evaluation. The
+// analysis hands out one *IPSet per distinct set, so the pointer finds
+// most sets without rendering the content key.
+type sourceCache struct {
+	byKey map[string]*sourceFacts
+	byPtr map[*netipx.IPSet]*sourceFacts
+}
+
+func newSourceCache() sourceCache {
+	return sourceCache{byKey: map[string]*sourceFacts{}, byPtr: map[*netipx.IPSet]*sourceFacts{}}
+}
 
 type sourceFacts struct {
 	b4, b6   exposure.Breadth
@@ -104,13 +113,17 @@ type sourceFacts struct {
 }
 
 func (sc sourceCache) facts(s *netipx.IPSet) *sourceFacts {
-	key := setKey(s)
-	if f, ok := sc[key]; ok {
+	if f, ok := sc.byPtr[s]; ok {
 		return f
 	}
-	f := &sourceFacts{}
-	f.b4, f.b6 = familyBreadth(s)
-	sc[key] = f
+	key := setKey(s)
+	f, ok := sc.byKey[key]
+	if !ok {
+		f = &sourceFacts{}
+		f.b4, f.b6 = familyBreadth(s)
+		sc.byKey[key] = f
+	}
+	sc.byPtr[s] = f
 	return f
 }
 
@@ -182,17 +195,7 @@ func familyBreadth(s *netipx.IPSet) (b4, b6 exposure.Breadth) {
 	if s == nil {
 		return exposure.BreadthNone, exposure.BreadthNone
 	}
-	var v4, v6 netipx.IPSetBuilder
-	for _, p := range s.Prefixes() {
-		if p.Addr().Is4() {
-			v4.AddPrefix(p)
-		} else {
-			v6.AddPrefix(p)
-		}
-	}
-	s4, _ := v4.IPSet()
-	s6, _ := v6.IPSet()
-	return exposure.SourceBreadth(s4), exposure.SourceBreadth(s6)
+	return exposure.FamilyBreadth(s)
 }
 
 // familyBreadth returns the breadth a rule of the given family judges.

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/internal/atomicfile"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/providers/azure"
@@ -420,7 +421,9 @@ Flags:
 		}
 		return code
 	}
+	start := time.Now()
 	doc := reports.NewDocument(res.Report)
+	audit.LogStage(o.Logger, "document", start, "exposures", len(doc.Exposures), "findings", len(doc.Findings))
 	if err := ev.check(doc); err != nil {
 		return fail(e, err)
 	}
@@ -430,7 +433,7 @@ Flags:
 	if f.securityHub {
 		importSecurityHub(ctx, e, &f, doc, o.Logger)
 	}
-	start := time.Now()
+	start = time.Now()
 	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
@@ -438,8 +441,7 @@ Flags:
 	if output == "" {
 		output = "stdout"
 	}
-	o.Logger.Info("write", "stage", "write", "duration", time.Since(start).Round(time.Microsecond), "format", f.format,
-		"output", output, "findings", len(doc.Findings), "exposures", len(doc.Exposures))
+	audit.LogStage(o.Logger, "write", start, "format", f.format, "output", output, "findings", len(doc.Findings), "exposures", len(doc.Exposures))
 	return exitCode(doc)
 }
 
@@ -500,13 +502,15 @@ func writeDocument(e *env, d *reports.Document, format, output, color string) er
 }
 
 // writeDocumentWidth renders a report document; width, when positive, is
-// the table's line width (--width).
+// the table's line width (--width). The writers stream: the report goes
+// to its destination as it is rendered, never whole in memory (hundreds of
+// megabytes of JSON for the largest estates). A file is still replaced
+// atomically: the rendering goes to a temporary file that is renamed over
+// the destination once complete.
 func writeDocumentWidth(e *env, d *reports.Document, format, output, color string, width int) error {
 	if err := checkColor(color); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	var err error
 	if strings.EqualFold(strings.TrimSpace(format), "asff") {
 		// The file holds AWS findings only; say what it leaves out.
 		if _, skipped, err := reports.ASFF(d, reports.ASFFOptions{}); err == nil {
@@ -515,26 +519,55 @@ func writeDocumentWidth(e *env, d *reports.Document, format, output, color strin
 			}
 		}
 	}
-	if strings.EqualFold(format, "table") {
-		opts := reports.TableOptions{Width: tableWidth(e, output, width)}
-		switch color {
-		case "always":
-			opts.Color = true
-		case "auto":
-			opts.Color = output == "" && e.stdoutTTY && e.getenv("NO_COLOR") == ""
+	render := func(w io.Writer) error {
+		var err error
+		if strings.EqualFold(format, "table") {
+			opts := reports.TableOptions{Width: tableWidth(e, output, width)}
+			switch color {
+			case "always":
+				opts.Color = true
+			case "auto":
+				opts.Color = output == "" && e.stdoutTTY && e.getenv("NO_COLOR") == ""
+			}
+			err = reports.RenderTable(w, d, opts)
+		} else {
+			err = reports.Render(w, format, d)
 		}
-		err = reports.RenderTable(&buf, d, opts)
-	} else {
-		err = reports.Render(&buf, format, d)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s report: %w", format, err)
+		if err != nil {
+			return fmt.Errorf("write %s report: %w", format, err)
+		}
+		return nil
 	}
 	if output == "" || output == "-" {
-		_, err := io.Copy(e.stdout, &buf)
-		return err
+		bw := bufio.NewWriterSize(e.stdout, 64<<10)
+		if err := render(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
-	return writeFileAtomic(output, buf.Bytes())
+	if dir := filepath.Dir(output); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return atomicfile.Write(output, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := render(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+}
+
+// writeFileAtomic replaces a file with data (see internal/atomicfile),
+// creating its directory.
+func writeFileAtomic(name string, data []byte) error {
+	if dir := filepath.Dir(name); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return atomicfile.WriteFile(name, data, 0o644)
 }
 
 // tableWidth is the table's line width: --width when given; for standard
@@ -611,30 +644,6 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 	if err != nil {
 		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: awssdk.ToString(id.Account)}, Stage: "securityhub", Message: err.Error()})
 	}
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	if dir := filepath.Dir(name); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close() // the write error is the one to report
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 // exitCode says how the audit went (see the package comment), from the

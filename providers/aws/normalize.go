@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -143,14 +145,30 @@ func (r *region) errorf(resource, format string, args ...any) {
 // readJSON decodes the region file name into v. It reports whether the file
 // was present and well-formed; a malformed file is recorded as an error
 // naming it.
+//
+// The file is decoded as a stream (decodeStream); only when that fails is
+// it read whole and decoded again, which gives the same outcome and the
+// error message with its line.
 func (r *region) readJSON(name string, v any) bool {
 	p := path.Join(r.dir, name)
-	b, err := fs.ReadFile(r.fsys, p)
+	f, err := r.fsys.Open(p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			r.errorf(p, "read: %v", err)
 			r.problem[name] = p + ": read: " + err.Error()
 		}
+		return false
+	}
+	err = decodeStream(bufio.NewReaderSize(f, 64<<10), v)
+	f.Close()
+	if err == nil {
+		r.have[name] = true
+		return true
+	}
+	reflect.ValueOf(v).Elem().SetZero()
+	b, err := fs.ReadFile(r.fsys, p)
+	if err != nil {
+		r.errorf(p, "read: %v", err)
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {

@@ -24,7 +24,7 @@ const (
 	EnvMemberRoleName   = "MEMBER_ROLE_NAME"  // the read-only role in every member account (infra/member-role.yaml)
 	EnvExternalID       = "EXTERNAL_ID"       // sts:ExternalId the member role's trust policy requires
 	EnvGCPCredentials   = "GCP_CREDENTIALS"   // credential reference (ssm:… or secretsmanager:…)
-	EnvAzureCredentials = "AZURE_CREDENTIALS" // credential reference (ssm:… or secretsmanager:…)
+	EnvAzureCredentials = "AZURE_CREDENTIALS" //nolint:gosec // G101: an environment variable name; its value is a credential reference (ssm:… or secretsmanager:…), not a secret
 )
 
 // CollectInput is one item of the distributed Map.

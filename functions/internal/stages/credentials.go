@@ -81,7 +81,7 @@ type azureCredentials struct {
 
 // azureTokenAudience is the audience Entra ID expects of federated
 // credentials: https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust
-const azureTokenAudience = "api://AzureADTokenExchange"
+const azureTokenAudience = "api://AzureADTokenExchange" //nolint:gosec // G101: Entra ID's public token-exchange audience, not a secret
 
 func parseAzureCredentials(doc []byte) (azureCredentials, error) {
 	var c azureCredentials

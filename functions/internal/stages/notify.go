@@ -28,10 +28,10 @@ const (
 	// EnvSlackWebhookSecret names the Secrets Manager secret (ARN or name)
 	// holding the Slack incoming webhook URL; ssm:… and secretsmanager:…
 	// references are accepted as well. Unset: no Slack.
-	EnvSlackWebhookSecret = "SLACK_WEBHOOK_SECRET"
+	EnvSlackWebhookSecret = "SLACK_WEBHOOK_SECRET" //nolint:gosec // G101: the name of an environment variable, not a secret
 	// EnvSMTPURLSecret names the secret holding smtp://user:pass@host:port
 	// (alerts.NewSMTP). When set, email goes through SMTP instead of SES.
-	EnvSMTPURLSecret = "SMTP_URL_SECRET"
+	EnvSMTPURLSecret = "SMTP_URL_SECRET" //nolint:gosec // G101: the name of an environment variable, not a secret
 	// EnvEmailFrom is the sender (for SES a verified identity) and
 	// EnvEmailTo the recipients; both or neither.
 	EnvEmailFrom = "EMAIL_FROM"

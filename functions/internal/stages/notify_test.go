@@ -92,7 +92,7 @@ func (s *slackSink) count() int {
 // model dump, /moto-api/data.json).
 func sesSent(t *testing.T, source string) []string {
 	t.Helper()
-	resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL") + "/moto-api/data.json")
+	resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL") + "/moto-api/data.json") //nolint:gosec // G704: the loopback moto_server mototest.Main started
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestNotify(t *testing.T) {
 				if err != nil || scan.Count != 1 {
 					t.Fatalf("dynamodb state: %v items, %v", scan.Count, err)
 				}
-				if keys := objectsUnder(t, ctx, b, "state/"); len(keys) != 0 {
+				if keys := objectsUnder(ctx, t, b, "state/"); len(keys) != 0 {
 					t.Errorf("dynamodb state, yet objects under state/: %v", keys)
 				}
 			}
@@ -379,7 +379,7 @@ func TestNotify(t *testing.T) {
 	}
 }
 
-func objectsUnder(t *testing.T, ctx context.Context, b *Base, prefix string) []string {
+func objectsUnder(ctx context.Context, t *testing.T, b *Base, prefix string) []string {
 	t.Helper()
 	out, err := s3.NewFromConfig(b.AWS, func(o *s3.Options) { o.UsePathStyle = true }).ListObjectsV2(ctx,
 		&s3.ListObjectsV2Input{Bucket: aws.String(b.Store.Bucket()), Prefix: aws.String(prefix)})

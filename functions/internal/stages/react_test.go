@@ -88,10 +88,10 @@ func TestReact(t *testing.T) {
 	for i := range 100 {
 		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		id := fmt.Sprintf("%03d", i)
-		switch {
-		case i%25 == 24:
+		switch i % 25 {
+		case 24:
 			bodies = append(bodies, cloudTrailEvent(id, mototest.Account, a.region, "ec2.amazonaws.com", "CreateTags", "", at))
-		case i%25 == 23:
+		case 23:
 			bodies = append(bodies, cloudTrailEvent(id, mototest.Account, a.region, "ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", "Client.UnauthorizedOperation", at))
 		default:
 			bodies = append(bodies, cloudTrailEvent(id, mototest.Account, a.region, "ec2.amazonaws.com", names[i%len(names)], "", at))

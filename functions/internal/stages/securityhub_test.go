@@ -19,7 +19,7 @@ func TestReportImportsIntoSecurityHub(t *testing.T) {
 	ctx := lambdaCtx(t)
 	const run = "run-securityhub"
 	b := newBase(t, "report-securityhub", nil)
-	putDemoSnapshot(t, ctx, b, run)
+	putDemoSnapshot(ctx, t, b, run)
 	r, err := NewReport(b, envOf(map[string]string{EnvSecurityHub: "true"}))
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func TestReportImportsIntoSecurityHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := readReport(t, ctx, b, out.JSONKey)
+	js, _ := readReport(ctx, t, b, out.JSONKey)
 	doc, err := reports.Read(bytes.NewReader(js))
 	if err != nil {
 		t.Fatal(err)

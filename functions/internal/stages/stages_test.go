@@ -576,7 +576,7 @@ const (
 // putDemoSnapshot writes the demo sandbox account into a run's snapshot
 // prefix, as the collect tasks would have: a snapshot whose public
 // addresses are documentation ones, unlike the 54.214.x.x moto hands out.
-func putDemoSnapshot(t *testing.T, ctx context.Context, b *Base, run string) {
+func putDemoSnapshot(ctx context.Context, t *testing.T, b *Base, run string) {
 	t.Helper()
 	demo := portcullis.DemoEstate()
 	err := fs.WalkDir(demo, "aws/"+demoAccount, func(name string, d fs.DirEntry, err error) error {
@@ -595,7 +595,7 @@ func putDemoSnapshot(t *testing.T, ctx context.Context, b *Base, run string) {
 }
 
 // runObjects lists the keys under runs/<run>/.
-func runObjects(t *testing.T, ctx context.Context, b *Base, run string) map[string]bool {
+func runObjects(ctx context.Context, t *testing.T, b *Base, run string) map[string]bool {
 	t.Helper()
 	s3c := s3.NewFromConfig(b.AWS, func(o *s3.Options) { o.UsePathStyle = true })
 	out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b.Store.Bucket()), Prefix: aws.String("runs/" + run + "/")})
@@ -616,14 +616,14 @@ func TestProbeWritesOnlyObservations(t *testing.T) {
 	ctx := lambdaCtx(t)
 	const run = "run-probe"
 	b := newBase(t, "probe-observations", nil)
-	putDemoSnapshot(t, ctx, b, run)
+	putDemoSnapshot(ctx, t, b, run)
 	// A report already in the prefix must come out untouched: the probe
 	// stage writes nothing but observations.
 	sentinel := []byte(`{"sentinel":"written before the probe stage"}`)
 	if err := b.Store.Put(ctx, runstore.Key(run, runstore.ReportJSON), "application/json", sentinel); err != nil {
 		t.Fatal(err)
 	}
-	before := runObjects(t, ctx, b, run)
+	before := runObjects(ctx, t, b, run)
 
 	p, err := NewProbe(b, envOf(map[string]string{EnvProbeEnabled: "true"}))
 	if err != nil {
@@ -697,7 +697,7 @@ func TestProbeWritesOnlyObservations(t *testing.T) {
 		t.Error("the lab accepted no connection: nothing was probed")
 	}
 
-	after := runObjects(t, ctx, b, run)
+	after := runObjects(ctx, t, b, run)
 	for k := range after {
 		if !before[k] && k != out.ObservationsKey {
 			t.Errorf("the probe stage wrote %s", k)
@@ -735,7 +735,7 @@ type reportDoc struct {
 	Errors []exposure.Error `json:"errors"`
 }
 
-func readReport(t *testing.T, ctx context.Context, b *Base, key string) ([]byte, reportDoc) {
+func readReport(ctx context.Context, t *testing.T, b *Base, key string) ([]byte, reportDoc) {
 	t.Helper()
 	js, err := b.Store.Get(ctx, key)
 	if err != nil {
@@ -762,7 +762,7 @@ func TestReportUsesObservations(t *testing.T) {
 	ctx := lambdaCtx(t)
 	const run = "run-report-observations"
 	b := newBase(t, "report-observations", nil)
-	putDemoSnapshot(t, ctx, b, run)
+	putDemoSnapshot(ctx, t, b, run)
 	obs := []exposure.Observation{{Endpoint: demoAddr, Protocol: exposure.ProtocolTCP, Port: 22, State: exposure.ProbeOpen,
 		Service: "ssh", Product: "OpenSSH_9.6"}}
 	key := runstore.Key(run, runstore.ObservationsFile)
@@ -780,7 +780,7 @@ func TestReportUsesObservations(t *testing.T) {
 	if !out.Probed || out.Observed != 1 || out.JSONKey != "runs/"+run+"/report.json" || out.RunID != run {
 		t.Errorf("output %+v, want probed with 1 observation", out)
 	}
-	_, doc := readReport(t, ctx, b, out.JSONKey)
+	_, doc := readReport(ctx, t, b, out.JSONKey)
 	ssh := map[string]bool{} // effective exposures of demoAddr covering TCP 22
 	for _, x := range doc.Exposures {
 		if x.Address == demoAddr && x.Level == exposure.Effective && x.FromPort <= 22 && 22 <= x.ToPort {
@@ -845,7 +845,7 @@ func TestReportProbeProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := fmt.Sprintf("run-problem-%d", i)
-			putDemoSnapshot(t, ctx, b, run)
+			putDemoSnapshot(ctx, t, b, run)
 			if tc.observations != "" {
 				if err := b.Store.Put(ctx, runstore.Key(run, runstore.ObservationsFile), "application/json", []byte(tc.observations)); err != nil {
 					t.Fatal(err)
@@ -858,7 +858,7 @@ func TestReportProbeProblems(t *testing.T) {
 			if out.Probed != tc.wantProbed {
 				t.Errorf("probed = %v, want %v", out.Probed, tc.wantProbed)
 			}
-			js, doc := readReport(t, ctx, b, out.JSONKey)
+			js, doc := readReport(ctx, t, b, out.JSONKey)
 			var probeErrs []exposure.Error
 			for _, e := range doc.Errors {
 				if e.Stage == "probe" {

@@ -244,15 +244,15 @@ func printable(b []byte, limit int) string {
 // have each output escape the escapes again ("\\r\\n" in JSON). Anything
 // else (control characters, bytes beyond ASCII) is printable's escaped
 // form, so a binary greeting cannot reach a terminal or a report raw.
-func bannerText(b []byte, max int) string {
+func bannerText(b []byte, limit int) string {
 	text := strings.TrimRight(strings.ReplaceAll(string(b), "\r\n", "\n"), "\r\n")
 	for _, c := range []byte(text) {
 		if (c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f {
-			return printable(b, max)
+			return printable(b, limit)
 		}
 	}
-	if len(text) > max {
-		text = text[:max]
+	if len(text) > limit {
+		text = text[:limit]
 	}
 	return text
 }

@@ -174,7 +174,7 @@ func TestASFFSplitsAt100(t *testing.T) {
 	r := largeReport(250) // 250 findings in eu-west-1 plus the fixture's
 	china := r.Exposures[0]
 	china.Site = &exposure.Site{Scope: exposure.Scope{Provider: "aws", Account: "444455556666", Region: "cn-north-1"},
-		Target: china.Site.Target, Endpoint: china.Site.Endpoint}
+		Target: china.Target, Endpoint: china.Endpoint}
 	batches, _ := asffOfReport(t, r, ASFFOptions{})
 	var got []string
 	total := 0
@@ -242,7 +242,7 @@ func TestASFFGCPOnlyIsNotSilent(t *testing.T) {
 	r := fixtureReport()
 	var findings []rules.Finding
 	for _, f := range r.Findings {
-		if f.Exposure.Site != nil && f.Exposure.Site.Scope.Provider == "gcp" {
+		if f.Exposure.Site != nil && f.Exposure.Provider == "gcp" {
 			findings = append(findings, f)
 		}
 	}
@@ -288,7 +288,7 @@ func TestASFFClipsTags(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := fixtureReport()
 			r.Findings = r.Findings[:1]
-			r.Findings[0].Exposure.Site.Target.Tags = c.tags
+			r.Findings[0].Exposure.Target.Tags = c.tags
 			batches, _ := asffOfReport(t, r, ASFFOptions{})
 			if len(batches) != 1 {
 				t.Fatalf("batches = %d", len(batches))

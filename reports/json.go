@@ -19,20 +19,50 @@ import (
 // of 100k interfaces). Fields are taken from the Document type itself, so
 // a field added there is written without a change here.
 func writeJSON(w io.Writer, d *Document) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := streamObject(bw, reflect.ValueOf(d).Elem()); err != nil {
+	jw := &jsonWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	if err := streamObject(jw, reflect.ValueOf(d).Elem()); err != nil {
 		return err
 	}
-	return bw.Flush()
+	if jw.err != nil {
+		return jw.err
+	}
+	return jw.w.Flush()
+}
+
+// jsonWriter latches the first write error: after it every write is
+// skipped and writeJSON returns that error, so the many small writes of
+// streamObject need no check each.
+type jsonWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (j *jsonWriter) byte(c byte) {
+	if j.err == nil {
+		j.err = j.w.WriteByte(c)
+	}
+}
+
+func (j *jsonWriter) str(s string) {
+	if j.err == nil {
+		_, j.err = j.w.WriteString(s)
+	}
+}
+
+func (j *jsonWriter) bytes(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
 }
 
 // streamObject writes a struct as an indented JSON object at depth 1,
-// its slice fields element by element.
-func streamObject(w *bufio.Writer, v reflect.Value) error {
+// its slice fields element by element. It stops at the first write
+// error (latched in w) or encoding error.
+func streamObject(w *jsonWriter, v reflect.Value) error {
 	t := v.Type()
-	w.WriteByte('{')
+	w.byte('{')
 	n := 0
-	for i := 0; i < t.NumField(); i++ {
+	for i := 0; i < t.NumField() && w.err == nil; i++ {
 		sf := t.Field(i)
 		name, omitEmpty, omitZero, ok := jsonField(sf)
 		if !ok {
@@ -43,47 +73,43 @@ func streamObject(w *bufio.Writer, v reflect.Value) error {
 			continue
 		}
 		if n > 0 {
-			w.WriteByte(',')
+			w.byte(',')
 		}
 		n++
 		key, err := json.Marshal(name)
 		if err != nil {
 			return fmt.Errorf("encode field name %s: %w", name, err)
 		}
-		w.WriteString("\n  ")
-		w.Write(key)
-		w.WriteString(": ")
+		w.str("\n  ")
+		w.bytes(key)
+		w.str(": ")
 		if streamable(fv) {
-			w.WriteByte('[')
-			for j := 0; j < fv.Len(); j++ {
+			w.byte('[')
+			for j := 0; j < fv.Len() && w.err == nil; j++ {
 				b, err := json.MarshalIndent(fv.Index(j).Interface(), "    ", "  ")
 				if err != nil {
 					return fmt.Errorf("encode %s[%d]: %w", name, j, err)
 				}
 				if j > 0 {
-					w.WriteByte(',')
+					w.byte(',')
 				}
-				w.WriteString("\n    ")
-				if _, err := w.Write(b); err != nil {
-					return err
-				}
+				w.str("\n    ")
+				w.bytes(b)
 			}
-			w.WriteString("\n  ]")
+			w.str("\n  ]")
 			continue
 		}
 		b, err := json.MarshalIndent(fv.Interface(), "  ", "  ")
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", name, err)
 		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
+		w.bytes(b)
 	}
 	if n > 0 {
-		w.WriteByte('\n')
+		w.byte('\n')
 	}
-	_, err := w.WriteString("}\n")
-	return err
+	w.str("}\n")
+	return nil
 }
 
 var marshalerType = reflect.TypeFor[json.Marshaler]()

@@ -34,6 +34,11 @@ func (e *Exposure) PortLabel() string {
 }
 
 func portRangeLabel(p exposure.Protocol, from, to int) string {
+	// A report read back (Read) holds whatever ints its JSON gave: one
+	// outside 0-65535 is shown as it is, not wrapped into a port.
+	if from < 0 || from > 65535 || to < 0 || to > 65535 {
+		return strconv.Itoa(from) + "-" + strconv.Itoa(to)
+	}
 	r := exposure.PortRange{From: uint16(from), To: uint16(to)}
 	switch {
 	case r.IsAll():

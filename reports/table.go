@@ -433,7 +433,7 @@ func (t *textTable) write(w io.Writer, opts TableOptions) {
 		}
 	}
 	if best != nil {
-		w.Write(best.Bytes())
+		w.Write(best.Bytes()) //nolint:gosec // w is writeTable's bufio.Writer: its error is sticky and writeTable returns it from Flush
 		return
 	}
 	t.writeBlocks(w, rows, opts)

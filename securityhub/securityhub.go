@@ -314,7 +314,11 @@ func activeFindings(ctx context.Context, c API, account string, ids []string) ([
 func archived(f types.AwsSecurityFinding, ts string) types.AwsSecurityFinding {
 	f.RecordState = types.RecordStateArchived
 	f.UpdatedAt = aws.String(ts)
-	f.Workflow, f.WorkflowState, f.Note, f.ProcessedAt = nil, "", nil, nil
+	f.Workflow, f.Note, f.ProcessedAt = nil, nil, nil
+	// WorkflowState is deprecated for Workflow.Status, but GetFindings
+	// still returns it on the findings archived here, and it is one of the
+	// fields Security Hub owns: cleared like Workflow.
+	f.WorkflowState = "" //nolint:staticcheck // SA1019: deprecated field, still set by GetFindings; cleared so the import does not carry it
 	if f.ProductFields != nil {
 		pf := make(map[string]string, len(f.ProductFields))
 		for k, v := range f.ProductFields {

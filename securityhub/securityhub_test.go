@@ -227,7 +227,12 @@ func TestImportSurvivesThrottlingAndDenial(t *testing.T) {
 	var calls, throttled atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		var in struct{ Findings []struct{ Id, Region string } }
+		var in struct {
+			Findings []struct {
+				ID     string `json:"Id"`
+				Region string
+			}
+		}
 		body, _ := io.ReadAll(r.Body)
 		if err := json.Unmarshal(body, &in); err != nil || len(in.Findings) == 0 {
 			http.Error(w, "bad request", http.StatusBadRequest)

@@ -252,7 +252,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
 
 	obs := o.Observations
-	start = time.Now()
 	if o.Probe.Enabled {
 		start = time.Now()
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)

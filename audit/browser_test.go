@@ -125,7 +125,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(720, 1000)); err != nil {
 		t.Fatal(err)
 	}
-	heights := evalJS[map[string]float64](t, bctx, `(function(){var o={};document.querySelectorAll("header,section").forEach(function(s){o[s.id||s.tagName]=Math.round(s.getBoundingClientRect().height)});return o})()`)
+	heights := evalJS[map[string]float64](bctx, t, `(function(){var o={};document.querySelectorAll("header,section").forEach(function(s){o[s.id||s.tagName]=Math.round(s.getBoundingClientRect().height)});return o})()`)
 	t.Logf("printed section heights in px: %v", heights)
 	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""}); err != nil {
 		t.Fatal(err)
@@ -137,12 +137,12 @@ func TestHTMLInChromium(t *testing.T) {
 
 	// The page's search finds a finding by its ID (and only that one).
 	f := d.Findings[len(d.Findings)/2]
-	shown := evalJS[[]string](t, bctx, fmt.Sprintf(`(function(){var q=document.getElementById("q");q.value=%q;q.dispatchEvent(new Event("input"));
+	shown := evalJS[[]string](bctx, t, fmt.Sprintf(`(function(){var q=document.getElementById("q");q.value=%q;q.dispatchEvent(new Event("input"));
 		return Array.from(document.querySelectorAll("#findings-table tbody tr")).filter(function(r){return !r.hidden}).map(function(r){return r.id})})()`, f.ID))
 	if len(shown) != 1 || shown[0] != "f-"+f.ID {
 		t.Errorf("searching %s shows %v, want only its row", f.ID, shown)
 	}
-	count := evalJS[string](t, bctx, `document.getElementById("shown").textContent`)
+	count := evalJS[string](bctx, t, `document.getElementById("shown").textContent`)
 	if !strings.HasPrefix(count, "1 of ") {
 		t.Errorf("the count says %q after the search", count)
 	}
@@ -154,13 +154,13 @@ func TestHTMLInChromium(t *testing.T) {
 			critical++
 		}
 	}
-	visible := evalJS[int](t, bctx, `(function(){var q=document.getElementById("q");q.value="";q.dispatchEvent(new Event("input"));
+	visible := evalJS[int](bctx, t, `(function(){var q=document.getElementById("q");q.value="";q.dispatchEvent(new Event("input"));
 		var s=document.getElementById("sev");s.value="critical";s.dispatchEvent(new Event("change"));
 		return document.querySelectorAll("#findings-table tbody tr:not([hidden])").length})()`)
 	if visible != critical || visible == len(d.Findings) {
 		t.Errorf("the critical filter shows %d rows, want the %d critical of %d", visible, critical, len(d.Findings))
 	}
-	visible = evalJS[int](t, bctx, `(function(){var s=document.getElementById("sev");s.value="";s.dispatchEvent(new Event("change"));
+	visible = evalJS[int](bctx, t, `(function(){var s=document.getElementById("sev");s.value="";s.dispatchEvent(new Event("change"));
 		return document.querySelectorAll("#findings-table tbody tr:not([hidden])").length})()`)
 	if visible != len(d.Findings) {
 		t.Errorf("clearing the filter shows %d rows, want %d", visible, len(d.Findings))
@@ -168,15 +168,15 @@ func TestHTMLInChromium(t *testing.T) {
 
 	// Sorting by rule orders the rows by rule ID; a second click reverses.
 	rulesJS := `Array.from(document.querySelectorAll("#findings-table tbody tr")).map(function(r){return r.cells[1].textContent.trim().toLowerCase()})`
-	before := evalJS[[]string](t, bctx, rulesJS)
+	before := evalJS[[]string](bctx, t, rulesJS)
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS("#findings-table thead th:nth-child(2)"))); err != nil {
 		t.Fatal(err)
 	}
-	asc := evalJS[[]string](t, bctx, rulesJS)
+	asc := evalJS[[]string](bctx, t, rulesJS)
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS("#findings-table thead th:nth-child(2)"))); err != nil {
 		t.Fatal(err)
 	}
-	desc := evalJS[[]string](t, bctx, rulesJS)
+	desc := evalJS[[]string](bctx, t, rulesJS)
 	if slicesEqual(before, asc) {
 		t.Errorf("sorting by rule did not change the order")
 	}
@@ -191,12 +191,12 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 
 	// A compliance control's link lands on its finding's row.
-	href := evalJS[string](t, bctx, `document.querySelector("#compliance a[href^='#f-']").getAttribute("href")`)
+	href := evalJS[string](bctx, t, `document.querySelector("#compliance a[href^='#f-']").getAttribute("href")`)
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#compliance a[href^='#f-']`))); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	landed := evalJS[landing](t, bctx, fmt.Sprintf(`(function(){var e=document.getElementById(%q);var r=e.getBoundingClientRect();
+	landed := evalJS[landing](bctx, t, fmt.Sprintf(`(function(){var e=document.getElementById(%q);var r=e.getBoundingClientRect();
 		return {hash:location.hash,top:r.top,ok:!e.hidden&&r.height>0}})()`, strings.TrimPrefix(href, "#")))
 	if landed.Hash != href || !landed.Ok || landed.Top < 0 || landed.Top > 200 {
 		t.Errorf("the compliance link %s landed at %+v, want its row at the top of the view", href, landed)
@@ -208,13 +208,13 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	open := evalJS[bool](t, bctx, fmt.Sprintf(`document.getElementById(%q).closest("details").open`, "x-"+x.ID))
+	open := evalJS[bool](bctx, t, fmt.Sprintf(`document.getElementById(%q).closest("details").open`, "x-"+x.ID))
 	if !open {
 		t.Errorf("the exposure link did not open the target's detail")
 	}
 	// The viewport, with the exposure's path at its top (the link scrolled
 	// it there).
-	evalJS[bool](t, bctx, fmt.Sprintf(`document.getElementById(%q).scrollIntoView({block:"start"}),true`, "x-"+x.ID))
+	evalJS[bool](bctx, t, fmt.Sprintf(`document.getElementById(%q).scrollIntoView({block:"start"}),true`, "x-"+x.ID))
 	shot("html-detail.png", chromedp.CaptureScreenshot())
 
 	// Print media, for a look at the printed layout.
@@ -224,7 +224,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(720, 1000)); err != nil {
 		t.Fatal(err)
 	}
-	evalJS[bool](t, bctx, `document.getElementById("exposures").scrollIntoView(),true`)
+	evalJS[bool](bctx, t, `document.getElementById("exposures").scrollIntoView(),true`)
 	shot("html-print.png", chromedp.CaptureScreenshot())
 
 	bcancel()
@@ -252,7 +252,7 @@ type landing struct {
 }
 
 // evalJS evaluates an expression in the page and decodes its value.
-func evalJS[T any](t *testing.T, ctx context.Context, js string) T {
+func evalJS[T any](ctx context.Context, t *testing.T, js string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {

@@ -306,15 +306,15 @@ func TestHTMLDemoLinks(t *testing.T) {
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
 			for _, a := range n.Attr {
-				switch {
-				case a.Key == "id":
+				switch a.Key {
+				case "id":
 					ids[a.Val] = true
-				case a.Key == "href":
+				case "href":
 					if !strings.HasPrefix(a.Val, "#") {
 						t.Errorf("<%s href=%q> links out of the page", n.Data, a.Val)
 					}
 					hrefs = append(hrefs, strings.TrimPrefix(a.Val, "#"))
-				case a.Key == "src" || a.Key == "srcset" || a.Key == "action":
+				case "src", "srcset", "action":
 					t.Errorf("<%s %s=%q> fetches", n.Data, a.Key, a.Val)
 				}
 			}

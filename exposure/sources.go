@@ -2,7 +2,6 @@ package exposure
 
 import (
 	"fmt"
-	"math/big"
 	"math/bits"
 	"net/netip"
 	"strings"
@@ -386,26 +385,4 @@ func DisplaySources(s *netipx.IPSet) []string {
 		}
 	}
 	return out
-}
-
-// nearlyAll reports whether s covers the family universe but at most
-// 2^slack of its addresses.
-func nearlyAll(s, universe *netipx.IPSet, slack int) bool {
-	part := Intersect(s, universe)
-	if len(part.Prefixes()) == 0 {
-		return false
-	}
-	var b netipx.IPSetBuilder
-	b.AddSet(universe)
-	b.RemoveSet(part)
-	rest, _ := b.IPSet()
-	budget := new(big.Int).Lsh(big.NewInt(1), uint(slack))
-	total := new(big.Int)
-	for _, p := range rest.Prefixes() {
-		total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(p.Addr().BitLen()-p.Bits())))
-		if total.Cmp(budget) > 0 {
-			return false
-		}
-	}
-	return true
 }

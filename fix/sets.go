@@ -71,7 +71,7 @@ func profile(lists ...[]box) ([]uint32, [][]*netipx.IPSet) {
 	for li, l := range lists {
 		out[li] = make([]*netipx.IPSet, max(len(cuts)-1, 0))
 		for i := 0; i+1 < len(cuts); i++ {
-			piece := exposure.PortRange{From: uint16(cuts[i]), To: uint16(cuts[i+1] - 1)}
+			piece := exposure.PortRange{From: uint16(cuts[i]), To: uint16(cuts[i+1] - 1)} //nolint:gosec // G115: every cut is a uint16 port or one past it (at most 65536), so cuts[i] and cuts[i+1]-1 fit in uint16
 			var sets []*netipx.IPSet
 			for _, b := range l {
 				if b.ports.Overlaps(piece) {

@@ -31,6 +31,7 @@ var handlers = map[string]handler{
 	"aws_vpc":                             {0, "vpc", applyVPC},
 	"aws_subnet":                          {1, "subnet", applySubnet},
 	"aws_internet_gateway":                {1, "igw", applyInternetGateway},
+	"aws_internet_gateway_attachment":     {2, "igwattach", applyInternetGatewayAttachment},
 	"aws_security_group":                  {1, "sg", applySecurityGroup},
 	"aws_network_acl":                     {1, "acl", applyNetworkACL},
 	"aws_route_table":                     {1, "rtb", applyRouteTable},
@@ -111,10 +112,6 @@ type applier struct {
 	// seen are the accounts the plan's changes were placed in so far.
 	seen map[string]bool
 }
-
-// errNotModelled marks what the overlay does not model (as opposed to a
-// change it could not place).
-var errNotModelled = errors.New("not modelled")
 
 // Apply applies the plan's changes onto base (a snapshot directory as an
 // fs.FS; nil for a new stack) and returns the snapshot before and after.
@@ -241,11 +238,6 @@ func phaseOf(rc *ResourceChange) int {
 var unsafeID = regexp.MustCompile(`[^A-Za-z0-9_.\-\[\]"]`)
 
 func safeID(addr string) string { return unsafeID.ReplaceAllString(addr, "_") }
-
-// idFields are the fields that carry a resource's own ID in the files the
-// overlay reads.
-var idFields = []string{"VpcId", "SubnetId", "RouteTableId", "InternetGatewayId", "NetworkAclId", "GroupId",
-	"NetworkInterfaceId", "AllocationId", "NatGatewayId", "EgressOnlyInternetGatewayId", "PrefixListId"}
 
 // ownID is the field holding a file's objects' own ID.
 var ownID = map[string]string{

@@ -376,7 +376,7 @@ func applyEIPAssociation(a *applier, rc *ResourceChange) (string, []string, erro
 	}
 	r := a.regionOf(alloc)
 	if r == nil {
-		return alloc, nil, fmt.Errorf("Elastic IP %s is neither in the snapshot nor planned", alloc)
+		return alloc, nil, fmt.Errorf("elastic IP %s is neither in the snapshot nor planned", alloc)
 	}
 	a.setRegion(rc, r)
 	ad := r.find(fileAddrs, "AllocationId", alloc)

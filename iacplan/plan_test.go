@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +118,7 @@ func TestPrivateSubnetRuleIsLatentOnly(t *testing.T) {
 		t.Fatalf("want exactly one change, got:\n%s", dump(t, res))
 	}
 	it := find(t, res, iacplan.KindNew, exposure.Latent, "sg-077f0aaee9cd5499a")
-	if it.Ports != "22" || !slicesEqual(it.Sources, []string{"0.0.0.0/0"}) || !it.HasFindings {
+	if it.Ports != "22" || !slices.Equal(it.Sources, []string{"0.0.0.0/0"}) || !it.HasFindings {
 		t.Errorf("latent item: ports %q sources %v findings %v", it.Ports, it.Sources, it.Findings)
 	}
 	if c := res.Count(); c.Effective != 0 || res.Failing != 0 {
@@ -158,7 +159,7 @@ func TestRouteAssociationMakesSubnetPublic(t *testing.T) {
 func TestNarrowedRule(t *testing.T) {
 	res, _ := check(t, demo(t), terraform(t, "narrow.tfplan.json"), iacplan.Options{})
 	it := find(t, res, iacplan.KindNarrowed, exposure.Effective, "eni-07b53c6972d66950d")
-	if it.Key.Endpoint != "203.0.113.30" || it.Ports != "22" || !slicesEqual(it.Sources, []string{"198.51.100.0/24"}) {
+	if it.Key.Endpoint != "203.0.113.30" || it.Ports != "22" || !slices.Equal(it.Sources, []string{"198.51.100.0/24"}) {
 		t.Errorf("narrowed: %s %s from %v", it.Key.Endpoint, it.Ports, it.Sources)
 	}
 	// The plan also drops ::/0 from the rule: SSH over IPv6 closes.
@@ -199,7 +200,7 @@ func TestDeletedRuleCloses(t *testing.T) {
 func TestUnknownValuesReadWidest(t *testing.T) {
 	res, ov := check(t, demo(t), terraform(t, "unknown.tfplan.json"), iacplan.Options{})
 	it := find(t, res, iacplan.KindNew, exposure.Effective, "eni-planned-aws_instance.app")
-	if it.Ports != "8080" || !slicesEqual(it.Sources, []string{"0.0.0.0/0"}) {
+	if it.Ports != "8080" || !slices.Equal(it.Sources, []string{"0.0.0.0/0"}) {
 		t.Errorf("new effective: %s from %v", it.Ports, it.Sources)
 	}
 	if !it.Unknown || !strings.Contains(it.Note, "cidr_blocks read as 0.0.0.0/0") || !strings.Contains(it.Note, "placeholder address 192.0.2.") {
@@ -425,18 +426,6 @@ func TestRenderEscapes(t *testing.T) {
 	if err := iacplan.Render(&js, "json", r); err != nil || strings.Contains(js.String(), "<img") {
 		t.Errorf("json: %v %s", err, js.String())
 	}
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A new internet-facing ALB with a listener forwarding to an existing

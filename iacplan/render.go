@@ -74,11 +74,11 @@ func change(it Item) string {
 }
 
 func sources(it Item) string {
-	const max = 3
-	if len(it.Sources) <= max {
+	const shown = 3
+	if len(it.Sources) <= shown {
 		return strings.Join(it.Sources, ", ")
 	}
-	return strings.Join(it.Sources[:max], ", ") + fmt.Sprintf(" (+%d)", len(it.Sources)-max)
+	return strings.Join(it.Sources[:shown], ", ") + fmt.Sprintf(" (+%d)", len(it.Sources)-shown)
 }
 
 func writeTable(out io.Writer, r *Result) error {
@@ -106,7 +106,9 @@ func writeTable(out io.Writer, r *Result) error {
 				termText(change(it)), it.Key.Level, severity(it), termText(target(it)), termText(orDash(it.Address)),
 				it.Key.Protocol, termText(it.Ports), termText(orDash(sources(it))), note)
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("writing the plan table: %w", err)
+		}
 		for _, it := range r.Items {
 			if it.Unknown && it.Note != "" {
 				fmt.Fprintf(w, "  %s %s: %s\n", it.Kind, termText(target(it)), termText(it.Note))
@@ -138,7 +140,7 @@ func writeTable(out io.Writer, r *Result) error {
 
 func errText(e exposure.Error) string {
 	parts := []string{}
-	for _, s := range []string{e.Scope.Provider, e.Scope.Account, e.Scope.Region, e.Stage, e.Resource} {
+	for _, s := range []string{e.Provider, e.Account, e.Region, e.Stage, e.Resource} {
 		if s != "" {
 			parts = append(parts, s)
 		}

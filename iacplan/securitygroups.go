@@ -74,12 +74,12 @@ func (a *applier) readRule(rc *ResourceChange, v Value, refPrefix string, names 
 		if name == "" {
 			return nil
 		}
-		if vals, unknown := v.Strs(name); unknown {
+		vals, unknown := v.Strs(name)
+		if unknown {
 			wide(name + " read as " + widest)
 			return append(vals, widest)
-		} else {
-			return vals
 		}
+		return vals
 	}
 	r.cidrs = list(names["cidrs"], "0.0.0.0/0")
 	r.cidrs6 = list(names["cidrs6"], "::/0")

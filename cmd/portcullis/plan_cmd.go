@@ -100,7 +100,7 @@ Flags:
 	default:
 		var tmpl []byte
 		if template != "" {
-			if tmpl, err = os.ReadFile(template); err != nil {
+			if tmpl, err = os.ReadFile(template); err != nil { //nolint:gosec // G304: the --template file the user names on the command line
 				return fail(e, fmt.Errorf("--template: %w", err))
 			}
 		}
@@ -178,7 +178,7 @@ Flags:
 type fsFS = iofs.FS
 
 func readWith(name string, parse func(io.Reader) (*iacplan.Plan, error)) (*iacplan.Plan, error) {
-	fh, err := os.Open(name)
+	fh, err := os.Open(name) //nolint:gosec // G304: the file the user names on the command line
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func Write(dir string, n int) (Stats, error) {
 	if n < 1 {
 		return Stats{}, fmt.Errorf("estate of %d interfaces: want at least 1", n)
 	}
-	g := &gen{n: n, rng: rand.New(rand.NewPCG(1, uint64(n)))}
+	g := &gen{n: n, rng: rand.New(rand.NewPCG(1, uint64(n)))} //nolint:gosec // G404: seeded on purpose, so the same n writes the same estate (reproducible benchmarks); nothing secret is drawn
 	g.vpcs = (n + InterfacesPerVPC - 1) / InterfacesPerVPC
 	g.groups = (n + InterfacesPerGroup - 1) / InterfacesPerGroup
 	g.stats = Stats{Interfaces: n, VPCs: g.vpcs, Groups: g.groups}
@@ -121,31 +121,35 @@ type gen struct {
 // (the AWS CLI indents by four; the decoders do not care, the file size
 // does).
 func (g *gen) writeList(path, key string, count int, item func(int) any) error {
-	f, err := os.Create(path)
+	f, err := os.Create(path) //nolint:gosec // G304: path is the directory the caller names (a flag or t.TempDir) joined with a fixed file name
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
 	cw := &countingWriter{w: w}
-	fmt.Fprintf(cw, "{\n  %q: [", key)
-	for i := 0; i < count; i++ {
+	cw.put(fmt.Appendf(nil, "{\n  %q: [", key))
+	for i := 0; i < count && cw.err == nil; i++ {
 		b, err := json.MarshalIndent(item(i), "    ", "  ")
 		if err != nil {
-			f.Close()
+			_ = f.Close() // the encoding error is the one to report
 			return fmt.Errorf("encode %s[%d]: %w", key, i, err)
 		}
 		if i > 0 {
-			cw.Write([]byte(","))
+			cw.put([]byte(","))
 		}
-		cw.Write([]byte("\n    "))
-		cw.Write(b)
+		cw.put([]byte("\n    "))
+		cw.put(b)
 	}
 	if count > 0 {
-		cw.Write([]byte("\n  "))
+		cw.put([]byte("\n  "))
 	}
-	cw.Write([]byte("]\n}\n"))
-	if err := w.Flush(); err != nil {
-		f.Close()
+	cw.put([]byte("]\n}\n"))
+	err = cw.err
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
@@ -169,15 +173,21 @@ func (g *gen) writeDoc(path string, v any) error {
 	return nil
 }
 
+// countingWriter counts the bytes written and keeps the first write
+// error, which writeList checks once at the end.
 type countingWriter struct {
-	w *bufio.Writer
-	n int64
+	w   *bufio.Writer
+	n   int64
+	err error
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
+func (c *countingWriter) put(p []byte) {
+	if c.err != nil {
+		return
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	return n, err
+	c.err = err
 }
 
 // IDs: AWS prints 17 hex digits after the prefix.
@@ -498,7 +508,7 @@ func (g *gen) networkInterface(i int) any {
 		"Groups":             groups,
 		"InterfaceType":      "interface",
 		"Ipv6Addresses":      v6,
-		"MacAddress":         fmt.Sprintf("02:%02x:%02x:%02x:%02x:01", byte(i>>24), byte(i>>16), byte(i>>8), byte(i)),
+		"MacAddress":         fmt.Sprintf("02:%02x:%02x:%02x:%02x:01", byte(i>>24), byte(i>>16), byte(i>>8), byte(i)), //nolint:gosec // G115: truncating to each byte of i is the point
 		"NetworkInterfaceId": eniID(i),
 		"OwnerId":            Account,
 		"PrivateDnsName":     fmt.Sprintf("ip-%s.%s.compute.internal", privateIP(i), Region),

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,11 +71,11 @@ func TestDecodeStreamMatchesUnmarshal(t *testing.T) {
 		var tagged struct {
 			X []int `json:"x"`
 		}
-		if err := decodeStream(strings.NewReader(`{"x": [1]}`), &tagged); err != errNotStreamable {
+		if err := decodeStream(strings.NewReader(`{"x": [1]}`), &tagged); !errors.Is(err, errNotStreamable) {
 			t.Errorf("tagged field: error %v, want errNotStreamable", err)
 		}
 		var scalar struct{ N int }
-		if err := decodeStream(strings.NewReader(`{"N": 1}`), &scalar); err != errNotStreamable {
+		if err := decodeStream(strings.NewReader(`{"N": 1}`), &scalar); !errors.Is(err, errNotStreamable) {
 			t.Errorf("scalar field: error %v, want errNotStreamable", err)
 		}
 	})

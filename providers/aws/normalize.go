@@ -160,7 +160,10 @@ func (r *region) readJSON(name string, v any) bool {
 		return false
 	}
 	err = decodeStream(bufio.NewReaderSize(f, 64<<10), v)
-	f.Close()
+	if cerr := f.Close(); cerr != nil && err == nil {
+		// Not trusted then: the whole-file read below reports its own error.
+		err = cerr
+	}
 	if err == nil {
 		r.have[name] = true
 		return true

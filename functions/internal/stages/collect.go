@@ -90,7 +90,7 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 	if err := in.Item.Validate(); err != nil {
 		return CollectOutput{}, err
 	}
-	log := c.invocationLog(ctx, "runId", in.RunID, "provider", in.Item.Provider, "account", in.Item.Account, "region", in.Item.Region)
+	log := c.InvocationLog(ctx, "runId", in.RunID, "provider", in.Item.Provider, "account", in.Item.Account, "region", in.Item.Region)
 	cctx, cancel := withMargin(ctx)
 	defer cancel()
 

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/notify"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/reports"
 )
@@ -200,20 +201,20 @@ func notifyEnv(t *testing.T, b *Base, sink *slackSink, from string) map[string]s
 		t.Fatal(err)
 	}
 	return map[string]string{
-		EnvSlackWebhookSecret: aws.ToString(out.ARN),
-		EnvEmailFrom:          "Portcullis <" + from + ">",
-		EnvEmailTo:            "oncall@example.com, sec@example.com",
-		EnvReportURLTemplate:  "https://console.example.com/s3/object/{bucket}?prefix={htmlKey}",
+		notify.EnvSlackWebhookSecret: aws.ToString(out.ARN),
+		notify.EnvEmailFrom:          "Portcullis <" + from + ">",
+		notify.EnvEmailTo:            "oncall@example.com, sec@example.com",
+		notify.EnvReportURLTemplate:  "https://console.example.com/s3/object/{bucket}?prefix={htmlKey}",
 	}
 }
 
-func newNotifyForTest(t *testing.T, b *Base, env map[string]string) *Notify {
+func newNotifyForTest(t *testing.T, b *Base, env map[string]string) *notify.Notify {
 	t.Helper()
-	n, err := NewNotify(b, envOf(env))
+	n, err := notify.NewNotify(b, envOf(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.slackOptions.Interval = time.Millisecond // pacing is alerts' own test
+	n.SlackOptions.Interval = time.Millisecond // pacing is alerts' own test
 	return n
 }
 
@@ -242,7 +243,7 @@ func TestNotify(t *testing.T) {
 				}); err != nil {
 					t.Fatal(err)
 				}
-				env[EnvStateURL] = "dynamodb://" + table
+				env[notify.EnvStateURL] = "dynamodb://" + table
 			}
 			n := newNotifyForTest(t, b, env)
 			mails := func() int { return len(sesSent(t, from)) }
@@ -250,7 +251,7 @@ func TestNotify(t *testing.T) {
 			// Run 1: an empty state. The baseline is established and one
 			// "baseline established" summary goes out per channel.
 			e.report(ctx, "run-1")
-			out, err := n.Handle(ctx, NotifyInput{RunID: "run-1"})
+			out, err := n.Handle(ctx, notify.NotifyInput{RunID: "run-1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +285,7 @@ func TestNotify(t *testing.T) {
 
 			// Run 2: nothing changed, nothing is sent.
 			e.report(ctx, "run-2")
-			if out, err := n.Handle(ctx, NotifyInput{RunID: "run-2"}); err != nil || out.Messages != 0 || out.Initial {
+			if out, err := n.Handle(ctx, notify.NotifyInput{RunID: "run-2"}); err != nil || out.Messages != 0 || out.Initial {
 				t.Fatalf("run 2 (unchanged): %+v, %v", out, err)
 			}
 			if sink.count() != 1 || mails() != 1 {
@@ -295,7 +296,7 @@ func TestNotify(t *testing.T) {
 			// exactly one Slack message and one email.
 			e.launch(23)
 			e.report(ctx, "run-3")
-			out, err = n.Handle(ctx, NotifyInput{RunID: "run-3"})
+			out, err = n.Handle(ctx, notify.NotifyInput{RunID: "run-3"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -332,8 +333,8 @@ func TestNotify(t *testing.T) {
 			e.launch(445)
 			e.report(ctx, "run-4")
 			sink.setStatus(http.StatusInternalServerError)
-			out, err = n.Handle(ctx, NotifyInput{RunID: "run-4"})
-			if !errors.Is(err, ErrNotDelivered) || !strings.Contains(err.Error(), "HTTP 500") {
+			out, err = n.Handle(ctx, notify.NotifyInput{RunID: "run-4"})
+			if !errors.Is(err, notify.ErrNotDelivered) || !strings.Contains(err.Error(), "HTTP 500") {
 				t.Fatalf("run 4 with slack failing: error %v", err)
 			}
 			if out.Messages != 1 || out.Delivered != 0 || out.Errors == 0 || out.Counts.New != 1 {
@@ -342,7 +343,7 @@ func TestNotify(t *testing.T) {
 			if sink.count() != 2 || mails() != 3 {
 				t.Fatalf("run 4: %d slack posts accepted, %d emails; want 2 and 3", sink.count(), mails())
 			}
-			if _, err := b.Store.Get(ctx, runstore.Key("run-4", ChangesFile)); err != nil {
+			if _, err := b.Store.Get(ctx, runstore.Key("run-4", notify.ChangesFile)); err != nil {
 				t.Errorf("a failed delivery left no changes.json: %v", err)
 			}
 
@@ -350,7 +351,7 @@ func TestNotify(t *testing.T) {
 			// is delivered once, to Slack only (email already has it).
 			sink.setStatus(http.StatusOK)
 			e.report(ctx, "run-5")
-			out, err = n.Handle(ctx, NotifyInput{RunID: "run-5"})
+			out, err = n.Handle(ctx, notify.NotifyInput{RunID: "run-5"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -363,7 +364,7 @@ func TestNotify(t *testing.T) {
 			}
 			// Run 6: delivered means delivered: nothing more.
 			e.report(ctx, "run-6")
-			if out, err := n.Handle(ctx, NotifyInput{RunID: "run-6"}); err != nil || out.Messages != 0 {
+			if out, err := n.Handle(ctx, notify.NotifyInput{RunID: "run-6"}); err != nil || out.Messages != 0 {
 				t.Fatalf("run 6: %+v, %v", out, err)
 			}
 			if sink.count() != 3 || mails() != 3 {
@@ -393,56 +394,6 @@ func objectsUnder(ctx context.Context, t *testing.T, b *Base, prefix string) []s
 	return keys
 }
 
-func TestNotifyRejects(t *testing.T) {
-	b := newBase(t, "notify-rejects", nil)
-	for _, env := range []map[string]string{
-		{EnvStateURL: "/tmp/state"},
-		{EnvStateURL: "file:///tmp/state"},
-		{EnvSlackWebhookSecret: "https://hooks.slack.com/services/T/B/planted"},
-		{EnvEmailFrom: "alerts@example.com"},
-		{EnvEmailTo: "oncall@example.com"},
-		{EnvEmailFrom: "not an address", EnvEmailTo: "oncall@example.com"},
-		{EnvSMTPURLSecret: "portcullis/smtp"},
-		{EnvNotifyMinSeverity: "urgent"},
-		{EnvNotifyLatent: "maybe"},
-		{EnvNotifyExpireHours: "0"},
-		{EnvReportURLTemplate: "javascript:alert(1)"},
-	} {
-		_, err := NewNotify(b, envOf(env))
-		if err == nil {
-			t.Errorf("NewNotify(%v) accepted", env)
-			continue
-		}
-		if strings.Contains(err.Error(), "planted") {
-			t.Errorf("the error quotes what may be a secret: %v", err)
-		}
-	}
-	n, err := NewNotify(b, envOf(map[string]string{EnvSlackWebhookSecret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
-		EnvNotifyMinSeverity: "critical", EnvNotifyLatent: "true", EnvNotifyExpireHours: "24"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n.slackRef != "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf" ||
-		n.stateURL != "s3://notify-rejects/state" || !n.policy.Latent || n.policy.Expire != 24*time.Hour || n.policy.MinSeverity.String() != "critical" {
-		t.Errorf("configuration %+v", n.notifying)
-	}
-	ctx := lambdaCtx(t)
-	if _, err := n.Handle(ctx, NotifyInput{RunID: "../x"}); err == nil {
-		t.Error("run id ../x accepted")
-	}
-	// No report: a clear error, nothing sent.
-	if _, err := n.Handle(ctx, NotifyInput{RunID: "absent"}); err == nil || !strings.Contains(err.Error(), "read the report of run absent") {
-		t.Errorf("missing report: %v", err)
-	}
-	// A secret that does not exist: the function fails, naming it.
-	if err := b.Store.Put(ctx, runstore.Key("r1", runstore.ReportJSON), "application/json", []byte(`{"schemaVersion":"1.1","generatedAt":"2026-12-01T10:00:00Z","scope":{"providers":["aws"],"accounts":["123456789012"],"regions":["eu-west-1"]},"summary":{},"findings":[],"exposures":[],"errors":[]}`)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.Handle(ctx, NotifyInput{RunID: "r1"}); err == nil || !strings.Contains(err.Error(), EnvSlackWebhookSecret) {
-		t.Errorf("missing secret: %v", err)
-	}
-}
-
 // TestNotifyStateMatchesHandler: the Notify state passes what NotifyInput
 // reads and selects only what NotifyOutput always returns.
 func TestNotifyStateMatchesHandler(t *testing.T) {
@@ -470,7 +421,7 @@ func TestNotifyStateMatchesHandler(t *testing.T) {
 		return out
 	}
 	st := def.States["Notify"]
-	out, in, report := fields(NotifyOutput{}), fields(NotifyInput{}), fields(ReportOutput{})
+	out, in, report := fields(notify.NotifyOutput{}), fields(notify.NotifyInput{}), fields(ReportOutput{})
 	if len(st.ResultSelector) == 0 || len(st.Parameters.Payload) == 0 {
 		t.Fatal("no Notify task state")
 	}

@@ -85,12 +85,12 @@ func (p *Probe) Handle(ctx context.Context, in RunInput) (ProbeOutput, error) {
 	if !p.enabled {
 		return ProbeOutput{}, ErrProbingDisabled
 	}
-	if p.emulated {
+	if p.Emulated() {
 		// An emulator's inventory holds addresses it made up, which are real
 		// internet space (moto hands out public IPs): never probe them.
 		return ProbeOutput{}, errors.New("probing refused: AWS_ENDPOINT_URL points at an emulator, whose addresses belong to others")
 	}
-	log := p.invocationLog(ctx, "runId", in.RunID, "stage", "probe")
+	log := p.InvocationLog(ctx, "runId", in.RunID, "stage", "probe")
 	return p.observe(ctx, in.RunID, audit.ProbeOptions{Enabled: true, Config: p.config}, log)
 }
 

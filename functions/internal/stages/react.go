@@ -21,6 +21,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/notify"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/reports"
 )
@@ -38,7 +39,7 @@ type React struct {
 	*Base
 	collect *Collect
 	reporting
-	notifying
+	notify.Notifying
 	concurrency int
 	// now is the clock of the run IDs; tests replace it.
 	now func() time.Time
@@ -56,7 +57,7 @@ func NewReact(b *Base, env Env) (*React, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := newNotifying(b, env)
+	n, err := notify.NewNotifying(b, env)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func NewReact(b *Base, env Env) (*React, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &React{Base: b, collect: c, reporting: rep, notifying: n, concurrency: conc, now: time.Now}, nil
+	return &React{Base: b, collect: c, reporting: rep, Notifying: n, concurrency: conc, now: time.Now}, nil
 }
 
 // ReactOutput is what one invocation did. BatchItemFailures names the SQS
@@ -92,7 +93,7 @@ type received struct {
 // Handle takes an SQS batch of EventBridge events, or one EventBridge
 // event, and re-audits each account-region they changed once.
 func (r *React) Handle(ctx context.Context, raw json.RawMessage) (ReactOutput, error) {
-	log := r.invocationLog(ctx, "stage", "react")
+	log := r.InvocationLog(ctx, "stage", "react")
 	ctx, cancel := withMargin(ctx)
 	defer cancel()
 	var batch events.SQSEvent
@@ -244,10 +245,10 @@ func (r *React) reaudit(ctx context.Context, sg *scopeEvents, log *slog.Logger) 
 			return run, nil, fmt.Errorf("rules files: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		if o.Rules.CustomRulesFile, err = r.download(ctx, r.rulesKey, filepath.Join(dir, "rules.yaml")); err != nil {
+		if o.Rules.CustomRulesFile, err = download(ctx, r.Base, r.rulesKey, filepath.Join(dir, "rules.yaml")); err != nil {
 			return run, nil, err
 		}
-		if o.Rules.ExceptionsFile, err = r.download(ctx, r.exceptionsKey, filepath.Join(dir, "exceptions.yaml")); err != nil {
+		if o.Rules.ExceptionsFile, err = download(ctx, r.Base, r.exceptionsKey, filepath.Join(dir, "exceptions.yaml")); err != nil {
 			return run, nil, err
 		}
 	}
@@ -255,16 +256,16 @@ func (r *React) reaudit(ctx context.Context, sg *scopeEvents, log *slog.Logger) 
 	if err != nil {
 		return run, nil, fmt.Errorf("re-audit %s: %w", item, err)
 	}
-	if _, err := r.writeReport(ctx, run, res.Report); err != nil {
+	if _, err := writeReport(ctx, r.Base, run, res.Report); err != nil {
 		return run, nil, err
 	}
 	doc := reports.NewDocument(res.Report)
 	actor := aws.Describe(sg.events)
-	tr, err := r.track(ctx, r.Base, doc, run, log, func(n alerts.Notifier) alerts.Notifier { return audit.WithActor(n, actor) })
+	tr, err := r.Track(ctx, r.Base, doc, run, log, func(n alerts.Notifier) alerts.Notifier { return audit.WithActor(n, actor) })
 	if err != nil && tr == nil {
 		return run, nil, fmt.Errorf("track %s: %w", item, err)
 	}
-	if _, werr := r.writeChanges(ctx, run, tr); werr != nil {
+	if _, werr := notify.WriteChanges(ctx, r.Base, run, tr); werr != nil {
 		return run, tr, werr
 	}
 	log.Info("react: re-audited", "events", len(sg.events), "exposures", len(res.Report.Exposures),
@@ -273,7 +274,7 @@ func (r *React) reaudit(ctx context.Context, sg *scopeEvents, log *slog.Logger) 
 		return run, tr, fmt.Errorf("track %s: %w", item, err)
 	}
 	if len(tr.Errors) > 0 {
-		return run, tr, fmt.Errorf("track %s: %w: %s", item, ErrNotDelivered, errorLines(tr))
+		return run, tr, fmt.Errorf("track %s: %w: %s", item, notify.ErrNotDelivered, notify.ErrorLines(tr))
 	}
 	return run, tr, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/notify"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 )
 
@@ -62,7 +63,7 @@ func TestReact(t *testing.T) {
 	for _, e := range []*estate{a, other} {
 		run := "sched-" + e.region
 		e.report(ctx, run)
-		if _, err := n.Handle(ctx, NotifyInput{RunID: run}); err != nil {
+		if _, err := n.Handle(ctx, notify.NotifyInput{RunID: run}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +78,7 @@ func TestReact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.slackOptions.Interval = time.Millisecond
+	r.SlackOptions.Interval = time.Millisecond
 
 	// A Terraform apply: telnet opened on a new host, and 99 more calls
 	// over 10 s, some of them failed or not exposure-changing.
@@ -189,9 +190,9 @@ func TestReactFailureReturnsMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.slackOptions.Interval = time.Millisecond
+	r.SlackOptions.Interval = time.Millisecond
 	e.report(ctx, "sched-1")
-	if _, err := newNotifyForTest(t, b, env).Handle(ctx, NotifyInput{RunID: "sched-1"}); err != nil {
+	if _, err := newNotifyForTest(t, b, env).Handle(ctx, notify.NotifyInput{RunID: "sched-1"}); err != nil {
 		t.Fatal(err)
 	}
 	posts0 := sink.count()

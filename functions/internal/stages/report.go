@@ -129,7 +129,7 @@ func (r *Report) Handle(ctx context.Context, in ReportInput) (ReportOutput, erro
 	if err := runstore.ValidRunID(in.RunID); err != nil {
 		return ReportOutput{}, err
 	}
-	log := r.invocationLog(ctx, "runId", in.RunID, "stage", "report")
+	log := r.InvocationLog(ctx, "runId", in.RunID, "stage", "report")
 	ctx, cancel := withMargin(ctx)
 	defer cancel()
 	obs, probeErrs := r.observations(ctx, in.RunID, in.Probe)
@@ -146,7 +146,7 @@ func (r *Report) Handle(ctx context.Context, in ReportInput) (ReportOutput, erro
 		// not make the audit partial.
 		res.Report.Errors = append(res.Report.Errors, r.importSecurityHub(ctx, res.Report, log)...)
 	}
-	out, err := r.writeReport(ctx, in.RunID, res.Report)
+	out, err := writeReport(ctx, r.Base, in.RunID, res.Report)
 	if err != nil {
 		return ReportOutput{}, err
 	}
@@ -271,10 +271,10 @@ func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observati
 			return nil, fmt.Errorf("rules files: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		if ro.CustomRulesFile, err = r.download(ctx, r.rulesKey, filepath.Join(dir, "rules.yaml")); err != nil {
+		if ro.CustomRulesFile, err = download(ctx, r.Base, r.rulesKey, filepath.Join(dir, "rules.yaml")); err != nil {
 			return nil, err
 		}
-		if ro.ExceptionsFile, err = r.download(ctx, r.exceptionsKey, filepath.Join(dir, "exceptions.yaml")); err != nil {
+		if ro.ExceptionsFile, err = download(ctx, r.Base, r.exceptionsKey, filepath.Join(dir, "exceptions.yaml")); err != nil {
 			return nil, err
 		}
 	}
@@ -295,7 +295,7 @@ func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observati
 
 // download copies an object of the runs bucket to file; an empty key is
 // no file.
-func (b *Base) download(ctx context.Context, key, file string) (string, error) {
+func download(ctx context.Context, b *Base, key, file string) (string, error) {
 	if key == "" {
 		return "", nil
 	}
@@ -311,7 +311,7 @@ func (b *Base) download(ctx context.Context, key, file string) (string, error) {
 
 // writeReport writes report.json and report.html and returns the JSON
 // report's summary.
-func (b *Base) writeReport(ctx context.Context, run string, rep *reports.Report) (ReportOutput, error) {
+func writeReport(ctx context.Context, b *Base, run string, rep *reports.Report) (ReportOutput, error) {
 	var js, html bytes.Buffer
 	if err := reports.Write(&js, "json", rep); err != nil {
 		return ReportOutput{}, err

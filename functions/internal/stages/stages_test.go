@@ -32,6 +32,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/plan"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
@@ -54,7 +55,7 @@ func newBase(t *testing.T, bucket string, log io.Writer) *Base {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.emulated {
+	if !b.Emulated() {
 		t.Fatal("AWS_ENDPOINT_URL is not in effect: refusing to go on")
 	}
 	if _, err := s3.NewFromConfig(b.AWS, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(context.Background(),
@@ -123,21 +124,21 @@ func TestPlanOrganization(t *testing.T) {
 		},
 		{
 			name:         "configured regions, one account excluded, gcp and azure",
-			env:          map[string]string{EnvRegions: "eu-west-1, us-east-1,eu-west-1", EnvExcludeAccounts: mototest.Account, EnvGCPProjects: "acme-prod", EnvAzureSubscriptions: "00000000-0000-0000-0000-000000000001", EnvMaxConcurrency: "7"},
+			env:          map[string]string{plan.EnvRegions: "eu-west-1, us-east-1,eu-west-1", plan.EnvExcludeAccounts: mototest.Account, plan.EnvGCPProjects: "acme-prod", plan.EnvAzureSubscriptions: "00000000-0000-0000-0000-000000000001", plan.EnvMaxConcurrency: "7"},
 			wantAccounts: []string{created[0]},
 			wantRegions:  []string{"eu-west-1", "us-east-1"},
 			wantExtra:    []runstore.Item{{Provider: "gcp", Account: "acme-prod"}, {Provider: "azure", Account: "00000000-0000-0000-0000-000000000001"}},
 		},
 		{
 			name:         "configured accounts: no organization call",
-			env:          map[string]string{EnvAccounts: "111111111111,222222222222", EnvRegions: "ap-southeast-2"},
+			env:          map[string]string{plan.EnvAccounts: "111111111111,222222222222", plan.EnvRegions: "ap-southeast-2"},
 			wantAccounts: []string{"111111111111", "222222222222"},
 			wantRegions:  []string{"ap-southeast-2"},
 		},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := NewPlan(b, envOf(tc.env))
+			p, err := plan.NewPlan(b, envOf(tc.env))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +170,7 @@ func TestPlanOrganization(t *testing.T) {
 				t.Errorf("output %+v", out)
 			}
 			wantMC := 40
-			if tc.env[EnvMaxConcurrency] != "" {
+			if tc.env[plan.EnvMaxConcurrency] != "" {
 				wantMC = 7
 			}
 			if out.MaxConcurrency != wantMC {
@@ -182,17 +183,17 @@ func TestPlanOrganization(t *testing.T) {
 func TestPlanRejects(t *testing.T) {
 	b := newBase(t, "plan-rejects", nil)
 	for _, env := range []map[string]string{
-		{EnvAccounts: "12345"},
-		{EnvRegions: "eu-west-1,../../etc"},
-		{EnvGCPProjects: "Not_A_Project"},
-		{EnvAzureSubscriptions: "sub-1"},
-		{EnvMaxConcurrency: "0"},
+		{plan.EnvAccounts: "12345"},
+		{plan.EnvRegions: "eu-west-1,../../etc"},
+		{plan.EnvGCPProjects: "Not_A_Project"},
+		{plan.EnvAzureSubscriptions: "sub-1"},
+		{plan.EnvMaxConcurrency: "0"},
 	} {
-		if _, err := NewPlan(b, envOf(env)); err == nil {
+		if _, err := plan.NewPlan(b, envOf(env)); err == nil {
 			t.Errorf("NewPlan(%v) accepted", env)
 		}
 	}
-	p, err := NewPlan(b, envOf(map[string]string{EnvAccounts: mototest.Account, EnvRegions: "eu-west-1"}))
+	p, err := plan.NewPlan(b, envOf(map[string]string{plan.EnvAccounts: mototest.Account, plan.EnvRegions: "eu-west-1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestPipeline(t *testing.T) {
 
 	// Two regions are planned; only one collect task runs, as when a task
 	// fails for good: the report must say that scope is missing.
-	p, err := NewPlan(b, envOf(map[string]string{EnvAccounts: mototest.Account, EnvRegions: "eu-west-3,eu-north-1"}))
+	p, err := plan.NewPlan(b, envOf(map[string]string{plan.EnvAccounts: mototest.Account, plan.EnvRegions: "eu-west-3,eu-north-1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -912,7 +913,7 @@ func TestStateMachineMatchesHandlers(t *testing.T) {
 		}
 		return out
 	}
-	for state, out := range map[string]any{"Plan": PlanOutput{}, "Probe": ProbeOutput{}, "Report": ReportOutput{}} {
+	for state, out := range map[string]any{"Plan": plan.PlanOutput{}, "Probe": ProbeOutput{}, "Report": ReportOutput{}} {
 		have := fields(out)
 		sel := def.States[state].ResultSelector
 		if len(sel) == 0 {

@@ -1,4 +1,7 @@
-package stages
+// Package plan is the plan stage of Portcullis's serverless audit: it lists
+// the work items of a run. It links the AWS Organizations and EC2 clients
+// and nothing of the audit, so the plan function stays small.
+package plan
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/base"
 	awsprov "github.com/portcullis-sec/portcullis/providers/aws"
 )
 
@@ -41,7 +45,7 @@ type PlanOutput struct {
 
 // Plan lists the work items of a run.
 type Plan struct {
-	*Base
+	*base.Base
 	accounts, exclude, regions []string
 	projects, subscriptions    []string
 	maxConcurrency             int
@@ -50,14 +54,14 @@ type Plan struct {
 }
 
 // NewPlan configures the plan stage from env.
-func NewPlan(b *Base, env Env) (*Plan, error) {
-	mc, err := intVar(env, EnvMaxConcurrency, 40)
+func NewPlan(b *base.Base, env base.Env) (*Plan, error) {
+	mc, err := base.IntVar(env, EnvMaxConcurrency, 40)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{
-		Base: b, accounts: list(env(EnvAccounts)), exclude: list(env(EnvExcludeAccounts)), regions: list(env(EnvRegions)),
-		projects: list(env(EnvGCPProjects)), subscriptions: list(env(EnvAzureSubscriptions)), maxConcurrency: mc,
+		Base: b, accounts: base.List(env(EnvAccounts)), exclude: base.List(env(EnvExcludeAccounts)), regions: base.List(env(EnvRegions)),
+		projects: base.List(env(EnvGCPProjects)), subscriptions: base.List(env(EnvAzureSubscriptions)), maxConcurrency: mc,
 		org: organizations.NewFromConfig(b.AWS), ec2: ec2.NewFromConfig(b.AWS),
 	}
 	// Configured identifiers are checked once, at cold start, so a typo
@@ -89,15 +93,15 @@ func NewPlan(b *Base, env Env) (*Plan, error) {
 // Handle lists accounts × regions (plus the GCP projects and Azure
 // subscriptions), writes them to runs/<run-id>/plan.json and says where.
 // A run started without a runId (by hand) gets one from the clock.
-func (p *Plan) Handle(ctx context.Context, in RunInput) (PlanOutput, error) {
+func (p *Plan) Handle(ctx context.Context, in base.RunInput) (PlanOutput, error) {
 	if in.RunID == "" {
 		in.RunID = "manual-" + time.Now().UTC().Format("20060102T150405Z")
 	}
 	if err := runstore.ValidRunID(in.RunID); err != nil {
 		return PlanOutput{}, err
 	}
-	log := p.invocationLog(ctx, "runId", in.RunID)
-	ctx, cancel := withMargin(ctx)
+	log := p.InvocationLog(ctx, "runId", in.RunID)
+	ctx, cancel := base.WithMargin(ctx)
 	defer cancel()
 
 	accounts := p.accounts

@@ -1,13 +1,14 @@
-// Package stages holds the handlers of Portcullis's Lambda functions: Plan,
-// Collect, Probe and Report, the four stages of the state machine in
-// infra/statemachine.asl.json. Each handler parses its event, calls the
-// audit package and the run store, and returns; the main packages under
-// functions/ only build a handler from the environment and start it.
+// Package base is what every Lambda function of Portcullis shares: the AWS
+// configuration, the run store, the logger and Start, the whole main of a
+// function. It imports no stage, no audit and no provider, so that a
+// function links only what its own stage needs (docs/deployment.md,
+// "Function weight"): the stages live in functions/internal/stages (the
+// ones that audit) and in their own packages beside it (plan, notify).
 //
 // Configuration comes from environment variables set by infra/template.yaml;
 // secrets (GCP and Azure credentials) are read from SSM Parameter Store or
 // Secrets Manager at invocation time and never logged.
-package stages
+package base
 
 import (
 	"context"
@@ -50,6 +51,10 @@ type Base struct {
 	emulated bool
 }
 
+// Emulated says AWS_ENDPOINT_URL points the SDK at an emulator (moto in
+// tests): probing is refused against one.
+func (b *Base) Emulated() bool { return b.emulated }
+
 // NewLogger returns the JSON logger of a function, writing to w (stdout in
 // Lambda, where CloudWatch Logs picks it up). LOG_LEVEL is debug, info,
 // warn or error (default info).
@@ -91,9 +96,9 @@ func NewBase(ctx context.Context, env Env, log *slog.Logger, version string) (*B
 	return &Base{AWS: cfg, Store: runstore.New(client, bucket), Log: log, Version: version, emulated: emulated}, nil
 }
 
-// invocationLog adds the Lambda request ID to every log line of one
+// InvocationLog adds the Lambda request ID to every log line of one
 // invocation.
-func (b *Base) invocationLog(ctx context.Context, args ...any) *slog.Logger {
+func (b *Base) InvocationLog(ctx context.Context, args ...any) *slog.Logger {
 	log := b.Log
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		log = log.With("requestId", lc.AwsRequestID)
@@ -101,10 +106,10 @@ func (b *Base) invocationLog(ctx context.Context, args ...any) *slog.Logger {
 	return log.With(args...)
 }
 
-// withMargin shortens the invocation's deadline by a tenth (at least 5 s,
+// WithMargin shortens the invocation's deadline by a tenth (at least 5 s,
 // at most 60 s) so that a stage cut short still has time to write what it
 // has and say why, instead of being killed by Lambda mid-write.
-func withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
+func WithMargin(ctx context.Context) (context.Context, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
@@ -114,8 +119,8 @@ func withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
-// list splits a comma- or space-separated variable.
-func list(s string) []string {
+// List splits a comma- or space-separated variable.
+func List(s string) []string {
 	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 	if len(f) == 0 {
 		return nil
@@ -123,8 +128,8 @@ func list(s string) []string {
 	return f
 }
 
-// intVar reads a positive integer variable, def when unset.
-func intVar(env Env, key string, def int) (int, error) {
+// IntVar reads a positive integer variable, def when unset.
+func IntVar(env Env, key string, def int) (int, error) {
 	s := strings.TrimSpace(env(key))
 	if s == "" {
 		return def, nil
@@ -136,8 +141,8 @@ func intVar(env Env, key string, def int) (int, error) {
 	return n, nil
 }
 
-// boolVar reads a boolean variable, false when unset.
-func boolVar(env Env, key string) (bool, error) {
+// BoolVar reads a boolean variable, false when unset.
+func BoolVar(env Env, key string) (bool, error) {
 	s := strings.TrimSpace(env(key))
 	if s == "" {
 		return false, nil

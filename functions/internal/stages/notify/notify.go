@@ -1,4 +1,9 @@
-package stages
+// Package notify is the notify stage of Portcullis's serverless audit: it
+// diffs a run's report against the stored baselines and sends the alerts
+// (audit/track). React shares its configuration (Notifying). It imports
+// neither the audit nor any provider, so the notify function links no
+// cloud SDK but AWS's.
+package notify
 
 import (
 	"bytes"
@@ -12,8 +17,9 @@ import (
 	"time"
 
 	"github.com/portcullis-sec/portcullis/alerts"
-	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/audit/track"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/base"
 	"github.com/portcullis-sec/portcullis/internal/secret"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
@@ -43,7 +49,7 @@ const (
 	EnvNotifyLatent      = "NOTIFY_LATENT"
 	EnvNotifyInitial     = "NOTIFY_INITIAL"
 	EnvNotifyResolved    = "NOTIFY_RESOLVED"
-	EnvNotifyExpireHours = "NOTIFY_EXPIRE_HOURS" // default 168 (audit.DefaultExpire)
+	EnvNotifyExpireHours = "NOTIFY_EXPIRE_HOURS" // default 168 (track.DefaultExpire)
 	// EnvReportURLTemplate is the link every message carries, with
 	// {runId}, {bucket} and {htmlKey} replaced (e.g. an S3 console link).
 	EnvReportURLTemplate = "REPORT_URL_TEMPLATE"
@@ -85,20 +91,20 @@ type NotifyOutput struct {
 // retries it; the state machine records the failure.
 var ErrNotDelivered = errors.New("alerts not delivered")
 
-// notifying is the configuration of the stages that track and alert
+// Notifying is the configuration of the stages that track and alert
 // (notify, react). Secrets are names here; their values are read per
 // invocation.
-type notifying struct {
+type Notifying struct {
 	stateURL     string
 	slackRef     string
 	smtpRef      string
 	emailFrom    string
 	emailTo      []string
 	sesConfigSet string
-	policy       audit.Policy
+	policy       track.Policy
 	reportURL    string
-	// slackOptions and dial are for tests (pacing, loopback sinks).
-	slackOptions alerts.SlackOptions
+	// SlackOptions and dial are for tests (pacing, loopback sinks).
+	SlackOptions alerts.SlackOptions
 }
 
 // reference turns a secret variable into an internal/secret reference: a
@@ -121,14 +127,14 @@ func reference(key, v string) (string, error) {
 	return v, nil
 }
 
-func newNotifying(b *Base, env Env) (notifying, error) {
-	n := notifying{
+func NewNotifying(b *base.Base, env base.Env) (Notifying, error) {
+	n := Notifying{
 		stateURL:     strings.TrimSpace(env(EnvStateURL)),
 		emailFrom:    strings.TrimSpace(env(EnvEmailFrom)),
-		emailTo:      list(env(EnvEmailTo)),
+		emailTo:      base.List(env(EnvEmailTo)),
 		sesConfigSet: strings.TrimSpace(env(EnvSESConfigurationSet)),
 		reportURL:    strings.TrimSpace(env(EnvReportURLTemplate)),
-		policy:       audit.Policy{MinSeverity: rules.High, Expire: audit.DefaultExpire},
+		policy:       track.Policy{MinSeverity: rules.High, Expire: track.DefaultExpire},
 	}
 	if n.stateURL == "" {
 		n.stateURL = "s3://" + b.Store.Bucket() + "/" + defaultStatePrefix
@@ -161,11 +167,11 @@ func newNotifying(b *Base, env Env) (notifying, error) {
 		}
 	}
 	for key, p := range map[string]*bool{EnvNotifyLatent: &n.policy.Latent, EnvNotifyInitial: &n.policy.Initial, EnvNotifyResolved: &n.policy.ListResolved} {
-		if *p, err = boolVar(env, key); err != nil {
+		if *p, err = base.BoolVar(env, key); err != nil {
 			return n, err
 		}
 	}
-	h, err := intVar(env, EnvNotifyExpireHours, int(audit.DefaultExpire/time.Hour))
+	h, err := base.IntVar(env, EnvNotifyExpireHours, int(track.DefaultExpire/time.Hour))
 	if err != nil {
 		return n, err
 	}
@@ -184,7 +190,7 @@ type nopTransport struct{}
 func (nopTransport) Send(context.Context, string, []string, []byte) error { return nil }
 
 // channels names the configured channels, for logs.
-func (n *notifying) channels() []string {
+func (n *Notifying) channels() []string {
 	var c []string
 	if n.slackRef != "" {
 		c = append(c, "slack")
@@ -202,14 +208,14 @@ func (n *notifying) channels() []string {
 // notifiers builds the channels, reading their secrets now: a rotated
 // secret is picked up by the next invocation, and no secret outlives one.
 // Errors name the variable and the reference, never a value.
-func (n *notifying) notifiers(ctx context.Context, b *Base, log *slog.Logger) ([]alerts.Notifier, error) {
+func (n *Notifying) notifiers(ctx context.Context, b *base.Base, log *slog.Logger) ([]alerts.Notifier, error) {
 	var out []alerts.Notifier
 	if n.slackRef != "" {
 		hook, err := secret.Fetch(ctx, n.slackRef, b.AWS)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvSlackWebhookSecret, err)
 		}
-		o := n.slackOptions
+		o := n.SlackOptions
 		o.Logger = log
 		s, err := alerts.NewSlack(hook, o)
 		if err != nil {
@@ -242,7 +248,7 @@ func (n *notifying) notifiers(ctx context.Context, b *Base, log *slog.Logger) ([
 }
 
 // reportLink fills the report URL template for a run.
-func (n *notifying) reportLink(bucket, run string) string {
+func (n *Notifying) reportLink(bucket, run string) string {
 	if n.reportURL == "" {
 		return ""
 	}
@@ -253,9 +259,9 @@ func (n *notifying) reportLink(bucket, run string) string {
 	).Replace(n.reportURL)
 }
 
-// track diffs doc against the state and sends what the policy selects.
+// Track diffs doc against the state and sends what the policy selects.
 // wrap, when set, wraps each notifier (react adds the event's actor).
-func (n *notifying) track(ctx context.Context, b *Base, doc *reports.Document, run string, log *slog.Logger, wrap func(alerts.Notifier) alerts.Notifier) (*audit.TrackResult, error) {
+func (n *Notifying) Track(ctx context.Context, b *base.Base, doc *reports.Document, run string, log *slog.Logger, wrap func(alerts.Notifier) alerts.Notifier) (*track.TrackResult, error) {
 	st, err := openState(ctx, n.stateURL, b.AWS)
 	if err != nil {
 		return nil, err
@@ -269,7 +275,7 @@ func (n *notifying) track(ctx context.Context, b *Base, doc *reports.Document, r
 			ns[i] = wrap(ns[i])
 		}
 	}
-	return audit.Track(ctx, doc, audit.TrackOptions{
+	return track.Track(ctx, doc, track.TrackOptions{
 		Store: st, Notifiers: ns, Policy: n.policy,
 		ReportURL: n.reportLink(b.Store.Bucket(), run), RunID: run, Logger: log,
 	})
@@ -278,17 +284,17 @@ func (n *notifying) track(ctx context.Context, b *Base, doc *reports.Document, r
 // Notify diffs a run's report against the stored baselines and sends the
 // alerts: the last stage of the state machine.
 type Notify struct {
-	*Base
-	notifying
+	*base.Base
+	Notifying
 }
 
 // NewNotify configures the notify stage from env.
-func NewNotify(b *Base, env Env) (*Notify, error) {
-	n, err := newNotifying(b, env)
+func NewNotify(b *base.Base, env base.Env) (*Notify, error) {
+	n, err := NewNotifying(b, env)
 	if err != nil {
 		return nil, err
 	}
-	return &Notify{Base: b, notifying: n}, nil
+	return &Notify{Base: b, Notifying: n}, nil
 }
 
 // Handle reads runs/<run-id>/report.json, diffs it against the state
@@ -300,8 +306,8 @@ func (n *Notify) Handle(ctx context.Context, in NotifyInput) (NotifyOutput, erro
 	if err := runstore.ValidRunID(in.RunID); err != nil {
 		return NotifyOutput{}, err
 	}
-	log := n.invocationLog(ctx, "runId", in.RunID, "stage", "notify")
-	ctx, cancel := withMargin(ctx)
+	log := n.InvocationLog(ctx, "runId", in.RunID, "stage", "notify")
+	ctx, cancel := base.WithMargin(ctx)
 	defer cancel()
 	key := runstore.Key(in.RunID, runstore.ReportJSON)
 	js, err := n.Store.Get(ctx, key)
@@ -312,11 +318,11 @@ func (n *Notify) Handle(ctx context.Context, in NotifyInput) (NotifyOutput, erro
 	if err != nil {
 		return NotifyOutput{}, fmt.Errorf("s3://%s/%s: %w", n.Store.Bucket(), key, err)
 	}
-	res, err := n.track(ctx, n.Base, doc, in.RunID, log, nil)
+	res, err := n.Track(ctx, n.Base, doc, in.RunID, log, nil)
 	if err != nil && res == nil {
 		return NotifyOutput{}, fmt.Errorf("notify run %s: %w", in.RunID, err)
 	}
-	out, werr := n.writeChanges(ctx, in.RunID, res)
+	out, werr := WriteChanges(ctx, n.Base, in.RunID, res)
 	if werr != nil {
 		return NotifyOutput{}, werr
 	}
@@ -327,13 +333,13 @@ func (n *Notify) Handle(ctx context.Context, in NotifyInput) (NotifyOutput, erro
 		return out, fmt.Errorf("notify run %s: %w", in.RunID, err)
 	}
 	if len(res.Errors) > 0 {
-		return out, fmt.Errorf("notify run %s: %w: %s", in.RunID, ErrNotDelivered, errorLines(res))
+		return out, fmt.Errorf("notify run %s: %w: %s", in.RunID, ErrNotDelivered, ErrorLines(res))
 	}
 	return out, nil
 }
 
-// writeChanges stores the TrackResult's changes next to the report.
-func (b *Base) writeChanges(ctx context.Context, run string, res *audit.TrackResult) (NotifyOutput, error) {
+// WriteChanges stores the TrackResult's changes next to the report.
+func WriteChanges(ctx context.Context, b *base.Base, run string, res *track.TrackResult) (NotifyOutput, error) {
 	out := NotifyOutput{RunID: run, ChangesKey: runstore.Key(run, ChangesFile), Messages: res.Messages, Delivered: res.Delivered, Errors: len(res.Errors)}
 	changes := res.Changes
 	if changes == nil {
@@ -346,9 +352,9 @@ func (b *Base) writeChanges(ctx context.Context, run string, res *audit.TrackRes
 	return out, nil
 }
 
-// errorLines sums up a result's errors for the function's error message
+// ErrorLines sums up a result's errors for the function's error message
 // (Step Functions keeps it as the failure's cause).
-func errorLines(res *audit.TrackResult) string {
+func ErrorLines(res *track.TrackResult) string {
 	var b strings.Builder
 	for i, e := range res.Errors {
 		if i == 5 {

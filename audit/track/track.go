@@ -1,4 +1,8 @@
-package audit
+// Package track is the monitor of Portcullis: it diffs a report against the
+// stored baselines (package state), records the changes and sends the
+// alerts a Policy asks for (docs/alerts.md). It imports no provider, so the
+// notify function links neither the audit nor any cloud's SDK.
+package track
 
 import (
 	"cmp"

@@ -15,7 +15,7 @@ MOTO    ?= moto[server]>=5.0,<6
 GOLANGCI_LINT := bin/golangci-lint
 GOVULNCHECK_VERSION ?= v1.9.0
 
-.PHONY: all build demo test deps moto chromium vet lint cfn-lint vuln bench fuzz lambda clean
+.PHONY: all build demo test deps moto chromium vet lint cfn-lint vuln bench fuzz lambda lambda-weight clean
 
 all: build
 
@@ -99,6 +99,16 @@ lambda: deps
 		mkdir -p bin/lambda/$$arch/$$fn; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags lambda.norpc -ldflags '$(LDFLAGS)' -o bin/lambda/$$arch/$$fn/bootstrap ./functions/$$fn; \
 	done; done
+
+# Each function's weight (docs/deployment.md, "Function weight"): packages
+# linked, then binary size and init time of the amd64 builds (this
+# machine's architecture) against a loopback Lambda Runtime API. Not part
+# of bench: it needs the cross builds of `make lambda`.
+lambda-weight: lambda
+	@for fn in $$(cd functions && ls */main.go | xargs -n1 dirname); do \
+		echo "$$fn: $$($(GO) list -tags lambda.norpc -deps ./functions/$$fn | wc -l) packages, arm64 $$(stat -c %s bin/lambda/arm64/$$fn/bootstrap) bytes"; \
+	done
+	$(GO) run ./scripts/lambda-coldstart -n 15 bin/lambda/amd64/*/bootstrap
 
 clean:
 	rm -rf bin $(OUT)

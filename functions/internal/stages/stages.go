@@ -53,8 +53,6 @@ func withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
 	return base.WithMargin(ctx)
 }
 
-func list(s string) []string { return base.List(s) }
-
 func intVar(env Env, key string, def int) (int, error) { return base.IntVar(env, key, def) }
 
 func boolVar(env Env, key string) (bool, error) { return base.BoolVar(env, key) }

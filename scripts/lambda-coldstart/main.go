@@ -89,6 +89,8 @@ func coldStart(bin, api string, first chan struct{}) (time.Duration, int64, erro
 		"AWS_ACCESS_KEY_ID=AKIAEXAMPLECOLDSTART", "AWS_SECRET_ACCESS_KEY=example",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL=http://127.0.0.1:9",
 		"RUNS_BUCKET=coldstart", "REPORT_FORMATS=json", "LOG_LEVEL=error",
+		// collect and react refuse to start without their member role.
+		"MEMBER_ROLE_NAME=PortcullisAudit",
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -275,8 +275,11 @@ func TestNotify(t *testing.T) {
 				}
 			case "dynamodb":
 				scan, err := dynamodb.NewFromConfig(b.AWS).Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("portcullis-state-test")})
-				if err != nil || scan.Count != 1 {
-					t.Fatalf("dynamodb state: %v items, %v", scan.Count, err)
+				if err != nil {
+					t.Fatalf("dynamodb state: scan: %v", err)
+				}
+				if scan.Count != 1 {
+					t.Fatalf("dynamodb state: %d items, want 1", scan.Count)
 				}
 				if keys := objectsUnder(ctx, t, b, "state/"); len(keys) != 0 {
 					t.Errorf("dynamodb state, yet objects under state/: %v", keys)

@@ -117,10 +117,10 @@ type tables struct {
 	targets   []*Target
 	sources   [][]string
 	evidence  []*exposure.Evidence
-	target    []int   // by exposure
-	sourceSet []int   // by exposure
-	evStart   []int   // by exposure: its evidence is evRefs[evStart[i]:evStart[i+1]]
-	evRefs    []int32 // indexes into evidence
+	target    []int // by exposure
+	sourceSet []int // by exposure
+	evStart   []int // by exposure: its evidence is evRefs[evStart[i]:evStart[i+1]]
+	evRefs    []int // indexes into evidence
 }
 
 // targetKey, evidenceKey identify a table entry by content.
@@ -195,7 +195,7 @@ func newTables(d *Document) *tables {
 				evidence[ek] = n
 				t.evidence = append(t.evidence, ev)
 			}
-			t.evRefs = append(t.evRefs, int32(n))
+			t.evRefs = append(t.evRefs, n)
 		}
 	}
 	t.evStart = append(t.evStart, len(t.evRefs))
@@ -227,7 +227,7 @@ func (t *tables) exposureV2(i int, x *Exposure) *exposureV2 {
 		w.Key = &k
 	}
 	for _, n := range t.evRefs[t.evStart[i]:t.evStart[i+1]] {
-		w.Evidence = append(w.Evidence, evidenceRef(int(n)))
+		w.Evidence = append(w.Evidence, evidenceRef(n))
 	}
 	return w
 }

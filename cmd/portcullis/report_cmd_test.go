@@ -36,6 +36,37 @@ func demoJSON(t *testing.T) (string, *reports.Report) {
 	return name, res.Report
 }
 
+// TestReportCommandReads11: `portcullis report --in` takes a report of
+// schema 1.1 (the fixture as the last 1.x release wrote it) and renders
+// every format as this release renders that report: the reports
+// package's golden files, the JSON being the 2.0 form.
+func TestReportCommandReads11(t *testing.T) {
+	golden := map[string]string{
+		"table": "report.txt", "json": "report.json", "csv": "report.csv", "markdown": "report.md",
+		"html": "report.html", "sarif": "report.sarif", "ocsf": "report.ocsf.json", "asff": "report.asff.json",
+	}
+	in := filepath.Join("..", "..", "reports", "testdata", "report-1.1.json")
+	for _, format := range reports.Formats() {
+		t.Run(format, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("..", "..", "reports", "testdata", golden[format]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "report."+format)
+			if code, _, stderr := runCLI(t, "report", "--in", in, "--format", format, "--output", out); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("report --in a 1.1 report --format %s differs from reports/testdata/%s (%d vs %d bytes)", format, golden[format], len(got), len(want))
+			}
+		})
+	}
+}
+
 // TestReportCommand: `portcullis report` renders the saved JSON of the demo
 // audit in every format exactly as the audit renders it directly.
 func TestReportCommand(t *testing.T) {

@@ -300,7 +300,6 @@ func Read(r io.Reader) (*Document, error) {
 		if err := json.Unmarshal(raw, &w); err != nil {
 			return nil, fmt.Errorf("read report: %w", err)
 		}
-		raw = nil // the decoded form is all that is needed from here
 		if d, err = w.resolve(); err != nil {
 			return nil, fmt.Errorf("read report: %w", err)
 		}

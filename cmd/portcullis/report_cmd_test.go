@@ -120,7 +120,7 @@ func TestReportCommandErrors(t *testing.T) {
 		}
 		return p
 	}
-	v2 := write("v2.json", strings.Replace(string(data), `"schemaVersion": "`+reports.SchemaVersion+`"`, `"schemaVersion": "2.0"`, 1))
+	v3 := write("v3.json", strings.Replace(string(data), `"schemaVersion": "`+reports.SchemaVersion+`"`, `"schemaVersion": "3.0"`, 1))
 	broken := write("broken.json", string(data[:len(data)/3]))
 	for _, c := range []struct {
 		name     string
@@ -131,7 +131,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{"help", []string{"report", "-h"}, exitOK, "without auditing again"},
 		{"no --in", []string{"report", "--format", "html"}, exitError, "--in"},
 		{"missing file", []string{"report", "--in", filepath.Join(dir, "nope.json")}, exitError, "nope.json"},
-		{"other major version", []string{"report", "--in", v2}, exitError, "schemaVersion 2.0 is not supported: this release reads 1.x"},
+		{"other major version", []string{"report", "--in", v3}, exitError, "schemaVersion 3.0 is not supported: this release reads 1.x and 2.x"},
 		{"malformed", []string{"report", "--in", broken}, exitError, "not JSON"},
 		{"bad format", []string{"report", "--in", in, "--format", "xml"}, exitError, "--format"},
 		{"extra argument", []string{"report", "--in", in, "more"}, exitError, "unexpected argument"},

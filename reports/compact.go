@@ -186,10 +186,6 @@ func newTables(d *Document) *tables {
 		for j := range x.Evidence {
 			ev := &x.Evidence[j]
 			ek := evidenceKey{ev.Layer, ev.LayerKind, ev.LayerName, ev.Rule, ev.Action, joinKey(ev.Sources), ev.Note, ev.Unknown}
-			if ev.Sources == nil {
-				// nil and [] encode alike (omitempty); keep them one entry.
-				ek.sources = ""
-			}
 			if n, ok = evidence[ek]; !ok {
 				n = len(t.evidence)
 				evidence[ek] = n

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,12 @@ import (
 // Fields tagged json:"-" are labels derived from the published fields
 // alone, so a Document read back with Read renders exactly as the one
 // built from the Report.
+//
+// In memory the Document is linked: each exposure holds its target,
+// sources and evidence. Its json tags are the shape of schema 1.x, which
+// Read decodes; the JSON written (writeJSON, and Document.MarshalJSON) is
+// the compact form of schema 2.0, which lists targets, source sets,
+// evidence and rule text once and references them (compact.go).
 type Document struct {
 	SchemaVersion     string                  `json:"schemaVersion"`
 	Tool              Tool                    `json:"tool"`
@@ -249,14 +256,17 @@ type MisconfigurationEntry struct {
 // reports of tens of megabytes; anything far beyond is not a report.
 const maxReportBytes = 1 << 30
 
-// Read decodes a JSON report written by any release with the same major
-// schema version, re-links every finding to its exposure and recomputes
-// the labels the human formats show, so that the Document renders in every
-// format exactly as the one the report was written from.
+// Read decodes a JSON report of schema 2.x (the compact form this release
+// writes) or 1.x (the form before it), resolves the references of a 2.x
+// report, re-links every finding to its exposure and recomputes the
+// labels the human formats show, so that the Document renders in every
+// format exactly as the one the report was written from. The Document
+// is of this release's SchemaVersion whatever the version read: a 1.x
+// report is migrated (docs/report-format.md, "Migrating from 1.x").
 func Read(r io.Reader) (*Document, error) {
 	dec := json.NewDecoder(io.LimitReader(r, maxReportBytes))
 	// Check the version before the whole shape: a report of another major
-	// version may not decode into this one, and saying "version 2.0" is
+	// version may not decode into this one, and saying "version 3.0" is
 	// more useful than a type error deep inside it.
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
@@ -274,37 +284,54 @@ func Read(r io.Reader) (*Document, error) {
 	if head.SchemaVersion == nil {
 		return nil, errors.New("read report: no schemaVersion: not a portcullis JSON report")
 	}
-	if err := checkSchemaVersion(*head.SchemaVersion); err != nil {
+	major, err := checkSchemaVersion(*head.SchemaVersion)
+	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
 	}
-	d := &Document{}
-	if err := json.Unmarshal(raw, d); err != nil {
-		return nil, fmt.Errorf("read report: %w", err)
+	var d *Document
+	switch major {
+	case 1:
+		d = &Document{}
+		if err := json.Unmarshal(raw, d); err != nil {
+			return nil, fmt.Errorf("read report: %w", err)
+		}
+	default:
+		var w documentV2
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, fmt.Errorf("read report: %w", err)
+		}
+		if d, err = w.resolve(); err != nil {
+			return nil, fmt.Errorf("read report: %w", err)
+		}
 	}
+	d.SchemaVersion = SchemaVersion
 	if err := d.link(true); err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
 	}
 	return d, nil
 }
 
-// checkSchemaVersion accepts the major version this package writes: minor
-// versions only add fields, which older readers ignore and newer ones
-// leave empty.
-func checkSchemaVersion(v string) error {
+// readsMajors are the major schema versions Read accepts: this release's
+// and the one before it (migrated on reading).
+var readsMajors = []int{1, 2}
+
+// checkSchemaVersion accepts the major versions Read reads and returns
+// the major number: minor versions only add fields, which older readers
+// ignore and newer ones leave empty.
+func checkSchemaVersion(v string) (int, error) {
 	major := func(s string) (int, bool) {
 		m, _, _ := strings.Cut(s, ".")
 		n, err := strconv.Atoi(m)
 		return n, err == nil && n >= 0
 	}
-	want, _ := major(SchemaVersion)
 	got, ok := major(v)
 	if !ok {
-		return fmt.Errorf("schemaVersion %q is not a version (this release reads %d.x, writes %s)", v, want, SchemaVersion)
+		return 0, fmt.Errorf("schemaVersion %q is not a version (this release reads 1.x and 2.x, writes %s)", v, SchemaVersion)
 	}
-	if got != want {
-		return fmt.Errorf("schemaVersion %s is not supported: this release reads %d.x (writes %s)", v, want, SchemaVersion)
+	if !slices.Contains(readsMajors, got) {
+		return 0, fmt.Errorf("schemaVersion %s is not supported: this release reads 1.x and 2.x (writes %s)", v, SchemaVersion)
 	}
-	return nil
+	return got, nil
 }
 
 // link ties every finding to its exposure by ExposureID and computes the

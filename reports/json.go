@@ -5,42 +5,57 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"reflect"
-	"strings"
 )
 
-// writeJSON writes the report document, indented, as described by
-// schema/report.schema.json.
+// writeJSON writes the report document in the compact form of schema 2.0
+// (schema/report.schema.json, docs/report-format.md): the top-level
+// fields indented as json.Encoder would, every element of a list or
+// table on a line of its own, and what exposures and findings share
+// (rule text, targets, source sets, evidence) listed once in tables they
+// reference by ID.
 //
-// It writes exactly what json.Encoder with SetIndent("", "  ") writes for
-// the Document, but one top-level field and one list element at a time:
-// the encoder would first marshal the whole document into one buffer and
-// then indent it into a second (hundreds of megabytes each for an estate
-// of 100k interfaces). Fields are taken from the Document type itself, so
-// a field added there is written without a change here.
+// It streams: each element is encoded and written on its own, so nothing
+// holds every exposure's rendered form at once (the encoder would first
+// marshal the whole document into one buffer). The tables are indexed in
+// one pass over the document before writing (tables: pointers into the
+// document and a few integers per exposure).
 func writeJSON(w io.Writer, d *Document) error {
+	t := newTables(d)
 	jw := &jsonWriter{w: bufio.NewWriterSize(w, 64<<10)}
-	if err := streamObject(jw, reflect.ValueOf(d).Elem()); err != nil {
-		return err
+	jw.str("{")
+	jw.value("schemaVersion", SchemaVersion)
+	jw.value("tool", d.Tool)
+	jw.value("generatedAt", d.GeneratedAt)
+	jw.value("scope", d.Scope)
+	jw.value("partial", d.Partial)
+	jw.value("summary", d.Summary)
+	jw.object("rules", len(t.rules), func(i int) (string, any) { return t.rules[i], t.ruleEntry(t.rules[i]) })
+	jw.list("findings", len(d.Findings), func(i int) any { return t.findingV2(d.Findings[i]) })
+	jw.object("targets", len(t.targets), func(i int) (string, any) { return targetRef(i), t.targets[i] })
+	jw.object("sourceSets", len(t.sources), func(i int) (string, any) { return sourcesRef(i), nonNil(t.sources[i]) })
+	jw.object("evidence", len(t.evidence), func(i int) (string, any) { return evidenceRef(i), t.evidence[i] })
+	jw.list("exposures", len(d.Exposures), func(i int) any { return t.exposureV2(i, d.Exposures[i]) })
+	jw.list("compliance", len(d.Compliance), func(i int) any { return d.Compliance[i] })
+	jw.list("exceptions", len(d.Exceptions), func(i int) any { return d.Exceptions[i] })
+	jw.list("misconfigurations", len(d.Misconfigurations), func(i int) any { return d.Misconfigurations[i] })
+	jw.list("errors", len(d.Errors), func(i int) any { return d.Errors[i] })
+	if d.Changes != nil {
+		jw.value("changes", d.Changes)
 	}
+	jw.str("\n}\n")
 	if jw.err != nil {
 		return jw.err
 	}
 	return jw.w.Flush()
 }
 
-// jsonWriter latches the first write error: after it every write is
-// skipped and writeJSON returns that error, so the many small writes of
-// streamObject need no check each.
+// jsonWriter latches the first error, of writing or of encoding: after it
+// every write is skipped and writeJSON returns that error, so the many
+// small writes need no check each.
 type jsonWriter struct {
-	w   *bufio.Writer
-	err error
-}
-
-func (j *jsonWriter) byte(c byte) {
-	if j.err == nil {
-		j.err = j.w.WriteByte(c)
-	}
+	w      *bufio.Writer
+	err    error
+	fields int
 }
 
 func (j *jsonWriter) str(s string) {
@@ -55,114 +70,88 @@ func (j *jsonWriter) bytes(b []byte) {
 	}
 }
 
-// streamObject writes a struct as an indented JSON object at depth 1,
-// its slice fields element by element. It stops at the first write
-// error (latched in w) or encoding error.
-func streamObject(w *jsonWriter, v reflect.Value) error {
-	t := v.Type()
-	w.byte('{')
-	n := 0
-	for i := 0; i < t.NumField() && w.err == nil; i++ {
-		sf := t.Field(i)
-		name, omitEmpty, omitZero, ok := jsonField(sf)
-		if !ok {
-			continue
-		}
-		fv := v.Field(i)
-		if (omitEmpty && isEmptyJSON(fv)) || (omitZero && fv.IsZero()) {
-			continue
-		}
-		if n > 0 {
-			w.byte(',')
-		}
-		n++
-		key, err := json.Marshal(name)
-		if err != nil {
-			return fmt.Errorf("encode field name %s: %w", name, err)
-		}
-		w.str("\n  ")
-		w.bytes(key)
-		w.str(": ")
-		if streamable(fv) {
-			w.byte('[')
-			for j := 0; j < fv.Len() && w.err == nil; j++ {
-				b, err := json.MarshalIndent(fv.Index(j).Interface(), "    ", "  ")
-				if err != nil {
-					return fmt.Errorf("encode %s[%d]: %w", name, j, err)
-				}
-				if j > 0 {
-					w.byte(',')
-				}
-				w.str("\n    ")
-				w.bytes(b)
-			}
-			w.str("\n  ]")
-			continue
-		}
-		b, err := json.MarshalIndent(fv.Interface(), "  ", "  ")
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", name, err)
-		}
-		w.bytes(b)
+// key starts a top-level field.
+func (j *jsonWriter) key(name string) {
+	if j.fields > 0 {
+		j.str(",")
 	}
-	if n > 0 {
-		w.byte('\n')
-	}
-	w.str("}\n")
-	return nil
+	j.fields++
+	j.str("\n  ")
+	j.quoted(name)
+	j.str(": ")
 }
 
-var marshalerType = reflect.TypeFor[json.Marshaler]()
-
-// streamable says whether a field is a list written element by element:
-// a non-empty slice that encoding/json writes as an array of its elements
-// (not []byte, which it writes as base64, nor a type with its own
-// MarshalJSON).
-func streamable(v reflect.Value) bool {
-	return v.Kind() == reflect.Slice && v.Len() > 0 && v.Type().Elem().Kind() != reflect.Uint8 &&
-		!v.Type().Implements(marshalerType) && !reflect.PointerTo(v.Type()).Implements(marshalerType)
+func (j *jsonWriter) quoted(s string) {
+	b, err := json.Marshal(s)
+	if err != nil && j.err == nil {
+		j.err = fmt.Errorf("encode %q: %w", s, err)
+	}
+	j.bytes(b)
 }
 
-// jsonField reads a field's json tag as encoding/json does for the
-// Document's (exported, non-embedded) fields.
-func jsonField(sf reflect.StructField) (name string, omitEmpty, omitZero, ok bool) {
-	if !sf.IsExported() || sf.Anonymous {
-		return "", false, false, false
+// value writes a top-level field indented, as json.Encoder with a
+// two-space indent would.
+func (j *jsonWriter) value(name string, v any) {
+	j.key(name)
+	if j.err != nil {
+		return
 	}
-	tag := sf.Tag.Get("json")
-	if tag == "-" {
-		return "", false, false, false
+	b, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		j.err = fmt.Errorf("encode %s: %w", name, err)
+		return
 	}
-	name, opts, _ := strings.Cut(tag, ",")
-	if name == "" {
-		name = sf.Name
+	j.bytes(b)
+}
+
+// element writes one element of a list or table on its own line.
+func (j *jsonWriter) element(name string, i int, v any) {
+	if j.err != nil {
+		return
 	}
-	for _, o := range strings.Split(opts, ",") {
-		switch o {
-		case "omitempty":
-			omitEmpty = true
-		case "omitzero":
-			omitZero = true
+	b, err := json.Marshal(v)
+	if err != nil {
+		j.err = fmt.Errorf("encode %s[%d]: %w", name, i, err)
+		return
+	}
+	j.bytes(b)
+}
+
+// list writes a top-level array, one element a line.
+func (j *jsonWriter) list(name string, n int, elem func(int) any) {
+	j.key(name)
+	if n == 0 {
+		j.str("[]")
+		return
+	}
+	j.str("[")
+	for i := 0; i < n && j.err == nil; i++ {
+		if i > 0 {
+			j.str(",")
 		}
+		j.str("\n    ")
+		j.element(name, i, elem(i))
 	}
-	return name, omitEmpty, omitZero, true
+	j.str("\n  ]")
 }
 
-// isEmptyJSON is encoding/json's notion of empty for omitempty.
-func isEmptyJSON(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool:
-		return !v.Bool()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int() == 0
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return v.Uint() == 0
-	case reflect.Float32, reflect.Float64:
-		return v.Float() == 0
-	case reflect.Interface, reflect.Pointer:
-		return v.IsNil()
+// object writes a top-level table, an object of one entry a line.
+func (j *jsonWriter) object(name string, n int, entry func(int) (string, any)) {
+	j.key(name)
+	if n == 0 {
+		j.str("{}")
+		return
 	}
-	return false
+	j.str("{")
+	for i := 0; i < n && j.err == nil; i++ {
+		if i > 0 {
+			j.str(",")
+		}
+		k, v := entry(i)
+		j.str("\n    ")
+		j.quoted(k)
+		j.str(": ")
+		j.element(name, i, v)
+	}
+	j.str("\n  }")
 }

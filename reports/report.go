@@ -25,8 +25,9 @@ import (
 
 // SchemaVersion is the version of the JSON report format. The minor number
 // grows when fields are added; the major number when a field changes
-// meaning or disappears.
-const SchemaVersion = "1.1"
+// meaning or disappears. 2.0 is the compact form (compact.go); Read also
+// reads 1.x.
+const SchemaVersion = "2.0"
 
 // Report is everything one audit run produced.
 type Report struct {

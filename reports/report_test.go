@@ -148,10 +148,21 @@ func TestSchemaRejects(t *testing.T) {
 		"unknown level":        func(m map[string]any) { exposureAt(m, 0)["level"] = "maybe" },
 		"port out of range":    func(m map[string]any) { exposureAt(m, 0)["toPort"] = 70000 },
 		"effective no address": func(m map[string]any) { delete(exposureAt(m, 0), "address") },
-		"bad CIDR":             func(m map[string]any) { exposureAt(m, 0)["sources"] = []any{"anyone"} },
+		"bad CIDR":             func(m map[string]any) { table(m, "sourceSets")["s1"] = []any{"anyone"} },
 		"unknown field":        func(m map[string]any) { m["extra"] = true },
 		"suppressed no reason": func(m map[string]any) { delete(suppressedFinding(m), "suppression") },
-		"wrong version":        func(m map[string]any) { m["schemaVersion"] = "2.0" },
+		"wrong version":        func(m map[string]any) { m["schemaVersion"] = "1.1" },
+		// The compact form's references and tables.
+		"inline target":      func(m map[string]any) { exposureAt(m, 0)["target"] = map[string]any{"kind": "k", "id": "i"} },
+		"inline sources":     func(m map[string]any) { exposureAt(m, 0)["sources"] = []any{"0.0.0.0/0"} },
+		"inline evidence":    func(m map[string]any) { exposureAt(m, 0)["evidence"] = []any{map[string]any{"layer": "sg-1"}} },
+		"bad target ref":     func(m map[string]any) { exposureAt(m, 0)["target"] = "x1" },
+		"bad table key":      func(m map[string]any) { table(m, "targets")["target-1"] = table(m, "targets")["t1"] },
+		"target without id":  func(m map[string]any) { delete(table(m, "targets")["t1"].(map[string]any), "id") },
+		"evidence no action": func(m map[string]any) { delete(table(m, "evidence")["e1"].(map[string]any), "action") },
+		"rule without title": func(m map[string]any) { delete(table(m, "rules")["ssh-public"].(map[string]any), "title") },
+		"no rules table":     func(m map[string]any) { delete(m, "rules") },
+		"no targets table":   func(m map[string]any) { delete(m, "targets") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			var m map[string]any
@@ -171,6 +182,10 @@ func finding(m map[string]any, i int) map[string]any {
 	return m["findings"].([]any)[i].(map[string]any)
 }
 
+func table(m map[string]any, name string) map[string]any {
+	return m[name].(map[string]any)
+}
+
 func exposureAt(m map[string]any, i int) map[string]any {
 	return m["exposures"].([]any)[i].(map[string]any)
 }
@@ -184,10 +199,11 @@ func suppressedFinding(m map[string]any) map[string]any {
 	panic("fixture has no suppressed finding")
 }
 
-func decode(t *testing.T, r *Report) Document {
+// decode reads the JSON report of r back (resolving its tables).
+func decode(t *testing.T, r *Report) *Document {
 	t.Helper()
-	var d Document
-	if err := json.Unmarshal(render(t, "json", r), &d); err != nil {
+	d, err := Read(bytes.NewReader(render(t, "json", r)))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return d

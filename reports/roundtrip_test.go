@@ -3,6 +3,8 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,17 +13,46 @@ import (
 	"github.com/portcullis-sec/portcullis/rules"
 )
 
+// documentV1 is the Document without its MarshalJSON: encoded with a
+// two-space indent it is the JSON report of schema 1.x, byte for byte
+// what the releases before 2.0 wrote (their writer was tested against
+// exactly this encoding).
+type documentV1 Document
+
+// writeV1 writes d as a release of schema 1.1 did.
+func writeV1(t testing.TB, d *Document) []byte {
+	t.Helper()
+	v1 := *d
+	v1.SchemaVersion = "1.1"
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode((*documentV1)(&v1)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // assertRoundTrip checks the contract of the JSON report: everything any
 // format shows is derivable from the JSON. For every format, rendering
 // the document read back from the JSON gives the bytes of the direct
-// render of the Report.
+// render of the Report: from the JSON this release writes (2.0), and
+// from the JSON a 1.1 release wrote for the same report.
 func assertRoundTrip(t *testing.T, r *Report) {
 	t.Helper()
 	var js bytes.Buffer
 	if err := Write(&js, "json", r); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Read(bytes.NewReader(js.Bytes()))
+	t.Run("2.0", func(t *testing.T) { assertRendersAsDirect(t, r, js.Bytes()) })
+	t.Run("1.1", func(t *testing.T) { assertRendersAsDirect(t, r, writeV1(t, NewDocument(r))) })
+}
+
+// assertRendersAsDirect reads js and renders it in every format, each
+// compared with the direct render of r.
+func assertRendersAsDirect(t *testing.T, r *Report, js []byte) {
+	t.Helper()
+	d, err := Read(bytes.NewReader(js))
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -116,11 +147,45 @@ func TestKeyIsTheModelKey(t *testing.T) {
 	}
 }
 
-// TestReadSchema10 reads a report written before the key existed: it is
-// the same major version, and the key is derived from the other fields.
+// TestReadGolden11 reads the fixture's JSON report as the last 1.x
+// release wrote it (testdata/report-1.1.json, checked in, never
+// rewritten) and renders every format: each equals this release's golden
+// file, the JSON included (the migration to 2.0).
+func TestReadGolden11(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "report-1.1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(old, []byte(`"schemaVersion": "1.1"`)) {
+		t.Fatal("testdata/report-1.1.json is not a 1.1 report")
+	}
+	d, err := Read(bytes.NewReader(old))
+	if err != nil {
+		t.Fatalf("Read of the 1.1 golden: %v", err)
+	}
+	if d.SchemaVersion != SchemaVersion {
+		t.Errorf("read document has schema %s, want it migrated to %s", d.SchemaVersion, SchemaVersion)
+	}
+	for _, format := range Formats() {
+		want, err := os.ReadFile(filepath.Join("testdata", goldenName[format]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := Render(&got, format, d); err != nil {
+			t.Fatalf("Render(%s): %v", format, err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s rendered from the 1.1 golden differs from testdata/%s:\n%s", format, goldenName[format], firstDiff(got.Bytes(), want))
+		}
+	}
+}
+
+// TestReadSchema10 reads a report written before the key existed: the
+// key is derived from the other fields.
 func TestReadSchema10(t *testing.T) {
 	var m map[string]any
-	if err := json.Unmarshal(render(t, "json", fixtureReport()), &m); err != nil {
+	if err := json.Unmarshal(writeV1(t, NewDocument(fixtureReport())), &m); err != nil {
 		t.Fatal(err)
 	}
 	m["schemaVersion"] = "1.0"
@@ -149,6 +214,7 @@ func TestReadSchema10(t *testing.T) {
 
 func TestReadRejects(t *testing.T) {
 	good := string(render(t, "json", fixtureReport()))
+	goodV1 := string(writeV1(t, NewDocument(fixtureReport())))
 	firstExposure := NewDocument(fixtureReport()).Exposures[0].ID
 	for _, c := range []struct {
 		name, in, want string
@@ -159,12 +225,13 @@ func TestReadRejects(t *testing.T) {
 		{"a string", `"report"`, "not a JSON report object"},
 		{"null", `null`, "no schemaVersion"},
 		{"no version", `{"tool":{"name":"x"}}`, "no schemaVersion"},
-		{"other major", strings.Replace(good, `"schemaVersion": "1.1"`, `"schemaVersion": "2.0"`, 1), "schemaVersion 2.0 is not supported: this release reads 1.x (writes " + SchemaVersion + ")"},
+		{"other major", strings.Replace(good, `"schemaVersion": "2.0"`, `"schemaVersion": "3.0"`, 1),
+			"schemaVersion 3.0 is not supported: this release reads 1.x and 2.x (writes " + SchemaVersion + ")"},
 		{"major zero", `{"schemaVersion":"0.9"}`, "schemaVersion 0.9 is not supported"},
 		{"not a version", `{"schemaVersion":"one"}`, `schemaVersion "one" is not a version`},
 		{"version not a string", `{"schemaVersion":1}`, "not a JSON report object"},
 		{"trailing data", good + `{}`, "data after the report object"},
-		{"wrong type", `{"schemaVersion":"1.1","exposures":{"a":1}}`, "cannot unmarshal"},
+		{"1.x wrong type", `{"schemaVersion":"1.1","exposures":{"a":1}}`, "cannot unmarshal"},
 		{"bad severity", `{"schemaVersion":"1.1","summary":{"failOn":"severe"}}`, "severe"},
 		{"bad protocol", `{"schemaVersion":"1.1","exposures":[{"id":"a","protocol":"tcpp"}]}`, "tcpp"},
 		{"null exposure", `{"schemaVersion":"1.1","exposures":[null]}`, "exposures[0] is null"},
@@ -172,8 +239,26 @@ func TestReadRejects(t *testing.T) {
 		{"duplicate exposure", `{"schemaVersion":"1.1","exposures":[{"id":"a"},{"id":"a"}]}`, "id a appears twice"},
 		{"bad source", `{"schemaVersion":"1.1","exposures":[{"id":"a","sources":["300.0.0.0/8"]}]}`, "exposure a: sources"},
 		{"null finding", `{"schemaVersion":"1.1","findings":[null]}`, "findings[0] is null"},
-		{"finding without exposure", strings.Replace(good, `"exposureId": "`+firstExposure+`"`, `"exposureId": "0000000000000000"`, 1),
+		{"1.x finding without exposure", strings.Replace(goodV1, `"exposureId": "`+firstExposure+`"`, `"exposureId": "0000000000000000"`, 1),
 			`exposure "0000000000000000" is not in the report`},
+		// The compact form: every reference must resolve.
+		{"2.0 finding without exposure", strings.Replace(good, `"exposureId":"`+firstExposure+`"`, `"exposureId":"0000000000000000"`, 1),
+			`exposure "0000000000000000" is not in the report`},
+		{"2.0 inline target", `{"schemaVersion":"2.0","exposures":[{"id":"a","target":{"id":"i-1"}}]}`, "cannot unmarshal"},
+		{"2.0 unknown target", `{"schemaVersion":"2.0","targets":{"t1":{"kind":"k","id":"i"}},"sourceSets":{"s1":[]},"exposures":[{"id":"a","target":"t2","sources":"s1"}]}`,
+			`exposure a: target "t2" is not in targets`},
+		{"2.0 unknown sources", `{"schemaVersion":"2.0","targets":{"t1":{"kind":"k","id":"i"}},"exposures":[{"id":"a","target":"t1","sources":"s1"}]}`,
+			`exposure a: sources "s1" is not in sourceSets`},
+		{"2.0 unknown evidence", `{"schemaVersion":"2.0","targets":{"t1":{"kind":"k","id":"i"}},"sourceSets":{"s1":[]},"evidence":{"e1":{"layer":"sg-1"}},"exposures":[{"id":"a","target":"t1","sources":"s1","evidence":["e1","e2"]}]}`,
+			`exposure a: evidence "e2" is not in evidence`},
+		{"2.0 exposure without id", `{"schemaVersion":"2.0","targets":{"t1":{"kind":"k","id":"i"}},"sourceSets":{"s1":[]},"exposures":[{"target":"t1","sources":"s1"}]}`,
+			"exposures[0] has no id"},
+		{"2.0 null exposure", `{"schemaVersion":"2.0","exposures":[null]}`, "exposures[0] is null"},
+		{"2.0 null finding", `{"schemaVersion":"2.0","findings":[null]}`, "findings[0] is null"},
+		{"2.0 unknown rule", `{"schemaVersion":"2.1","rules":{"a":{"title":"A"}},"findings":[{"id":"f","ruleId":"b","exposureId":"x"}]}`,
+			`finding f: rule "b" is not in rules`},
+		{"2.0 bad source", `{"schemaVersion":"2.0","targets":{"t1":{"kind":"k","id":"i"}},"sourceSets":{"s1":["300.0.0.0/8"]},"exposures":[{"id":"a","target":"t1","sources":"s1"}]}`,
+			"exposure a: sources"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := Read(strings.NewReader(c.in))
@@ -196,6 +281,10 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add(seed.Bytes())
 	f.Add([]byte(`{"schemaVersion":"1.0"}`))
+	f.Add(writeV1(f, NewDocument(fixtureReport())))
+	f.Add([]byte(`{"schemaVersion":"2.0","rules":{"r":{"title":"T"}},"targets":{"t1":{"kind":"k","id":"i"}},"sourceSets":{"s1":["0.0.0.0/0"]},` +
+		`"evidence":{"e1":{"layer":"sg-1","layerKind":"security-group","action":"allow"}},` +
+		`"exposures":[{"id":"a","target":"t1","sources":"s1","evidence":["e1"]}],"findings":[{"id":"f","ruleId":"r","exposureId":"a","severity":"high"}]}`))
 	f.Add([]byte(`{"schemaVersion":"1.1","exposures":[{"id":"a","sources":["0.0.0.0/0"]}],"findings":[{"exposureId":"a","severity":"high"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Read(bytes.NewReader(data))

@@ -1,7 +1,10 @@
 package state
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,81 @@ import (
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
+
+// as20 rewrites a document as a report of schema 2.0 (the compact form)
+// and reads it back.
+func as20(t *testing.T, d *reports.Document) *reports.Document {
+	t.Helper()
+	var b bytes.Buffer
+	if err := reports.Render(&b, "json", d); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b.Bytes(), []byte(`"schemaVersion": "2.0"`)) || !bytes.Contains(b.Bytes(), []byte(`"targets": {`)) {
+		t.Fatalf("not the 2.0 form:\n%.300s", b.Bytes())
+	}
+	back, err := reports.Read(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+// TestDiffDocumentsAcrossSchemas: the testdata reports are 1.1 (written
+// by hand); diffing them rewritten as 2.0, or one of each (a state
+// directory that holds a 1.x report from before the upgrade), gives the
+// same changes with the same keys.
+func TestDiffDocumentsAcrossSchemas(t *testing.T) {
+	want, err := DiffDocuments(readDoc(t, "old.json"), readDoc(t, "new.json"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		old, new *reports.Document
+	}{
+		{"2.0 to 2.0", as20(t, readDoc(t, "old.json")), as20(t, readDoc(t, "new.json"))},
+		{"1.1 to 2.0", readDoc(t, "old.json"), as20(t, readDoc(t, "new.json"))},
+		{"2.0 to 1.1", as20(t, readDoc(t, "old.json")), readDoc(t, "new.json")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := DiffDocuments(c.old, c.new, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d changes, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if g, w := changeSummary(got[i]), changeSummary(want[i]); g != w {
+					t.Errorf("change %d: %s, want %s", i, g, w)
+				}
+			}
+		})
+	}
+	a, err := FromDocument(as20(t, readDoc(t, "new.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromDocument(readDoc(t, "new.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("the audit read from the 2.0 report differs from the 1.1 one's:\n%+v\n%+v", a, b)
+	}
+}
+
+// changeSummary is what a diff says about one change: kind, key, the
+// severities before and after, and how many report rows it leads to.
+func changeSummary(c Change) string {
+	sev := func(s *Entry) string {
+		if s == nil {
+			return "-"
+		}
+		return s.Severity.String()
+	}
+	return fmt.Sprintf("%s %s %s→%s observed %d", c.Kind, c.Key, sev(c.Before), sev(c.After), len(c.Observed))
+}
 
 func readDoc(t *testing.T, name string) *reports.Document {
 	t.Helper()

@@ -119,6 +119,13 @@ func BenchmarkAuditEndToEnd(b *testing.B) {
 				b.ReportMetric(float64(r.peak)/(1<<20), "MiB-peak-rss")
 				b.ReportMetric(float64(r.maxHeap()), "MiB-heap-max")
 				b.ReportMetric(float64(r.written)/1e6, "MB-written")
+				if format == "json" {
+					b.StopTimer()
+					if n := reportExposures(b, out); n > 0 {
+						b.ReportMetric(float64(r.written)/float64(n), "bytes/exposure")
+					}
+					b.StartTimer()
+				}
 				b.ReportMetric(r.cpu.Seconds(), "s-cpu")
 				if baseline > 0 {
 					r.ratio = float64(r.wall) / float64(baseline)
@@ -247,6 +254,27 @@ func parseStages(b *testing.B, log string) []stage {
 		b.Fatalf("no stage lines in the audit's log:\n%s", log)
 	}
 	return out
+}
+
+// reportExposures is the number of exposures of a JSON report, from its
+// summary: what the report's bytes per exposure divide by.
+func reportExposures(b *testing.B, path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var doc struct {
+		Summary struct {
+			Exposures struct {
+				Total int `json:"total"`
+			} `json:"exposures"`
+		} `json:"summary"`
+	}
+	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&doc); err != nil {
+		b.Fatalf("read the summary of %s: %v", path, err)
+	}
+	return doc.Summary.Exposures.Total
 }
 
 // riskyPorts are the catalog's risky TCP and UDP ports: what the rule scan

@@ -361,7 +361,7 @@ func TestAuditCustomRulesAndExceptions(t *testing.T) {
 	for _, x := range m["findings"].([]any) {
 		f := x.(map[string]any)
 		e := exps[f["exposureId"].(string)]
-		target := e["target"].(map[string]any)
+		target := m["targets"].(map[string]any)[e["target"].(string)].(map[string]any)
 		name, _ := target["name"].(string)
 		id, _ := target["id"].(string)
 		switch {

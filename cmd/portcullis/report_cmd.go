@@ -26,10 +26,10 @@ format shows, so the output is the one the audit would have written in
 that format. Audit once, keep report.json, and make the HTML page, the
 SARIF file for code scanning or the ASFF findings for Security Hub from it.
 
-The report's schemaVersion must have the major version of this release
-(it writes %s): reports of an older minor version are read (the exposure
-keys of a 1.0 report are derived from its other fields); fields added by
-a newer minor version are ignored.
+This release writes schemaVersion %s and reads 2.x and 1.x reports: a
+1.x report is migrated as it is read (--format json rewrites it as 2.0;
+the exposure keys of a 1.0 report are derived from its other fields);
+fields added by a newer minor version are ignored.
 
 Flags:
 `, reports.SchemaVersion)

@@ -36,6 +36,37 @@ func demoJSON(t *testing.T) (string, *reports.Report) {
 	return name, res.Report
 }
 
+// TestReportCommandReads11: `portcullis report --in` takes a report of
+// schema 1.1 (the fixture as the last 1.x release wrote it) and renders
+// every format as this release renders that report: the reports
+// package's golden files, the JSON being the 2.0 form.
+func TestReportCommandReads11(t *testing.T) {
+	golden := map[string]string{
+		"table": "report.txt", "json": "report.json", "csv": "report.csv", "markdown": "report.md",
+		"html": "report.html", "sarif": "report.sarif", "ocsf": "report.ocsf.json", "asff": "report.asff.json",
+	}
+	in := filepath.Join("..", "..", "reports", "testdata", "report-1.1.json")
+	for _, format := range reports.Formats() {
+		t.Run(format, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("..", "..", "reports", "testdata", golden[format]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "report."+format)
+			if code, _, stderr := runCLI(t, "report", "--in", in, "--format", format, "--output", out); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("report --in a 1.1 report --format %s differs from reports/testdata/%s (%d vs %d bytes)", format, golden[format], len(got), len(want))
+			}
+		})
+	}
+}
+
 // TestReportCommand: `portcullis report` renders the saved JSON of the demo
 // audit in every format exactly as the audit renders it directly.
 func TestReportCommand(t *testing.T) {
@@ -89,7 +120,7 @@ func TestReportCommandErrors(t *testing.T) {
 		}
 		return p
 	}
-	v2 := write("v2.json", strings.Replace(string(data), `"schemaVersion": "`+reports.SchemaVersion+`"`, `"schemaVersion": "2.0"`, 1))
+	v3 := write("v3.json", strings.Replace(string(data), `"schemaVersion": "`+reports.SchemaVersion+`"`, `"schemaVersion": "3.0"`, 1))
 	broken := write("broken.json", string(data[:len(data)/3]))
 	for _, c := range []struct {
 		name     string
@@ -100,7 +131,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{"help", []string{"report", "-h"}, exitOK, "without auditing again"},
 		{"no --in", []string{"report", "--format", "html"}, exitError, "--in"},
 		{"missing file", []string{"report", "--in", filepath.Join(dir, "nope.json")}, exitError, "nope.json"},
-		{"other major version", []string{"report", "--in", v2}, exitError, "schemaVersion 2.0 is not supported: this release reads 1.x"},
+		{"other major version", []string{"report", "--in", v3}, exitError, "schemaVersion 3.0 is not supported: this release reads 1.x and 2.x"},
 		{"malformed", []string{"report", "--in", broken}, exitError, "not JSON"},
 		{"bad format", []string{"report", "--in", in, "--format", "xml"}, exitError, "--format"},
 		{"extra argument", []string{"report", "--in", in, "more"}, exitError, "unexpected argument"},

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -19,7 +19,7 @@ func TestDemoRoundTrip(t *testing.T) {
 	for _, fw := range append([]string{""}, rules.Frameworks()...) {
 		t.Run("framework="+fw, func(t *testing.T) {
 			res, err := audit.Run(context.Background(), audit.Options{
-				Snapshot: portcullis.DemoEstate(), SnapshotDir: "demo",
+				Snapshot: demo.Estate(), SnapshotDir: "demo",
 				// The example custom rules and exceptions add custom
 				// findings, suppressions and exception statuses.
 				Rules: rules.Options{Framework: fw, Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/text/width"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
@@ -35,7 +35,7 @@ func updating() bool { return *updateFaces }
 func demoDocument(t testing.TB) *reports.Document {
 	t.Helper()
 	res, err := audit.Run(context.Background(), audit.Options{
-		Snapshot: portcullis.DemoEstate(), SnapshotDir: "demo",
+		Snapshot: demo.Estate(), SnapshotDir: "demo",
 		Rules: rules.Options{Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 			CustomRulesFile: "../examples/custom-rules.yaml", ExceptionsFile: "../examples/exceptions.yaml"},
 		FailOn: rules.High, Version: "test",

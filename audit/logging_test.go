@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	portcullis "github.com/portcullis-sec/portcullis"
+	"github.com/portcullis-sec/portcullis/demo"
 )
 
 // TestStagesAreLogged: an offline audit logs every stage at Info, with
@@ -18,7 +18,7 @@ import (
 func TestStagesAreLogged(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	res, err := Run(context.Background(), Options{Snapshot: portcullis.DemoEstate(), SnapshotDir: "demo", Logger: log})
+	res, err := Run(context.Background(), Options{Snapshot: demo.Estate(), SnapshotDir: "demo", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

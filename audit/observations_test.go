@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis-sec/portcullis"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
@@ -25,7 +25,7 @@ func TestObservationsAsInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	now := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	base := Options{Snapshot: portcullis.DemoEstate(), SnapshotDir: "demo", Rules: rules.Options{Now: now}, FailOn: rules.High, Version: "test"}
+	base := Options{Snapshot: demo.Estate(), SnapshotDir: "demo", Rules: rules.Options{Now: now}, FailOn: rules.High, Version: "test"}
 
 	var labs []*lab.Lab
 	defer func() {

@@ -25,7 +25,7 @@ import (
 // named.
 func demoSnapshot(t *testing.T, keep ...string) fstest.MapFS {
 	t.Helper()
-	src := os.DirFS("../testdata/demo")
+	src := os.DirFS("../demo/estate")
 	m := fstest.MapFS{}
 	if err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !slices.Contains(keep, strings.Split(p, "/")[0]) {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	portcullis "github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
@@ -360,7 +360,7 @@ func TestCloneIsDeep(t *testing.T) {
 // The demo estate: bastion-1's SSH is best closed on its own group; a
 // NACL deny would also close grafana-1's partner SSH.
 func TestDemoBastion(t *testing.T) {
-	inv, _, err := audit.Normalize(portcullis.DemoEstate(), nil)
+	inv, _, err := audit.Normalize(demo.Estate(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

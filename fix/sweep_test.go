@@ -3,8 +3,8 @@ package fix
 import (
 	"testing"
 
-	portcullis "github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
@@ -12,7 +12,7 @@ import (
 // applied again on its own, leaves no exposure of that ID: a check of the
 // verifier's port-and-source arithmetic by the plainest means.
 func TestDemoEveryExposure(t *testing.T) {
-	inv, _, err := audit.Normalize(portcullis.DemoEstate(), nil)
+	inv, _, err := audit.Normalize(demo.Estate(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestDemoEveryExposure(t *testing.T) {
 }
 
 func BenchmarkSuggestDemoBastion(b *testing.B) {
-	inv, _, err := audit.Normalize(portcullis.DemoEstate(), nil)
+	inv, _, err := audit.Normalize(demo.Estate(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

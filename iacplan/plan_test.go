@@ -24,7 +24,7 @@ var now = time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
 // demo is the demo estate, the base snapshot of most tests.
 func demo(t *testing.T) fs.FS {
 	t.Helper()
-	return os.DirFS(filepath.Join("..", "testdata", "demo"))
+	return os.DirFS(filepath.Join("..", "demo", "estate"))
 }
 
 // check applies a plan onto base, audits both snapshots with the real

@@ -1,54 +1,6 @@
 package rules
 
-import (
-	"fmt"
-	"strings"
-
-	"github.com/portcullis-sec/portcullis/exposure"
-)
-
-// Severity orders how bad a finding is.
-type Severity int
-
-const (
-	Info Severity = iota
-	Low
-	Medium
-	High
-	Critical
-)
-
-var severityNames = []string{"info", "low", "medium", "high", "critical"}
-
-func (s Severity) String() string {
-	if s < Info || s > Critical {
-		return fmt.Sprintf("severity(%d)", int(s))
-	}
-	return severityNames[s]
-}
-
-// ParseSeverity accepts info, low, medium, high, critical (any case).
-func ParseSeverity(v string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(strings.TrimSpace(v), n) {
-			return Severity(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown severity %q (want info, low, medium, high or critical)", v)
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *Severity) UnmarshalText(b []byte) error {
-	v, err := ParseSeverity(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+import "github.com/portcullis-sec/portcullis/exposure"
 
 // ComplianceRef points at one control of one framework.
 type ComplianceRef struct {

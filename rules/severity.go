@@ -1,6 +1,54 @@
 package rules
 
-import "github.com/portcullis-sec/portcullis/exposure"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+)
+
+// Severity orders how bad a finding is.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts info, low, medium, high, critical (any case).
+func ParseSeverity(v string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(strings.TrimSpace(v), n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want info, low, medium, high or critical)", v)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
 
 // Reach says how far an exposure is from the internet reaching it, as
 // steps below an effective exposure. docs/rules.md has the model and a

@@ -19,8 +19,8 @@ import (
 	sh "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
-	portcullis "github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/reports"
 )
@@ -44,7 +44,7 @@ func awsConfig(endpoint string) aws.Config {
 // accounts and several regions, GCP and Azure findings.
 func demoDocument(t *testing.T) *reports.Document {
 	t.Helper()
-	res, err := audit.Run(context.Background(), audit.Options{Snapshot: portcullis.DemoEstate(), Version: "test"})
+	res, err := audit.Run(context.Background(), audit.Options{Snapshot: demo.Estate(), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
@@ -89,7 +89,7 @@ Flags:
 		return fail(e, err)
 	}
 	o := audit.Options{
-		Snapshot:    portcullis.DemoEstate(),
+		Snapshot:    demo.Estate(),
 		SnapshotDir: "(embedded demo estate)",
 		Version:     toolVersion(),
 		FailOn:      rules.High,
@@ -170,7 +170,7 @@ Flags:
 		fmt.Fprintf(e.stderr, "portcullis: wrote the %s report to %s\n", out.format, out.path)
 	}
 	if !*noMonitor {
-		if err := runDemoMonitor(ctx, e.stdout, portcullis.DemoEstate(), reports.NewDocument(res.Report), o.Rules.Now); err != nil {
+		if err := runDemoMonitor(ctx, e.stdout, demo.Estate(), reports.NewDocument(res.Report), o.Rules.Now); err != nil {
 			return fail(e, err)
 		}
 	}

@@ -15,8 +15,8 @@ import (
 
 	"go4.org/netipx"
 
-	portcullis "github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/fix"
 	"github.com/portcullis-sec/portcullis/reports"
@@ -279,7 +279,7 @@ func runFix(e *env, d *reports.Document, x *reports.Exposure, fo fixFlags) int {
 	case "":
 		return fail(e, errors.New("explain --fix: the report names no snapshot (a live audit): give --snapshot DIR, saved with portcullis snapshot"))
 	case demoSnapshotName:
-		fsys = portcullis.DemoEstate()
+		fsys = demo.Estate()
 	default:
 		var err error
 		if fsys, err = audit.DirFS(dir); err != nil {

@@ -11,7 +11,7 @@ import (
 // its snapshot, the fix is computed from it, in words and as JSON.
 func TestExplainFix(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r.json")
-	if code, _, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--no-probe", "--provider", "aws", "--format", "json", "--output", out); code == exitError {
+	if code, _, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "--no-probe", "--provider", "aws", "--format", "json", "--output", out); code == exitError {
 		t.Fatal(stderr)
 	}
 	d, err := readReport(out)

@@ -104,8 +104,8 @@ func TestExitCodes(t *testing.T) {
 		{"no command", nil, exitError, "Usage"},
 		{"unknown command", []string{"frobnicate"}, exitError, "unknown command"},
 		{"clean estate", []string{"audit", "--snapshot", "testdata/clean"}, exitOK, "probing is off"},
-		{"findings at or above fail-on", []string{"audit", "--snapshot", "../../testdata/demo", "--no-probe"}, exitFindings, ""},
-		{"GCP without probes has nothing critical", []string{"audit", "--snapshot", "../../testdata/demo", "--no-probe", "--provider", "gcp", "--fail-on", "critical"}, exitOK, ""},
+		{"findings at or above fail-on", []string{"audit", "--snapshot", "../../demo/estate", "--no-probe"}, exitFindings, ""},
+		{"GCP without probes has nothing critical", []string{"audit", "--snapshot", "../../demo/estate", "--no-probe", "--provider", "gcp", "--fail-on", "critical"}, exitOK, ""},
 		{"partial scope", []string{"audit", "--snapshot", partial}, exitPartial, ""},
 		{"malformed snapshot file is partial, not fatal", []string{"audit", "--snapshot", malformed}, exitPartial, ""},
 		{"missing snapshot", []string{"audit", "--snapshot", "testdata/nope"}, exitError, "snapshot"},
@@ -169,7 +169,7 @@ func toJSON(v any) string {
 func TestAuditJSONOnDemoEstate(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "report.json")
-	code, stdout, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--no-probe", "--format", "json", "--output", out)
+	code, stdout, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "--no-probe", "--format", "json", "--output", out)
 	if code != exitFindings {
 		t.Fatalf("exit %d, want %d (findings); stderr:\n%s", code, exitFindings, stderr)
 	}
@@ -275,7 +275,7 @@ func TestRulesCommand(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r.json")
-	if code, _, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--no-probe", "--provider", "azure", "--format", "json", "--output", out); code == exitError {
+	if code, _, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "--no-probe", "--provider", "azure", "--format", "json", "--output", out); code == exitError {
 		t.Fatal(stderr)
 	}
 	r, err := readReport(out)
@@ -346,7 +346,7 @@ func TestAuditCustomRulesAndExceptions(t *testing.T) {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--no-probe", "--format", "json",
+	code, out, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "--no-probe", "--format", "json",
 		"--rules", rulesFile, "--exceptions", excFile)
 	if code != exitFindings {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)

@@ -10,7 +10,7 @@ import (
 
 func planFixture(name string) string { return filepath.Join("..", "..", "iacplan", "testdata", name) }
 
-var demoSnapshot = filepath.Join("..", "..", "testdata", "demo")
+var demoSnapshot = filepath.Join("..", "..", "demo", "estate")
 
 func TestPlanExitCodes(t *testing.T) {
 	lb := filepath.Join(t.TempDir(), "lb.json")

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 )
@@ -19,7 +19,7 @@ import (
 func demoJSON(t *testing.T) (string, *reports.Report) {
 	t.Helper()
 	res, err := audit.Run(context.Background(), audit.Options{
-		Snapshot: portcullis.DemoEstate(), SnapshotDir: "demo", FailOn: rules.High, Version: "test",
+		Snapshot: demo.Estate(), SnapshotDir: "demo", FailOn: rules.High, Version: "test",
 		Rules: rules.Options{Now: time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)},
 	})
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // stderr, the report unchanged and the exit code that of the audit.
 func TestAuditSecurityHub(t *testing.T) {
 	url := motoURL // the package's moto_server (org_test.go)
-	base := []string{"audit", "--snapshot", "../../testdata/demo", "--format", "json"}
+	base := []string{"audit", "--snapshot", "../../demo/estate", "--format", "json"}
 	wantCode, plain, _ := runCLI(t, base...)
 	code, out, stderr := runCLI(t, append(base, "--securityhub", "--aws-endpoint", url)...)
 	if code != wantCode {
@@ -73,7 +73,7 @@ func TestAuditSecurityHubFailure(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	l.Close()
-	base := []string{"audit", "--snapshot", "../../testdata/demo", "--format", "json"}
+	base := []string{"audit", "--snapshot", "../../demo/estate", "--format", "json"}
 	wantCode, _, _ := runCLI(t, base...)
 	code, out, stderr := runCLI(t, append(base, "--securityhub", "--aws-endpoint", closed)...)
 	if code != wantCode {
@@ -102,7 +102,7 @@ func TestAuditSecurityHubFailure(t *testing.T) {
 }
 
 func TestASFFFileWarnsAboutOtherClouds(t *testing.T) {
-	_, out, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--format", "asff")
+	_, out, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "--format", "asff")
 	if !strings.Contains(stderr, "gcp findings not written") || !strings.Contains(stderr, "azure finding") {
 		t.Errorf("stderr = %q, want the GCP and Azure findings named", stderr)
 	}
@@ -133,7 +133,7 @@ func TestAuditRejectsMeaninglessFlags(t *testing.T) {
 		{[]string{"--concurrency", "-2"}, "--concurrency: -2 is negative"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			code, out, stderr := runCLI(t, append([]string{"audit", "--snapshot", "../../testdata/demo"}, c.args...)...)
+			code, out, stderr := runCLI(t, append([]string{"audit", "--snapshot", "../../demo/estate"}, c.args...)...)
 			if code != exitError || out != "" || !strings.Contains(stderr, c.want) {
 				t.Errorf("exit %d, stdout %d bytes, stderr %q; want exit 2 and %q", code, len(out), stderr, c.want)
 			}

@@ -68,13 +68,13 @@ func TestSourcesPhrase(t *testing.T) {
 
 // TestVerboseLogsStages: audit -v on a snapshot logs each stage.
 func TestVerboseLogsStages(t *testing.T) {
-	_, _, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "-v", "--format", "json")
+	_, _, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "-v", "--format", "json")
 	for _, stage := range []string{"read", "normalize", "analyze", "probe", "evaluate", "write"} {
 		if !strings.Contains(stderr, "stage="+stage+" ") {
 			t.Errorf("audit -v logs no %s stage:\n%s", stage, stderr)
 		}
 	}
-	if _, _, stderr := runCLI(t, "audit", "--snapshot", "../../testdata/demo", "--format", "json"); strings.Contains(stderr, "stage=") {
+	if _, _, stderr := runCLI(t, "audit", "--snapshot", "../../demo/estate", "--format", "json"); strings.Contains(stderr, "stage=") {
 		t.Errorf("stages logged without -v:\n%s", stderr)
 	}
 }

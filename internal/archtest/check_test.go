@@ -48,6 +48,9 @@ type rule struct {
 	except []exception
 	mode   mode
 	paths  []string // only: what may be imported; never: what may not
+	// prodOnly: the rule binds the imports of non-test files only (tests
+	// may use what shipped code must not).
+	prodOnly bool
 }
 
 // exception releases one package from a rule, with the reason. A test-only
@@ -74,7 +77,7 @@ func check(pkgs []pkg, rules []rule) []string {
 				continue
 			}
 			for _, u := range p.uses {
-				if ownRoom(p.path, u.path) {
+				if ownRoom(p.path, u.path) || r.prodOnly && u.test {
 					continue
 				}
 				if broken(r, u.path) {

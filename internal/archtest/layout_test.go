@@ -51,6 +51,17 @@ var layout = []rule{
 		from: []string{"alerts/..."}, mode: only, paths: []string{"exposure", "rules", "internal/..."},
 	},
 	{
+		fact: "demo (the demo estate: data) imports no module package",
+		from: []string{"demo/..."}, mode: only,
+	},
+	{
+		fact:   "outside tests, only cmd/* and functions/* import demo",
+		from:   []string{"..."},
+		except: []exception{{pkg: "cmd/..."}, {pkg: "functions/..."}},
+		mode:   never, paths: []string{"demo/..."},
+		prodOnly: true,
+	},
+	{
 		fact:   "nothing under a stage imports audit, cmd or functions",
 		from:   stages,
 		except: testSuites[:1],
@@ -95,6 +106,7 @@ func TestLoadSeesImports(t *testing.T) {
 		test            bool
 	}{
 		{"audit", "exposure", "audit/", false},
+		{"audit", "demo", "audit/", true},
 		{"probe", "probe/lab", "probe/", true},
 		{"providers/aws", "providers/aws", "providers/aws/", true},
 		{"internal/archtest", "", "", false},
@@ -167,11 +179,12 @@ func TestCheck(t *testing.T) {
 				{path: "probe/lab", uses: []use{prod("exposure", "probe/lab/lab.go:1")}},
 				{path: "state", uses: []use{prod("reports", "state/state.go:1"), prod("internal/awsconf", "state/s3.go:1")}},
 				{path: "alerts", uses: []use{prod("rules", "alerts/alerts.go:1")}},
-				{path: "audit", uses: []use{prod("providers/aws", "audit/audit.go:1"), prod("probe", "audit/audit.go:2")}},
-				{path: "cmd/portcullis", uses: []use{prod("audit", "cmd/portcullis/main.go:1"), prod("providers/gcp", "cmd/portcullis/main.go:2")}},
-				{path: "functions/internal/stages", uses: []use{prod("providers/azure", "functions/internal/stages/base.go:1")}},
+				{path: "audit", uses: []use{prod("providers/aws", "audit/audit.go:1"), prod("probe", "audit/audit.go:2"), test("demo", "audit/demo_test.go:3")}},
+				{path: "cmd/portcullis", uses: []use{prod("audit", "cmd/portcullis/main.go:1"), prod("providers/gcp", "cmd/portcullis/main.go:2"), prod("demo", "cmd/portcullis/demo_cmd.go:3")}},
+				{path: "functions/internal/stages", uses: []use{prod("providers/azure", "functions/internal/stages/base.go:1"), test("demo", "functions/internal/stages/stages_test.go:4")}},
 				{path: "infra", testOnly: true, uses: []use{test("providers/aws", "infra/infra_test.go:1")}},
-				{path: ".", uses: []use{test("audit", "demo_fuzz_test.go:1")}},
+				{path: "demo", uses: []use{test("demo", "demo/demo_test.go:1")}},
+				{path: "fix", uses: []use{prod("exposure", "fix/fix.go:1"), test("demo", "fix/fix_test.go:2"), test("audit", "fix/fix_test.go:3")}},
 			},
 		},
 		{
@@ -234,6 +247,23 @@ func TestCheck(t *testing.T) {
 			name: "a stage's test imports the module root",
 			pkgs: []pkg{{path: "reports", uses: []use{test(".", "reports/demo_test.go:9")}}},
 			want: []string{`reports/demo_test.go:9: reports imports the module root package (in a test), which breaks the rule "reports imports only exposure and rules"`},
+		},
+		{
+			name: "the demo estate imports the model",
+			pkgs: []pkg{{path: "demo", uses: []use{prod("exposure", "demo/demo.go:3")}}},
+			want: []string{`demo/demo.go:3: demo imports exposure, which breaks the rule "demo (the demo estate: data) imports no module package"`},
+		},
+		{
+			name: "shipped code outside the faces imports demo",
+			pkgs: []pkg{
+				{path: "audit", uses: []use{prod("demo", "audit/audit.go:9")}},
+				{path: "fix", uses: []use{test("demo", "fix/fix_test.go:2")}},
+				{path: "reports", uses: []use{test("demo", "reports/demo_test.go:9")}},
+			},
+			want: []string{
+				`audit/audit.go:9: audit imports demo, which breaks the rule "outside tests, only cmd/* and functions/* import demo"`,
+				`reports/demo_test.go:9: reports imports demo (in a test), which breaks the rule "reports imports only exposure and rules"`,
+			},
 		},
 		{
 			name: "a helper outside the faces imports a provider",

@@ -14,14 +14,14 @@ import (
 	"github.com/portcullis-sec/portcullis/providers/aws"
 )
 
-// TestDemoEstate keeps the estate `make demo` audits (testdata/demo/aws,
-// described in testdata/demo/README.md) valid and its answers the ones it
+// TestDemoEstate keeps the estate `make demo` audits (demo/estate/aws,
+// described in demo/estate/README.md) valid and its answers the ones it
 // was designed to give: two accounts, three regions, prod, staging and
 // shared-services VPCs; an ALB, an NLB with port translation, a classic
 // ELB, NAT gateways, an egress-only gateway, NACLs that deny RDP or break
 // return traffic, and groups that are exposed, latent or safe.
 func TestDemoEstate(t *testing.T) {
-	inv, err := aws.Normalize(os.DirFS("../../testdata/demo/aws"))
+	inv, err := aws.Normalize(os.DirFS("../../demo/estate/aws"))
 	if err != nil {
 		t.Fatal(err)
 	}

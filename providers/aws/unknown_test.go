@@ -18,7 +18,7 @@ import (
 // break one file of it.
 func demoFS(t *testing.T) fstest.MapFS {
 	t.Helper()
-	src := os.DirFS("../../testdata/demo/aws")
+	src := os.DirFS("../../demo/estate/aws")
 	m := fstest.MapFS{}
 	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -12,7 +12,7 @@ import (
 // TestDemoEstate checks the estate `make demo` audits: it normalizes
 // without errors and exposes exactly what its story says.
 func TestDemoEstate(t *testing.T) {
-	inv, err := Normalize(os.DirFS("../../testdata/demo/azure"))
+	inv, err := Normalize(os.DirFS("../../demo/estate/azure"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func TestMissingOrBrokenRequiredFile(t *testing.T) {
 	const sub = "6f1c2e3a-5b7d-4c8e-9a0b-1d2e3f4a5b6c"
 	load := func() fstest.MapFS {
-		src := os.DirFS("../../testdata/demo/azure")
+		src := os.DirFS("../../demo/estate/azure")
 		m := fstest.MapFS{}
 		if err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {

@@ -43,7 +43,14 @@ func largeEstate(nNets, nRules, nInst int) fstest.MapFS {
 					"natIP": fmt.Sprintf("203.0.113.%d", i%250+1)}}}}})
 	}
 	enc := func(v any) *fstest.MapFile { b, _ := json.Marshal(v); return &fstest.MapFile{Data: b} }
-	return fstest.MapFS{"big/networks.json": enc(nets), "big/firewall-rules.json": enc(rules), "big/instances.json": enc(insts)}
+	fsys := fstest.MapFS{"big/networks.json": enc(nets), "big/firewall-rules.json": enc(rules), "big/instances.json": enc(insts),
+		// Every collection writes these (requiredFiles): without them the
+		// normalizer rightly reports the firewall data as unknown.
+		"big/" + FileNetworkFirewallPolicies: enc([]any{}), "big/" + FileForwardingRules: enc([]any{})}
+	for n := 0; n < nNets; n++ {
+		fsys[fmt.Sprintf("big/%s/net-%d.json", DirEffectiveFirewalls, n)] = enc(map[string]any{})
+	}
+	return fsys
 }
 
 // BenchmarkNormalizeAnalyze measures a 3-network, 600-rule, 5,000-instance

@@ -8,11 +8,11 @@ import (
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
-// TestDemoEstate keeps the `make demo` estate (testdata/demo/gcp) valid and
+// TestDemoEstate keeps the `make demo` estate (demo/estate/gcp) valid and
 // its answers stable: two projects, three networks, exposed, latent and
 // safe resources, a proxy load balancer, a passthrough one and Cloud NAT.
 func TestDemoEstate(t *testing.T) {
-	inv, err := Normalize(os.DirFS("../../testdata/demo/gcp"))
+	inv, err := Normalize(os.DirFS("../../demo/estate/gcp"))
 	if err != nil {
 		t.Fatal(err)
 	}

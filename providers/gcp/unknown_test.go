@@ -19,7 +19,7 @@ import (
 // analysis names the targets it could not analyse.
 func TestMissingOrBrokenFilteringFile(t *testing.T) {
 	load := func() fstest.MapFS {
-		src := os.DirFS("../../testdata/demo/gcp")
+		src := os.DirFS("../../demo/estate/gcp")
 		m := fstest.MapFS{}
 		if err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {

@@ -28,8 +28,8 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/stages/plan"
@@ -568,7 +568,7 @@ func TestProbeStaysOff(t *testing.T) {
 
 // demoAccount is the demo estate's sandbox account: jupyter-sandbox on
 // 192.0.2.80 (a documentation address) has SSH (22) and Jupyter (8888)
-// open to anyone (testdata/demo/README.md).
+// open to anyone (demo/estate/README.md).
 const (
 	demoAccount = "444455556666"
 	demoAddr    = "192.0.2.80"
@@ -579,12 +579,12 @@ const (
 // addresses are documentation ones, unlike the 54.214.x.x moto hands out.
 func putDemoSnapshot(ctx context.Context, t *testing.T, b *Base, run string) {
 	t.Helper()
-	demo := portcullis.DemoEstate()
-	err := fs.WalkDir(demo, "aws/"+demoAccount, func(name string, d fs.DirEntry, err error) error {
+	estate := demo.Estate()
+	err := fs.WalkDir(estate, "aws/"+demoAccount, func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := fs.ReadFile(demo, name)
+		data, err := fs.ReadFile(estate, name)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package portcullis_test
+package audit_test
 
 import (
 	"io/fs"
@@ -8,15 +8,15 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // demoFiles lists the demo estate's files, sorted: the fuzzer picks one by
 // index and replaces its content.
 func demoFiles(t testing.TB) (fs.FS, []string) {
-	fsys := portcullis.DemoEstate()
+	fsys := demo.Estate()
 	var names []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && len(p) > 5 && p[len(p)-5:] == ".json" {

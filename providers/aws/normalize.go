@@ -18,9 +18,6 @@ import (
 	"github.com/portcullis-sec/portcullis/exposure"
 )
 
-// providerName is the Scope.Provider of everything this package produces.
-const providerName = "aws"
-
 // Normalize turns the aws/ part of a snapshot into an inventory. fsys is
 // rooted at the snapshot's aws/ directory and holds one directory per
 // account, each with one directory per region (see docs/providers/aws.md).

@@ -27,59 +27,6 @@ import (
 	"github.com/portcullis-sec/portcullis/providers"
 )
 
-// Config says what to collect and how to reach the APIs.
-type Config struct {
-	// Projects are the project IDs to audit. Empty means every ACTIVE
-	// project the credentials can see (Resource Manager SearchProjects).
-	Projects []string
-	// Parents, when Projects is empty, selects every ACTIVE project under
-	// these organizations or folders ("organizations/123",
-	// "folders/456"), at any depth; see org.go.
-	Parents []string
-	// Endpoint replaces the compute and Resource Manager endpoints (an
-	// emulator, a Private Service Connect endpoint). A loopback http URL
-	// is used without credentials.
-	Endpoint string
-	// Concurrency bounds how many projects are collected at once (default
-	// 4); within a project at most 4 list calls run at once.
-	Concurrency int
-	// ClientOptions are appended to the options of every API client (for
-	// example option.WithCredentialsFile); nil uses Application Default
-	// Credentials.
-	ClientOptions []option.ClientOption
-	// Logger receives debug and progress messages; nil uses slog.Default.
-	Logger *slog.Logger
-}
-
-// Permissions lists every IAM permission the collector needs: the
-// roles/compute.viewer predefined role holds all the compute ones, and
-// resourcemanager.projects.get is what SearchProjects returns projects for.
-// collect_test.go checks this list against the calls a collection makes.
-var Permissions = []string{
-	"compute.backendServices.list",
-	"compute.firewalls.list",
-	"compute.forwardingRules.list",
-	"compute.globalForwardingRules.list",
-	"compute.instanceGroups.list",
-	"compute.instances.list",
-	"compute.networks.getEffectiveFirewalls",
-	"compute.networks.list",
-	"compute.networkFirewallPolicies.get",
-	"compute.networkEndpointGroups.list",
-	"compute.networkFirewallPolicies.list",
-	"compute.regionNetworkFirewallPolicies.get",
-	"compute.routers.list",
-	"compute.subnetworks.list",
-	"compute.targetHttpProxies.list",
-	"compute.targetHttpsProxies.list",
-	"compute.targetInstances.list",
-	"compute.targetPools.list",
-	"compute.targetSslProxies.list",
-	"compute.targetTcpProxies.list",
-	"compute.urlMaps.list",
-	"resourcemanager.projects.get",
-}
-
 // Collector collects GCP projects into a snapshot.
 type Collector struct {
 	cfg  Config

@@ -12,13 +12,66 @@
 package gcp
 
 import (
-	"net/url"
-	"strconv"
-	"strings"
+	"log/slog"
+
+	"google.golang.org/api/option"
 )
 
 // Provider is the provider name used in scopes and snapshot paths.
 const Provider = "gcp"
+
+// Config says what to collect and how to reach the APIs.
+type Config struct {
+	// Projects are the project IDs to audit. Empty means every ACTIVE
+	// project the credentials can see (Resource Manager SearchProjects).
+	Projects []string
+	// Parents, when Projects is empty, selects every ACTIVE project under
+	// these organizations or folders ("organizations/123",
+	// "folders/456"), at any depth; see org.go.
+	Parents []string
+	// Endpoint replaces the compute and Resource Manager endpoints (an
+	// emulator, a Private Service Connect endpoint). A loopback http URL
+	// is used without credentials.
+	Endpoint string
+	// Concurrency bounds how many projects are collected at once (default
+	// 4); within a project at most 4 list calls run at once.
+	Concurrency int
+	// ClientOptions are appended to the options of every API client (for
+	// example option.WithCredentialsFile); nil uses Application Default
+	// Credentials.
+	ClientOptions []option.ClientOption
+	// Logger receives debug and progress messages; nil uses slog.Default.
+	Logger *slog.Logger
+}
+
+// Permissions lists every IAM permission the collector needs: the
+// roles/compute.viewer predefined role holds all the compute ones, and
+// resourcemanager.projects.get is what SearchProjects returns projects for.
+// collect_test.go checks this list against the calls a collection makes.
+var Permissions = []string{
+	"compute.backendServices.list",
+	"compute.firewalls.list",
+	"compute.forwardingRules.list",
+	"compute.globalForwardingRules.list",
+	"compute.instanceGroups.list",
+	"compute.instances.list",
+	"compute.networks.getEffectiveFirewalls",
+	"compute.networks.list",
+	"compute.networkFirewallPolicies.get",
+	"compute.networkEndpointGroups.list",
+	"compute.networkFirewallPolicies.list",
+	"compute.regionNetworkFirewallPolicies.get",
+	"compute.routers.list",
+	"compute.subnetworks.list",
+	"compute.targetHttpProxies.list",
+	"compute.targetHttpsProxies.list",
+	"compute.targetInstances.list",
+	"compute.targetPools.list",
+	"compute.targetSslProxies.list",
+	"compute.targetTcpProxies.list",
+	"compute.urlMaps.list",
+	"resourcemanager.projects.get",
+}
 
 // Snapshot file names, one per resource list, under gcp/<project-id>/.
 const (
@@ -43,53 +96,3 @@ const (
 	FileURLMaps                 = "url-maps.json"
 	FileRouters                 = "routers.json"
 )
-
-// resourceKey reduces a compute resource URL to its path from "projects/",
-// so that a full selfLink
-// (https://www.googleapis.com/compute/v1/projects/p/global/networks/n), a
-// partial URL (projects/p/global/networks/n) and the form with a
-// different API version or host all compare equal.
-func resourceKey(s string) string {
-	s = strings.TrimSpace(s)
-	if u, err := url.Parse(s); err == nil && u.Scheme != "" {
-		s = u.Path
-	}
-	if i := strings.Index(s, "projects/"); i >= 0 {
-		s = s[i:]
-	}
-	return strings.TrimSuffix(s, "/")
-}
-
-// lastSegment returns what follows the last slash of a resource URL (the
-// resource name, or a zone or region name).
-func lastSegment(s string) string {
-	s = strings.TrimSuffix(s, "/")
-	if i := strings.LastIndex(s, "/"); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
-
-// regionOfZone turns a zone name (europe-west1-b) into its region
-// (europe-west1).
-func regionOfZone(zone string) string {
-	zone = lastSegment(zone)
-	if i := strings.LastIndex(zone, "-"); i > 0 {
-		return zone[:i]
-	}
-	return zone
-}
-
-// segmentAfter returns the path segment following key in a resource URL
-// ("zones" in projects/p/zones/z/instances/i gives z).
-func segmentAfter(s, key string) string {
-	parts := strings.Split(resourceKey(s), "/")
-	for i := 0; i+1 < len(parts); i++ {
-		if parts[i] == key {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

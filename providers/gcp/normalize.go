@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -210,3 +212,53 @@ func jsonErr(b []byte, err error) string {
 	}
 	return err.Error()
 }
+
+// resourceKey reduces a compute resource URL to its path from "projects/",
+// so that a full selfLink
+// (https://www.googleapis.com/compute/v1/projects/p/global/networks/n), a
+// partial URL (projects/p/global/networks/n) and the form with a
+// different API version or host all compare equal.
+func resourceKey(s string) string {
+	s = strings.TrimSpace(s)
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" {
+		s = u.Path
+	}
+	if i := strings.Index(s, "projects/"); i >= 0 {
+		s = s[i:]
+	}
+	return strings.TrimSuffix(s, "/")
+}
+
+// lastSegment returns what follows the last slash of a resource URL (the
+// resource name, or a zone or region name).
+func lastSegment(s string) string {
+	s = strings.TrimSuffix(s, "/")
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// regionOfZone turns a zone name (europe-west1-b) into its region
+// (europe-west1).
+func regionOfZone(zone string) string {
+	zone = lastSegment(zone)
+	if i := strings.LastIndex(zone, "-"); i > 0 {
+		return zone[:i]
+	}
+	return zone
+}
+
+// segmentAfter returns the path segment following key in a resource URL
+// ("zones" in projects/p/zones/z/instances/i gives z).
+func segmentAfter(s, key string) string {
+	parts := strings.Split(resourceKey(s), "/")
+	for i := 0; i+1 < len(parts); i++ {
+		if parts[i] == key {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -41,9 +41,26 @@ func (inv *Inventory) Merge(other *Inventory) {
 	inv.Errors = append(inv.Errors, other.Errors...)
 }
 
+// Provider names: a Scope's Provider, a snapshot's top-level directory and
+// the CLI's --provider values. They are the model's vocabulary, so that the
+// stages that see no provider package (rules, reports, state) name providers
+// without spelling literals; audit's driver table has one row per name.
+const (
+	ProviderAWS   = "aws"
+	ProviderGCP   = "gcp"
+	ProviderAzure = "azure"
+)
+
+// Providers lists the provider names, sorted. It returns a new slice each
+// call. audit's driver table implements exactly these (a test holds them
+// equal), so a stage that cannot import audit checks names against this.
+func Providers() []string {
+	return []string{ProviderAWS, ProviderAzure, ProviderGCP}
+}
+
 // Scope says where a resource lives.
 type Scope struct {
-	Provider string `json:"provider"`         // aws, gcp, azure
+	Provider string `json:"provider"`         // ProviderAWS, ProviderGCP, ProviderAzure
 	Account  string `json:"account"`          // AWS account, GCP project, Azure subscription
 	Region   string `json:"region,omitempty"` // region or location; empty for global resources
 }

@@ -1,5 +1,5 @@
 // Package providers holds what every cloud driver shares: the Driver
-// interface and the Snapshot that carries raw API responses from collection
+// contract and the Snapshot that carries raw API responses from collection
 // to normalization.
 //
 // A live audit collects into an in-memory Snapshot and normalizes from it; an
@@ -13,6 +13,38 @@ import (
 
 	"github.com/portcullis-sec/portcullis/exposure"
 )
+
+// Driver is what a provider promises, declared once so that every list of
+// providers (the CLI's --provider check, the serverless plan and collect
+// stages, the run store's work-item check, the conformance suite) is the
+// one table in audit and the drivers cannot drift apart. Each provider
+// package exports one Driver next to its Config; audit pairs it with the
+// typed construction of the provider's collector (each Config differs).
+// docs/providers/README.md says how a new provider fills it in.
+type Driver struct {
+	// Name is the provider's name in the model (exposure.ProviderAWS, …):
+	// its snapshot directory (DIR/<name>/), its exposure.Scope.Provider and
+	// its --provider value. Lower case, unique in the table.
+	Name string
+	// Title names the cloud for people, in messages and docs.
+	Title string
+	// Normalize reads the provider's snapshot directory into an inventory.
+	// It must accept an empty directory (an inventory with nothing in it,
+	// no error): a snapshot that holds a provider with no scope yet.
+	Normalize NormalizeFunc
+	// Permissions are exactly the read-only actions the collector calls;
+	// the deployment templates and docs grant these and no more.
+	Permissions []string
+	// Regional says what a unit of collection is: an account × region
+	// (DIR/<name>/<account>/<region>/) when true; an account, project or
+	// subscription collected whole (DIR/<name>/<account>/) when false.
+	Regional bool
+	// ValidScope checks the identifiers of one unit of collection before
+	// they become snapshot paths, object keys, role ARNs or API calls:
+	// region is empty unless Regional. The error names the provider, the
+	// identifier and the shape it wants.
+	ValidScope func(account, region string) error
+}
 
 // Collector fetches one provider's raw API responses into a snapshot.
 //

@@ -8,12 +8,17 @@
 package aws
 
 import (
+	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
+
+	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/providers"
 )
 
 // providerName is the Scope.Provider of everything this package produces.
-const providerName = "aws"
+const providerName = exposure.ProviderAWS
 
 // Config configures the AWS collector.
 type Config struct {
@@ -73,4 +78,32 @@ var Permissions = []string{
 	"elasticloadbalancing:DescribeTargetGroups",
 	"elasticloadbalancing:DescribeTargetHealth",
 	"sts:GetCallerIdentity",
+}
+
+// Driver is what the AWS provider promises audit (providers.Driver). A unit
+// of collection is one account-region.
+var Driver = providers.Driver{
+	Name:        providerName,
+	Title:       "AWS",
+	Normalize:   Normalize,
+	Permissions: Permissions,
+	Regional:    true,
+	ValidScope:  validScope,
+}
+
+// regionPattern is the shape of a region name: a geography, an optional
+// partition word and a number (us-east-1, us-gov-west-1, cn-north-1,
+// https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// validScope checks one account-region before it becomes a snapshot path,
+// an object key or a role ARN.
+func validScope(account, region string) error {
+	if !accountIDPattern.MatchString(account) {
+		return fmt.Errorf("aws account %q is not a 12-digit account ID", account)
+	}
+	if !regionPattern.MatchString(region) {
+		return fmt.Errorf("aws region %q is not a region name", region)
+	}
+	return nil
 }

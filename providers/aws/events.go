@@ -149,7 +149,7 @@ type Actor struct {
 
 // Scope is the account-region the event changed.
 func (e Event) Scope() exposure.Scope {
-	return exposure.Scope{Provider: "aws", Account: e.Account, Region: e.Region}
+	return exposure.Scope{Provider: providerName, Account: e.Account, Region: e.Region}
 }
 
 // ChangesExposure reports whether the event is a successful call of the
@@ -190,11 +190,9 @@ type eventBridgeEnvelope struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
-var (
-	eventAccount = regexp.MustCompile(`^[0-9]{12}$`)
-	eventRegion  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	eventName    = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
-)
+// eventName is the shape of an API operation name. Accounts and regions are
+// checked with the patterns of validScope.
+var eventName = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 
 // maxEventBytes bounds an event document: EventBridge events are at most
 // 256 KB (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
@@ -236,9 +234,9 @@ func ParseEvent(b []byte) (Event, error) {
 		return Event{}, errors.New("read event: no eventSource or eventName: not a CloudTrail management event")
 	case !eventName.MatchString(e.Name):
 		return Event{}, fmt.Errorf("read event %s: eventName %q is not an API operation name", e.ID, e.Name)
-	case !eventAccount.MatchString(e.Account):
+	case !accountIDPattern.MatchString(e.Account):
 		return Event{}, fmt.Errorf("read event %s (%s): account %q is not a 12-digit account ID", e.ID, e.Name, e.Account)
-	case !eventRegion.MatchString(e.Region):
+	case !regionPattern.MatchString(e.Region):
 		return Event{}, fmt.Errorf("read event %s (%s): region %q is not a region name", e.ID, e.Name, e.Region)
 	}
 	ts := cmpOr(r.EventTime, env.Time)

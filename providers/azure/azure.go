@@ -12,13 +12,18 @@
 package azure
 
 import (
+	"fmt"
 	"log/slog"
+	"regexp"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/providers"
 )
 
-// Provider is the provider name used in scopes and errors.
-const Provider = "azure"
+// Provider is the provider name used in scopes and snapshot paths (the
+// model's name for it).
+const Provider = exposure.ProviderAzure
 
 // Config selects what the collector audits and how it reaches Azure.
 type Config struct {
@@ -83,4 +88,30 @@ var Permissions = []string{
 	"Microsoft.Compute/virtualMachineScaleSets/read",
 	"Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
 	"Microsoft.Compute/virtualMachineScaleSets/publicIPAddresses/read",
+}
+
+// Driver is what the Azure provider promises audit (providers.Driver). A
+// unit of collection is one subscription, every region of it in one pass.
+var Driver = providers.Driver{
+	Name:        Provider,
+	Title:       "Azure",
+	Normalize:   Normalize,
+	Permissions: Permissions,
+	ValidScope:  validScope,
+}
+
+// subscriptionPattern is the shape of a subscription ID, a GUID
+// (https://learn.microsoft.com/azure/azure-portal/get-subscription-tenant-id).
+var subscriptionPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// validScope checks one subscription before it becomes a snapshot path,
+// an object key or an API call.
+func validScope(subscription, region string) error {
+	if !subscriptionPattern.MatchString(subscription) {
+		return fmt.Errorf("azure subscription %q is not a subscription ID", subscription)
+	}
+	if region != "" {
+		return fmt.Errorf("azure subscription %s: region must be empty (a subscription is collected whole)", subscription)
+	}
+	return nil
 }

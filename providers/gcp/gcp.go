@@ -12,13 +12,18 @@
 package gcp
 
 import (
+	"fmt"
 	"log/slog"
+	"regexp"
 
+	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/providers"
 	"google.golang.org/api/option"
 )
 
-// Provider is the provider name used in scopes and snapshot paths.
-const Provider = "gcp"
+// Provider is the provider name used in scopes and snapshot paths (the
+// model's name for it).
+const Provider = exposure.ProviderGCP
 
 // Config says what to collect and how to reach the APIs.
 type Config struct {
@@ -71,6 +76,34 @@ var Permissions = []string{
 	"compute.targetTcpProxies.list",
 	"compute.urlMaps.list",
 	"resourcemanager.projects.get",
+}
+
+// Driver is what the GCP provider promises audit (providers.Driver). A unit
+// of collection is one project, every region of it in one pass.
+var Driver = providers.Driver{
+	Name:        Provider,
+	Title:       "Google Cloud",
+	Normalize:   Normalize,
+	Permissions: Permissions,
+	ValidScope:  validScope,
+}
+
+// projectPattern is the shape of a project ID: 6-30 lower-case letters,
+// digits and hyphens
+// (https://cloud.google.com/resource-manager/docs/creating-managing-projects);
+// legacy domain-scoped IDs carry "domain:".
+var projectPattern = regexp.MustCompile(`^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+
+// validScope checks one project before it becomes a snapshot path, an
+// object key or an API call.
+func validScope(project, region string) error {
+	if !projectPattern.MatchString(project) {
+		return fmt.Errorf("gcp project %q is not a project ID", project)
+	}
+	if region != "" {
+		return fmt.Errorf("gcp project %s: region must be empty (a project is collected whole)", project)
+	}
+	return nil
 }
 
 // Snapshot file names, one per resource list, under gcp/<project-id>/.

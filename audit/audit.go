@@ -14,7 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -29,7 +29,7 @@ import (
 
 // Options configures one audit.
 type Options struct {
-	// Providers to audit: aws, gcp, azure. Empty: aws for a live audit;
+	// Providers to audit (names from Providers). Empty: aws for a live audit;
 	// every provider present in the snapshot for an offline one.
 	Providers []string
 	AWS       aws.Config
@@ -80,42 +80,63 @@ type ProbeOptions struct {
 // collected or read: there is no report to speak of.
 var ErrNothingAudited = errors.New("nothing could be audited")
 
-// driver is what audit needs of a provider.
+// driver is one row of the provider table: what the provider promises
+// (its providers.Driver) and how audit builds its collector from Options.
+// The construction stays typed here because each provider's Config differs.
 type driver struct {
+	providers.Driver
 	collector func(ctx context.Context, o *Options) (providers.Collector, error)
-	normalize providers.NormalizeFunc
 }
 
-// drivers is the one table of providers; it is never modified.
-var drivers = map[string]driver{
-	"aws": {
-		collector: func(ctx context.Context, o *Options) (providers.Collector, error) {
-			return aws.NewCollector(ctx, o.AWS)
-		},
-		normalize: aws.Normalize,
-	},
-	"gcp": {
-		collector: func(ctx context.Context, o *Options) (providers.Collector, error) {
-			return gcp.NewCollector(ctx, o.GCP)
-		},
-		normalize: gcp.Normalize,
-	},
-	"azure": {
-		collector: func(ctx context.Context, o *Options) (providers.Collector, error) {
-			return azure.NewCollector(ctx, o.Azure)
-		},
-		normalize: azure.Normalize,
-	},
+// drivers is the one table of providers, sorted by name; it is never
+// modified. Every list of providers (the CLI's --provider check, the
+// serverless plan, collect and run-store checks, the conformance suite) is
+// read from it through Drivers, Providers and Lookup. Adding a provider is
+// one row here (docs/providers/README.md).
+var drivers = []driver{
+	{aws.Driver, func(ctx context.Context, o *Options) (providers.Collector, error) {
+		return aws.NewCollector(ctx, o.AWS)
+	}},
+	{azure.Driver, func(ctx context.Context, o *Options) (providers.Collector, error) {
+		return azure.NewCollector(ctx, o.Azure)
+	}},
+	{gcp.Driver, func(ctx context.Context, o *Options) (providers.Collector, error) {
+		return gcp.NewCollector(ctx, o.GCP)
+	}},
 }
 
-// Providers lists the supported provider names.
-func Providers() []string {
-	names := make([]string, 0, len(drivers))
-	for n := range drivers {
-		names = append(names, n)
+// Drivers returns the contract of every provider, sorted by name.
+func Drivers() []providers.Driver {
+	out := make([]providers.Driver, len(drivers))
+	for i, d := range drivers {
+		out[i] = d.Driver
 	}
-	sort.Strings(names)
+	return out
+}
+
+// Providers lists the supported provider names, sorted.
+func Providers() []string {
+	names := make([]string, len(drivers))
+	for i, d := range drivers {
+		names[i] = d.Name
+	}
 	return names
+}
+
+// Lookup returns the contract of the provider called name. The error for
+// an unknown name lists the providers there are.
+func Lookup(name string) (providers.Driver, error) {
+	d, err := lookup(name)
+	return d.Driver, err
+}
+
+func lookup(name string) (driver, error) {
+	for _, d := range drivers {
+		if d.Name == name {
+			return d, nil
+		}
+	}
+	return driver{}, fmt.Errorf("unknown provider %q (want one of %s)", name, strings.Join(Providers(), ", "))
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -134,8 +155,8 @@ func (o *Options) progress() providers.Progress {
 
 func checkProviders(names []string) error {
 	for _, n := range names {
-		if _, ok := drivers[n]; !ok {
-			return fmt.Errorf("unknown provider %q (want one of %v)", n, Providers())
+		if _, err := lookup(n); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -147,7 +168,7 @@ func checkProviders(names []string) error {
 func Collect(ctx context.Context, o Options) (*providers.Snapshot, error) {
 	names := o.Providers
 	if len(names) == 0 {
-		names = []string{"aws"}
+		names = []string{exposure.ProviderAWS}
 	}
 	if err := checkProviders(names); err != nil {
 		return nil, err
@@ -155,7 +176,8 @@ func Collect(ctx context.Context, o Options) (*providers.Snapshot, error) {
 	snap := providers.NewSnapshot()
 	ok := 0
 	for _, n := range names {
-		c, err := drivers[n].collector(ctx, &o)
+		d, _ := lookup(n) // checked above
+		c, err := d.collector(ctx, &o)
 		if err == nil {
 			err = c.Collect(ctx, snap, o.progress())
 			if cl, ok := c.(io.Closer); ok {
@@ -341,7 +363,11 @@ func Normalize(fsys fs.FS, names []string) (*exposure.Inventory, []string, error
 			}
 			continue
 		}
-		pi, err := drivers[n].normalize(sub)
+		d, err := lookup(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		pi, err := d.Normalize(sub)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Scope: exposure.Scope{Provider: n}, Stage: "normalize", Message: err.Error()})
 			continue

@@ -40,12 +40,12 @@ func (s snapshotScope) empty() bool {
 func (s snapshotScope) allows(name string) bool {
 	parts := strings.Split(name, "/")
 	switch {
-	case parts[0] == "aws" && len(parts) >= 3 && len(s.regions) > 0:
+	case parts[0] == exposure.ProviderAWS && len(parts) >= 3 && len(s.regions) > 0:
 		// aws/<account>/<file> (the caller identity) is not a region.
 		return strings.HasSuffix(parts[2], ".json") || slices.Contains(s.regions, parts[2])
-	case parts[0] == "gcp" && len(parts) >= 2 && len(s.projects) > 0:
+	case parts[0] == exposure.ProviderGCP && len(parts) >= 2 && len(s.projects) > 0:
 		return slices.Contains(s.projects, parts[1])
-	case parts[0] == "azure" && len(parts) >= 2 && len(s.subscriptions) > 0:
+	case parts[0] == exposure.ProviderAzure && len(parts) >= 2 && len(s.subscriptions) > 0:
 		return slices.Contains(s.subscriptions, strings.ToLower(parts[1]))
 	}
 	return true
@@ -54,11 +54,11 @@ func (s snapshotScope) allows(name string) bool {
 // allowsError reports whether a recorded failure is about a scope in scope.
 func (s snapshotScope) allowsError(e exposure.Error) bool {
 	switch {
-	case e.Provider == "aws" && e.Region != "" && len(s.regions) > 0:
+	case e.Provider == exposure.ProviderAWS && e.Region != "" && len(s.regions) > 0:
 		return slices.Contains(s.regions, e.Region)
-	case e.Provider == "gcp" && e.Account != "" && len(s.projects) > 0:
+	case e.Provider == exposure.ProviderGCP && e.Account != "" && len(s.projects) > 0:
 		return slices.Contains(s.projects, e.Account)
-	case e.Provider == "azure" && e.Account != "" && len(s.subscriptions) > 0:
+	case e.Provider == exposure.ProviderAzure && e.Account != "" && len(s.subscriptions) > 0:
 		return slices.Contains(s.subscriptions, strings.ToLower(e.Account))
 	}
 	return true
@@ -79,28 +79,28 @@ func (s snapshotScope) missing(fsys fs.FS) []exposure.Error {
 		}
 		return false
 	}
-	accounts, _ := fs.ReadDir(fsys, "aws")
+	accounts, _ := fs.ReadDir(fsys, exposure.ProviderAWS)
 	for _, r := range s.regions {
 		found := false
 		for _, a := range accounts {
-			if a.IsDir() && has(path.Join("aws", a.Name()), func(n string) bool { return n == r }) {
+			if a.IsDir() && has(path.Join(exposure.ProviderAWS, a.Name()), func(n string) bool { return n == r }) {
 				found = true
 			}
 		}
 		if !found {
-			out = append(out, exposure.Error{Scope: exposure.Scope{Provider: "aws", Region: r}, Stage: "snapshot",
+			out = append(out, exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAWS, Region: r}, Stage: "snapshot",
 				Message: "region " + r + " (--regions) is not in the snapshot: nothing of it was audited"})
 		}
 	}
 	for _, p := range s.projects {
-		if !has("gcp", func(n string) bool { return n == p }) {
-			out = append(out, exposure.Error{Scope: exposure.Scope{Provider: "gcp", Account: p}, Stage: "snapshot",
+		if !has(exposure.ProviderGCP, func(n string) bool { return n == p }) {
+			out = append(out, exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderGCP, Account: p}, Stage: "snapshot",
 				Message: "project " + p + " (--gcp-projects) is not in the snapshot: nothing of it was audited"})
 		}
 	}
 	for _, sub := range s.subscriptions {
-		if !has("azure", func(n string) bool { return strings.ToLower(n) == sub }) {
-			out = append(out, exposure.Error{Scope: exposure.Scope{Provider: "azure", Account: sub}, Stage: "snapshot",
+		if !has(exposure.ProviderAzure, func(n string) bool { return strings.ToLower(n) == sub }) {
+			out = append(out, exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAzure, Account: sub}, Stage: "snapshot",
 				Message: "subscription " + sub + " (--azure-subscriptions) is not in the snapshot: nothing of it was audited"})
 		}
 	}

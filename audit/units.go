@@ -30,8 +30,12 @@ func Units(fsys fs.FS, providers []string) []exposure.Scope {
 		return names
 	}
 	for _, p := range providers {
+		d, err := lookup(p)
+		if err != nil {
+			continue // not a provider: no units
+		}
 		for _, acct := range dirs(p) {
-			if p != "aws" {
+			if !d.Regional {
 				out = append(out, exposure.Scope{Provider: p, Account: acct})
 				continue
 			}

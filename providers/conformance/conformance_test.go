@@ -24,25 +24,14 @@ import (
 	"go4.org/netipx"
 	"gopkg.in/yaml.v3"
 
+	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/providers"
-	"github.com/portcullis-sec/portcullis/providers/aws"
-	"github.com/portcullis-sec/portcullis/providers/azure"
-	"github.com/portcullis-sec/portcullis/providers/gcp"
 )
 
-// driver is one provider under test.
-type driver struct {
-	name      string
-	normalize providers.NormalizeFunc
-}
-
-// drivers is the one dispatch table: every situation runs against each.
-var drivers = []driver{
-	{"aws", aws.Normalize},
-	{"gcp", gcp.Normalize},
-	{"azure", azure.Normalize},
-}
+// The drivers under test are audit's provider table (audit.Drivers): a
+// provider added there runs every situation here and fails until it has a
+// fixture for each.
 
 // expectation is one situation's expect.yaml.
 type expectation struct {
@@ -97,10 +86,10 @@ func TestConformance(t *testing.T) {
 		exp := readExpectation(t, dir)
 		t.Run(situation, func(t *testing.T) {
 			t.Parallel()
-			for _, d := range drivers {
-				t.Run(d.name, func(t *testing.T) {
+			for _, d := range audit.Drivers() {
+				t.Run(d.Name, func(t *testing.T) {
 					t.Parallel()
-					runCase(t, dir, d.name, d.normalize, exp)
+					runCase(t, dir, d.Name, d.Normalize, exp)
 				})
 			}
 		})
@@ -126,8 +115,8 @@ func readExpectation(t *testing.T, dir string) *expectation {
 		t.Fatalf("decode %s: %v", name, err)
 	}
 	for p, c := range exp.Providers {
-		if !slices.ContainsFunc(drivers, func(d driver) bool { return d.name == p }) {
-			t.Fatalf("%s: unknown provider %q", name, p)
+		if _, err := audit.Lookup(p); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
 		if c.Override != nil && c.Divergence != nil {
 			t.Fatalf("%s: %s has both an override and a divergence", name, p)

@@ -89,7 +89,7 @@ type auditFlags struct {
 
 func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	f.offline = offline
-	fs.StringVar(&f.providers, "provider", "", "providers to audit, comma-separated: aws, gcp, azure (default: aws live; every provider in the snapshot offline)")
+	fs.StringVar(&f.providers, "provider", "", "providers to audit, comma-separated: "+strings.Join(audit.Providers(), ", ")+" (default: "+exposure.ProviderAWS+" live; every provider in the snapshot offline)")
 	fs.StringVar(&f.regions, "regions", "", "AWS regions, comma-separated (default: every enabled region; offline: every region of the snapshot)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared-config profile (default: the standard credential chain)")
 	fs.StringVar(&f.roleARN, "role-arn", "", "AWS role to assume before collecting (read-only audit role)")
@@ -211,8 +211,8 @@ func (f *auditFlags) options(e *env) (audit.Options, string, error) {
 	o.Azure.Endpoint = f.azureEndpoint
 	o.Azure.Concurrency = f.concurrency
 	for _, p := range o.Providers {
-		if _, ok := map[string]bool{"aws": true, "gcp": true, "azure": true}[p]; !ok {
-			return o, "", fmt.Errorf("unknown provider %q (want aws, gcp or azure)", p)
+		if _, err := audit.Lookup(p); err != nil {
+			return o, "", fmt.Errorf("--provider: %w", err)
 		}
 	}
 	for name, v := range map[string]string{"--aws-endpoint": f.awsEndpoint, "--gcp-endpoint": f.gcpEndpoint, "--azure-endpoint": f.azureEndpoint} {
@@ -263,7 +263,7 @@ func (f *auditFlags) orgOptions(o *audit.Options) error {
 	if f.snapshot != "" {
 		return errors.New("--org collects live; --snapshot reads a snapshot (take one with portcullis snapshot --org)")
 	}
-	if len(o.Providers) > 0 && !contains(o.Providers, "aws") {
+	if len(o.Providers) > 0 && !contains(o.Providers, exposure.ProviderAWS) {
 		return errors.New("--org audits an AWS Organization: --provider must include aws")
 	}
 	rate := f.accountRate
@@ -614,7 +614,7 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws"}, Stage: "securityhub", Message: "load aws configuration: " + err.Error()})
+		fail(exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAWS}, Stage: "securityhub", Message: "load aws configuration: " + err.Error()})
 		return
 	}
 	if cfg.Region == "" {
@@ -626,7 +626,7 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 	}
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws"}, Stage: "securityhub", Message: "find the calling account: " + err.Error()})
+		fail(exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAWS}, Stage: "securityhub", Message: "find the calling account: " + err.Error()})
 		return
 	}
 	hub, err := securityhub.NewHub(cfg, awssdk.ToString(id.Account))
@@ -642,7 +642,7 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 		}
 	}
 	if err != nil {
-		fail(exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: awssdk.ToString(id.Account)}, Stage: "securityhub", Message: err.Error()})
+		fail(exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAWS, Account: awssdk.ToString(id.Account)}, Stage: "securityhub", Message: err.Error()})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/portcullis-sec/portcullis/audit"
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/reports"
 )
@@ -51,13 +52,13 @@ func (f *auditFlags) applyEvent(o *audit.Options, e *env) (*eventRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--event %s: %w", f.event, err)
 	}
-	if len(o.Providers) > 0 && !slices.Equal(o.Providers, []string{"aws"}) {
+	if len(o.Providers) > 0 && !slices.Equal(o.Providers, []string{exposure.ProviderAWS}) {
 		return nil, errors.New("--event is an AWS CloudTrail event: --provider can only be aws")
 	}
 	if r := o.AWS.Regions; len(r) > 0 && !slices.Equal(r, []string{ev.Region}) {
 		return nil, fmt.Errorf("--event is about %s; --regions %s says otherwise (leave --regions out)", ev.Region, strings.Join(r, ","))
 	}
-	o.Providers, o.AWS.Regions = []string{"aws"}, []string{ev.Region}
+	o.Providers, o.AWS.Regions = []string{exposure.ProviderAWS}, []string{ev.Region}
 	if org := o.AWS.Org; org != nil {
 		if len(org.Accounts) > 0 && !slices.Equal(org.Accounts, []string{ev.Account}) || slices.Contains(org.ExcludeAccounts, ev.Account) {
 			return nil, fmt.Errorf("--event is about account %s, which --accounts/--exclude-accounts leave out", ev.Account)

@@ -137,7 +137,7 @@ func scopeOf(it runstore.Item) exposure.Scope {
 func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logger) (audit.Options, error) {
 	o := audit.Options{Providers: []string{it.Provider}, Version: c.Version, Logger: log}
 	switch it.Provider {
-	case "aws":
+	case exposure.ProviderAWS:
 		o.AWS = aws.Config{
 			Regions:     []string{it.Region},
 			RoleARN:     c.roleARN(ctx, it.Account),
@@ -145,7 +145,7 @@ func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logge
 			Concurrency: 1,
 			Logger:      log,
 		}
-	case "gcp":
+	case exposure.ProviderGCP:
 		o.GCP = gcp.Config{Projects: []string{it.Account}, Concurrency: 1, Logger: log}
 		if c.gcpCreds != "" {
 			doc, err := c.gcpCreds.fetch(ctx, c.AWS)
@@ -158,7 +158,7 @@ func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logge
 			}
 			o.GCP.ClientOptions = append(o.GCP.ClientOptions, opt)
 		}
-	case "azure":
+	case exposure.ProviderAzure:
 		o.Azure = azure.Config{Subscriptions: []string{it.Account}, Concurrency: 1, Logger: log}
 		if c.azureCreds != "" {
 			doc, err := c.azureCreds.fetch(ctx, c.AWS)
@@ -174,6 +174,9 @@ func (c *Collect) options(ctx context.Context, it runstore.Item, log *slog.Logge
 				return o, err
 			}
 		}
+	default:
+		// A provider in audit's table that this stage cannot configure yet.
+		return o, fmt.Errorf("collect: the serverless collect stage has no configuration for provider %s", it.Provider)
 	}
 	log.Debug("collect options ready")
 	return o, nil

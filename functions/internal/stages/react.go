@@ -227,7 +227,7 @@ func scopeText(s exposure.Scope) string { return s.Provider + " " + s.Account + 
 // other scopes' baselines are not touched (audit.Track diffs the scopes a
 // report covers).
 func (r *React) reaudit(ctx context.Context, sg *scopeEvents, log *slog.Logger) (string, *audit.TrackResult, error) {
-	item := runstore.Item{Provider: "aws", Account: sg.scope.Account, Region: sg.scope.Region}
+	item := runstore.Item{Provider: exposure.ProviderAWS, Account: sg.scope.Account, Region: sg.scope.Region}
 	if err := item.Validate(); err != nil {
 		return "", nil, err
 	}

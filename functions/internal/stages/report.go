@@ -162,7 +162,7 @@ func (r *Report) Handle(ctx context.Context, in ReportInput) (ReportOutput, erro
 func (r *Report) importSecurityHub(ctx context.Context, rep *reports.Report, log *slog.Logger) []exposure.Error {
 	failed := func(msg string, err error) []exposure.Error {
 		log.Warn("security hub import failed", "error", err)
-		return []exposure.Error{{Scope: exposure.Scope{Provider: "aws"}, Stage: "securityhub", Message: msg + ": " + err.Error()}}
+		return []exposure.Error{{Scope: exposure.Scope{Provider: exposure.ProviderAWS}, Stage: "securityhub", Message: msg + ": " + err.Error()}}
 	}
 	id, err := sts.NewFromConfig(r.AWS).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/stages/base"
 	awsprov "github.com/portcullis-sec/portcullis/providers/aws"
@@ -68,22 +69,22 @@ func NewPlan(b *base.Base, env base.Env) (*Plan, error) {
 	// fails the deployment's first run loudly instead of producing
 	// nonsense keys.
 	for _, a := range p.accounts {
-		if err := (runstore.Item{Provider: "aws", Account: a, Region: "us-east-1"}).Validate(); err != nil {
+		if err := (runstore.Item{Provider: exposure.ProviderAWS, Account: a, Region: "us-east-1"}).Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvAccounts, err)
 		}
 	}
 	for _, r := range p.regions {
-		if err := (runstore.Item{Provider: "aws", Account: "000000000000", Region: r}).Validate(); err != nil {
+		if err := (runstore.Item{Provider: exposure.ProviderAWS, Account: "000000000000", Region: r}).Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvRegions, err)
 		}
 	}
 	for _, pr := range p.projects {
-		if err := (runstore.Item{Provider: "gcp", Account: pr}).Validate(); err != nil {
+		if err := (runstore.Item{Provider: exposure.ProviderGCP, Account: pr}).Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvGCPProjects, err)
 		}
 	}
 	for _, s := range p.subscriptions {
-		if err := (runstore.Item{Provider: "azure", Account: s}).Validate(); err != nil {
+		if err := (runstore.Item{Provider: exposure.ProviderAzure, Account: s}).Validate(); err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvAzureSubscriptions, err)
 		}
 	}
@@ -129,14 +130,14 @@ func (p *Plan) Handle(ctx context.Context, in base.RunInput) (PlanOutput, error)
 	items := make([]runstore.Item, 0, len(accounts)*len(regions)+len(p.projects)+len(p.subscriptions))
 	for _, a := range accounts {
 		for _, r := range regions {
-			items = append(items, runstore.Item{Provider: "aws", Account: a, Region: r})
+			items = append(items, runstore.Item{Provider: exposure.ProviderAWS, Account: a, Region: r})
 		}
 	}
 	for _, pr := range p.projects {
-		items = append(items, runstore.Item{Provider: "gcp", Account: pr})
+		items = append(items, runstore.Item{Provider: exposure.ProviderGCP, Account: pr})
 	}
 	for _, s := range p.subscriptions {
-		items = append(items, runstore.Item{Provider: "azure", Account: s})
+		items = append(items, runstore.Item{Provider: exposure.ProviderAzure, Account: s})
 	}
 	for _, it := range items {
 		if err := it.Validate(); err != nil {

@@ -18,9 +18,9 @@ import (
 func supported(l *exposure.Layer) bool {
 	switch l.Kind {
 	case exposure.LayerSecurityGroup, exposure.LayerNetworkACL, exposure.LayerNSG:
-		return l.Provider == "aws" || l.Provider == "azure"
+		return l.Provider == exposure.ProviderAWS || l.Provider == exposure.ProviderAzure
 	case exposure.LayerFirewall:
-		return l.Provider == "gcp"
+		return l.Provider == exposure.ProviderGCP
 	}
 	return false
 }

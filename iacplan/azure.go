@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // Azure NSGs: azurerm_network_security_group (security_rule blocks) and
@@ -20,7 +22,7 @@ func (s *snapshot) azureSubscriptions() []string {
 	if s.base == nil {
 		return nil
 	}
-	ents, err := fs.ReadDir(s.base, "azure")
+	ents, err := fs.ReadDir(s.base, exposure.ProviderAzure)
 	if err != nil {
 		return nil
 	}
@@ -39,7 +41,7 @@ func (a *applier) azureSubscription(ids ...string) (string, error) {
 	for _, id := range ids {
 		parts := strings.Split(strings.TrimPrefix(id, "/"), "/")
 		if len(parts) > 1 && strings.EqualFold(parts[0], "subscriptions") {
-			if !a.snap.hasDir(path.Join("azure", parts[1])) {
+			if !a.snap.hasDir(path.Join(exposure.ProviderAzure, parts[1])) {
 				return "", fmt.Errorf("the snapshot has no Azure subscription %s", parts[1])
 			}
 			return parts[1], nil
@@ -53,7 +55,7 @@ func (a *applier) azureSubscription(ids ...string) (string, error) {
 
 // nsgs returns the subscription's NSG list document.
 func (a *applier) nsgs(sub string) (map[string]any, []any) {
-	p := path.Join("azure", sub, fileNSGs)
+	p := path.Join(exposure.ProviderAzure, sub, fileNSGs)
 	v, _ := a.snap.file(p)
 	doc, _ := v.(map[string]any)
 	if doc == nil {

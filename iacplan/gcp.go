@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // GCP VPC firewall rules: google_compute_firewall, written into the
@@ -21,7 +23,7 @@ func (s *snapshot) gcpProjects() []string {
 	if s.base == nil {
 		return nil
 	}
-	ents, err := fs.ReadDir(s.base, "gcp")
+	ents, err := fs.ReadDir(s.base, exposure.ProviderGCP)
 	if err != nil {
 		return nil
 	}
@@ -62,10 +64,10 @@ func applyGCPFirewall(a *applier, rc *ResourceChange) (string, []string, error) 
 			return "", nil, errors.New("project known after apply (the provider's default) and the snapshot has not exactly one GCP project")
 		}
 	}
-	if !a.snap.hasDir(path.Join("gcp", project)) {
+	if !a.snap.hasDir(path.Join(exposure.ProviderGCP, project)) {
 		return "", nil, fmt.Errorf("the snapshot has no GCP project %s", project)
 	}
-	file := path.Join("gcp", project, "firewall-rules.json")
+	file := path.Join(exposure.ProviderGCP, project, "firewall-rules.json")
 	cur, _ := a.snap.file(file)
 	rules, _ := cur.([]any)
 	remove := func(name string) {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing/fstest"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // The describe-*.json files the overlay may change, and the list each
@@ -119,7 +121,7 @@ func (r *region) list(file string) []any {
 	if d == nil && r.base != nil && !r.tried[file] {
 		// Per-resource files are read when a change needs them.
 		r.tried[file] = true
-		if b, err := fs.ReadFile(r.base, path.Join("aws", r.account, r.name, file)); err == nil {
+		if b, err := fs.ReadFile(r.base, path.Join(exposure.ProviderAWS, r.account, r.name, file)); err == nil {
 			if json.Unmarshal(b, &d) == nil {
 				r.docs[file] = d
 			}
@@ -239,7 +241,7 @@ func loadSnapshot(base fs.FS) (*snapshot, error) {
 	if base == nil {
 		return s, nil
 	}
-	accounts, err := fs.ReadDir(base, "aws")
+	accounts, err := fs.ReadDir(base, exposure.ProviderAWS)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
@@ -250,7 +252,7 @@ func loadSnapshot(base fs.FS) (*snapshot, error) {
 		if !a.IsDir() {
 			continue
 		}
-		regs, err := fs.ReadDir(base, path.Join("aws", a.Name()))
+		regs, err := fs.ReadDir(base, path.Join(exposure.ProviderAWS, a.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("read snapshot aws/%s: %w", a.Name(), err)
 		}
@@ -260,7 +262,7 @@ func loadSnapshot(base fs.FS) (*snapshot, error) {
 			}
 			r := &region{account: a.Name(), name: rg.Name(), docs: map[string]map[string]any{}, dirty: map[string]bool{}, base: base, tried: map[string]bool{}}
 			for file := range awsFiles {
-				p := path.Join("aws", a.Name(), rg.Name(), file)
+				p := path.Join(exposure.ProviderAWS, a.Name(), rg.Name(), file)
 				b, err := fs.ReadFile(base, p)
 				if errors.Is(err, fs.ErrNotExist) {
 					continue
@@ -331,7 +333,7 @@ func (s *snapshot) fsys() (fs.FS, error) {
 		out[p] = &fstest.MapFile{Data: b, Mode: 0o644}
 	}
 	for _, r := range s.regions {
-		id := path.Join("aws", r.account, "sts-get-caller-identity.json")
+		id := path.Join(exposure.ProviderAWS, r.account, "sts-get-caller-identity.json")
 		if _, ok := out[id]; !ok {
 			b, _ := json.Marshal(map[string]string{"Account": r.account})
 			out[id] = &fstest.MapFile{Data: b, Mode: 0o644}
@@ -346,7 +348,7 @@ func (s *snapshot) fsys() (fs.FS, error) {
 			if err != nil {
 				return nil, fmt.Errorf("encode %s/%s/%s: %w", r.account, r.name, f, err)
 			}
-			out[path.Join("aws", r.account, r.name, f)] = &fstest.MapFile{Data: b, Mode: 0o644}
+			out[path.Join(exposure.ProviderAWS, r.account, r.name, f)] = &fstest.MapFile{Data: b, Mode: 0o644}
 		}
 	}
 	return out, nil

@@ -84,7 +84,7 @@ type ASFFSkip struct {
 // ID is (rule, exposure, port).
 func ASFFFindingID(f *Finding) string {
 	e := f.Exposure
-	if e.Provider == "aws" {
+	if e.Provider == exposure.ProviderAWS {
 		return or(e.Region, "us-east-1") + "/" + e.Account + "/portcullis/" + f.ID
 	}
 	return e.Provider + "/" + e.Account + "/portcullis/" + f.ID
@@ -288,7 +288,7 @@ func ASFF(d *Document, o ASFFOptions) ([]ASFFBatch, []ASFFSkip, error) {
 	var skipped []ASFFSkip
 	for _, f := range d.Findings {
 		e := f.Exposure
-		if e.Provider != "aws" && o.Account == "" {
+		if e.Provider != exposure.ProviderAWS && o.Account == "" {
 			skipped = append(skipped, ASFFSkip{FindingID: f.ID, Provider: e.Provider, Account: e.Account, Reason: skipNoAccount})
 			continue
 		}
@@ -326,13 +326,13 @@ func asffOf(f *Finding, ts string, o ASFFOptions) asffFinding {
 	if o.Account != "" {
 		account = o.Account
 	}
-	if e.Provider != "aws" {
+	if e.Provider != exposure.ProviderAWS {
 		region = or(o.Region, "us-east-1")
 	}
 	part := partitionOf(region)
 	res := asffResource{Partition: part, Region: region}
 	res.Tags, res.omittedTags = clipTags(e.Target.Tags)
-	if e.Provider == "aws" {
+	if e.Provider == exposure.ProviderAWS {
 		typ, arnPath := asffResourceType(e.Target.Kind, e.Target.ID)
 		res.Type, res.ID = typ, e.Target.ID
 		if arnPath != "" && !strings.HasPrefix(res.ID, "arn:") {
@@ -376,7 +376,7 @@ func asffOf(f *Finding, ts string, o ASFFOptions) asffFinding {
 		Workflow:    asffWorkflow{Status: "NEW"},
 		RecordState: "ACTIVE",
 	}
-	if e.Provider != "aws" || account != e.Account {
+	if e.Provider != exposure.ProviderAWS || account != e.Account {
 		a.ProductFields["portcullis/Provider"] = e.Provider
 		a.ProductFields["portcullis/Account"] = clip(e.Account, 2048)
 		a.ProductFields["portcullis/Region"] = clip(e.Region, 2048)

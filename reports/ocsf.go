@@ -133,11 +133,11 @@ func ocsfSeverity(s rules.Severity) (int, string) {
 // ocsfCloudProvider spells providers as OCSF's examples do.
 func ocsfCloudProvider(p string) string {
 	switch p {
-	case "aws":
+	case exposure.ProviderAWS:
 		return "AWS"
-	case "gcp":
+	case exposure.ProviderGCP:
 		return "GCP"
-	case "azure":
+	case exposure.ProviderAzure:
 		return "Azure"
 	}
 	return p

@@ -255,8 +255,8 @@ func (r *Rule) validate(custom bool) []error {
 		bad("remediation.default is required")
 	}
 	for k := range r.Remediation {
-		if k != "default" && k != "aws" && k != "gcp" && k != "azure" {
-			bad("remediation: unknown provider %q (want default, aws, gcp or azure)", k)
+		if k != "default" && !slices.Contains(exposure.Providers(), k) {
+			bad("remediation: unknown provider %q (want default, %s)", k, strings.Join(exposure.Providers(), ", "))
 		}
 	}
 	if custom {
@@ -441,7 +441,7 @@ func (c *Catalog) RiskyPorts() map[exposure.Protocol][]uint16 {
 // catalog's provider templates.
 func (r *Rule) fillRemediation(templates map[string]string) {
 	repl := strings.NewReplacer("{protocols}", strings.Join(r.Match.Protocols, "/"), "{ports}", strings.Join(r.Match.Ports, ", "))
-	for _, p := range []string{"aws", "gcp", "azure"} {
+	for _, p := range exposure.Providers() {
 		if r.Remediation[p] != "" || templates[p] == "" {
 			continue
 		}

@@ -209,8 +209,8 @@ func (ctl *Control) validate(c *Catalog) error {
 		}
 	}
 	for _, p := range ctl.Providers {
-		if p != "aws" && p != "gcp" && p != "azure" {
-			return fmt.Errorf("unknown provider %q", p)
+		if !slices.Contains(exposure.Providers(), p) {
+			return fmt.Errorf("unknown provider %q (want one of %s)", p, strings.Join(exposure.Providers(), ", "))
 		}
 	}
 	switch ctl.Internet {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,8 +123,8 @@ func (x *Exception) compile(ruleIDs map[string]bool) []error {
 	if x.Rule != "" && !strings.ContainsAny(x.Rule, "*?") && !ruleIDs[x.Rule] {
 		errs = append(errs, fmt.Errorf("rule %q is neither a catalog nor a custom rule", x.Rule))
 	}
-	if x.Provider != "" && !strings.ContainsAny(x.Provider, "*?") && x.Provider != "aws" && x.Provider != "gcp" && x.Provider != "azure" {
-		errs = append(errs, fmt.Errorf("provider %q: want aws, gcp or azure", x.Provider))
+	if x.Provider != "" && !strings.ContainsAny(x.Provider, "*?") && !slices.Contains(exposure.Providers(), x.Provider) {
+		errs = append(errs, fmt.Errorf("provider %q: want one of %s", x.Provider, strings.Join(exposure.Providers(), ", ")))
 	}
 	if x.Port != "" {
 		pr, err := exposure.ParsePortRange(x.Port)

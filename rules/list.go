@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // WriteList prints the catalog for `portcullis rules list`: "table" (one
@@ -91,7 +93,7 @@ func (c *Catalog) WriteRule(w io.Writer, id, format string) error {
 		}
 	}
 	b.WriteString("\nRemediation:\n")
-	for _, p := range []string{"default", "aws", "gcp", "azure"} {
+	for _, p := range append([]string{"default"}, exposure.Providers()...) {
 		if s := r.Remediation[p]; s != "" {
 			fmt.Fprintf(&b, "  %s: %s\n", p, strings.TrimSpace(s))
 		}

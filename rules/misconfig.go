@@ -245,7 +245,7 @@ func allowsAny(l *exposure.Layer, rules []exposure.Rule, proto exposure.Protocol
 // isDefaultSG reports whether l is an AWS VPC's default security group.
 func isDefaultSG(l *exposure.Layer) bool {
 	return l != nil && l.Kind == exposure.LayerSecurityGroup && !l.Egress &&
-		(l.Provider == "aws" || l.Provider == "") && l.Name == "default"
+		(l.Provider == exposure.ProviderAWS || l.Provider == "") && l.Name == "default"
 }
 
 // CheckDefaultSecurityGroups reports AWS default security groups that have

@@ -150,11 +150,11 @@ type CallError struct {
 func (r Result) Errors(account string) []exposure.Error {
 	var out []exposure.Error
 	for _, c := range r.CallErrors {
-		out = append(out, exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: account, Region: c.Region}, Stage: "securityhub",
+		out = append(out, exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAWS, Account: account, Region: c.Region}, Stage: "securityhub",
 			Message: fmt.Sprintf("%d findings not sent: %v", c.Findings, c.Err)})
 	}
 	for _, f := range r.Failed {
-		out = append(out, exposure.Error{Scope: exposure.Scope{Provider: "aws", Account: account, Region: f.Region}, Stage: "securityhub",
+		out = append(out, exposure.Error{Scope: exposure.Scope{Provider: exposure.ProviderAWS, Account: account, Region: f.Region}, Stage: "securityhub",
 			Resource: f.ID, Message: fmt.Sprintf("finding refused: %s: %s", f.Code, f.Message)})
 	}
 	return out
@@ -227,7 +227,7 @@ const filterValues = 20
 // hub's region for GCP and Azure ones.
 func (h *Hub) RegionOf(id string) string {
 	first, _, _ := strings.Cut(id, "/")
-	if first == "gcp" || first == "azure" || first == "" {
+	if first == "" || first != exposure.ProviderAWS && slices.Contains(exposure.Providers(), first) {
 		return h.Region
 	}
 	return first

@@ -318,7 +318,7 @@ func scopeParts(s exposure.Scope) []string {
 // baseline; a GCP project and an Azure subscription are collected whole,
 // so their regions share one.
 func Partition(s exposure.Scope) exposure.Scope {
-	if s.Provider == "aws" {
+	if s.Provider == exposure.ProviderAWS {
 		return s
 	}
 	return exposure.Scope{Provider: s.Provider, Account: s.Account}
@@ -329,14 +329,12 @@ func Partition(s exposure.Scope) exposure.Scope {
 // state directory or prefix ("..", "/") gets through.
 var component = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// providers are the providers a baseline may be of. Listing them keeps
-// Scopes from reading another tool's objects under a shared S3 prefix
-// (runs/2026/report.json is not provider/account/region).
-var providers = map[string]bool{"aws": true, "gcp": true, "azure": true}
-
 func validScope(s exposure.Scope) error {
-	if !providers[s.Provider] {
-		return fmt.Errorf("invalid scope provider %q: want aws, gcp or azure", s.Provider)
+	// Only the model's providers: that keeps Scopes from reading another
+	// tool's objects under a shared S3 prefix (runs/2026/report.json is not
+	// provider/account/region).
+	if !slices.Contains(exposure.Providers(), s.Provider) {
+		return fmt.Errorf("invalid scope provider %q: want one of %s", s.Provider, strings.Join(exposure.Providers(), ", "))
 	}
 	if !component.MatchString(s.Account) {
 		return fmt.Errorf("invalid scope account %q: want letters, digits, '.', '_' or '-'", s.Account)

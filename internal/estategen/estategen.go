@@ -29,6 +29,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+
+	"github.com/portcullis-sec/portcullis/exposure"
 )
 
 // Account and Region are where the estate lives.
@@ -68,7 +70,7 @@ func Write(dir string, n int) (Stats, error) {
 	g.vpcs = (n + InterfacesPerVPC - 1) / InterfacesPerVPC
 	g.groups = (n + InterfacesPerGroup - 1) / InterfacesPerGroup
 	g.stats = Stats{Interfaces: n, VPCs: g.vpcs, Groups: g.groups}
-	acct := filepath.Join(dir, "aws", Account)
+	acct := filepath.Join(dir, exposure.ProviderAWS, Account)
 	reg := filepath.Join(acct, Region)
 	if err := os.MkdirAll(reg, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("create estate directory: %w", err)

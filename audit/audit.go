@@ -89,9 +89,11 @@ type driver struct {
 }
 
 // drivers is the one table of providers, sorted by name; it is never
-// modified. Every list of providers (the CLI's --provider check, the
-// serverless plan, collect and run-store checks, the conformance suite) is
-// read from it through Drivers, Providers and Lookup. Adding a provider is
+// modified. Every list of providers (the CLI's --provider check, offline
+// normalization, the conformance suite) is read from it through Drivers,
+// Providers and Lookup; the serverless run store restates the drivers'
+// scope checks (its functions must not link audit) under a test that holds
+// them equal. Adding a provider is
 // one row here (docs/providers/README.md).
 var drivers = []driver{
 	{aws.Driver, func(ctx context.Context, o *Options) (providers.Collector, error) {

@@ -8,8 +8,10 @@ import (
 )
 
 // TestValidateFollowsDriverTable: a work item is valid exactly when its
-// provider is in audit's table and that driver's ValidScope accepts it, so
-// the run store accepts the table's names and nothing else.
+// provider is in audit's table and that driver's ValidScope accepts it, with
+// the driver's reason, so the run store accepts the table's names and
+// nothing else. Validate restates the drivers' checks (the plan and notify
+// functions must not link audit); this test is what keeps them one.
 func TestValidateFollowsDriverTable(t *testing.T) {
 	accounts := []string{"123456789012", "acme-prod", "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "../x", ""}
 	regions := []string{"", "eu-west-1", "../x"}

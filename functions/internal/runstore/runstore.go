@@ -34,7 +34,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/providers"
 )
@@ -71,19 +70,50 @@ func (i Item) String() string {
 	return s
 }
 
-var runID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+var (
+	awsAccount = regexp.MustCompile(`^[0-9]{12}$`)
+	awsRegion  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// GCP project IDs: 6-30 lower-case letters, digits and hyphens
+	// (https://cloud.google.com/resource-manager/docs/creating-managing-projects);
+	// legacy domain-scoped IDs carry "domain:".
+	gcpProject = regexp.MustCompile(`^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	azureSub   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	runID      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+)
 
 // Validate checks an item before it becomes S3 keys and API calls: the
 // fields end up in object keys and role ARNs, so only the documented
-// identifier shapes are accepted. The providers and their shapes are audit's
-// driver table (providers.Driver.ValidScope).
+// identifier shapes are accepted.
+//
+// These are the checks of the drivers' ValidScope (audit's provider
+// table), restated here because the plan and notify functions must not link
+// audit nor every provider's SDK (internal/archtest, TestFunctionWeight);
+// TestValidateFollowsDriverTable holds the two equal.
 func (i Item) Validate() error {
-	d, err := audit.Lookup(i.Provider)
-	if err != nil {
-		return fmt.Errorf("work item: %w", err)
-	}
-	if err := d.ValidScope(i.Account, i.Region); err != nil {
-		return fmt.Errorf("work item: %w", err)
+	switch i.Provider {
+	case exposure.ProviderAWS:
+		if !awsAccount.MatchString(i.Account) {
+			return fmt.Errorf("work item: aws account %q is not a 12-digit account ID", i.Account)
+		}
+		if !awsRegion.MatchString(i.Region) {
+			return fmt.Errorf("work item: aws region %q is not a region name", i.Region)
+		}
+	case exposure.ProviderGCP:
+		if !gcpProject.MatchString(i.Account) {
+			return fmt.Errorf("work item: gcp project %q is not a project ID", i.Account)
+		}
+		if i.Region != "" {
+			return fmt.Errorf("work item: gcp project %s: region must be empty (a project is collected whole)", i.Account)
+		}
+	case exposure.ProviderAzure:
+		if !azureSub.MatchString(i.Account) {
+			return fmt.Errorf("work item: azure subscription %q is not a subscription ID", i.Account)
+		}
+		if i.Region != "" {
+			return fmt.Errorf("work item: azure subscription %s: region must be empty (a subscription is collected whole)", i.Account)
+		}
+	default:
+		return fmt.Errorf("work item: unknown provider %q (want one of %s)", i.Provider, strings.Join(exposure.Providers(), ", "))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func TestObservationsAsInput(t *testing.T) {
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Errorf("the report from given observations differs from the probing audit's (%d vs %d bytes)", a.Len(), b.Len())
 	}
-	if !bytes.Contains(b.Bytes(), []byte(`"state": "open"`)) {
+	if !regexp.MustCompile(`"state":\s*"open"`).Match(b.Bytes()) {
 		t.Error("the report from given observations carries no open probe")
 	}
 

@@ -22,7 +22,9 @@ func TestUnits(t *testing.T) {
 	for _, r := range []string{"us-west-2", "eu-west-1", "ap-south-1", "eu-north-1", "us-east-1", "ca-central-1", "sa-east-1"} {
 		items = append(items, Item{Provider: "aws", Account: "111122223333", Region: r})
 	}
-	scope := func(it Item) exposure.Scope { return exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region} }
+	scope := func(it Item) exposure.Scope {
+		return exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}
+	}
 	for i, it := range items {
 		switch i {
 		case 0: // no result

@@ -34,6 +34,8 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 
 	"go4.org/netipx"
 
@@ -275,10 +277,43 @@ func (e *encoder) rules(rs []exposure.Rule) []wireRule {
 	return out
 }
 
+// Sets shares equal source sets between the results it decodes: the
+// same sets (the internet, 0.0.0.0/0 less a few ranges) recur in every
+// unit, and an organization's 17,000 units would otherwise hold a copy
+// each. It is safe for concurrent use; the zero value is ready.
+type Sets struct {
+	mu   sync.Mutex
+	sets map[string]*netipx.IPSet
+}
+
+func (s *Sets) intern(key string, build func() (*netipx.IPSet, error)) (*netipx.IPSet, error) {
+	if s == nil {
+		return build()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if set, ok := s.sets[key]; ok {
+		return set, nil
+	}
+	set, err := build()
+	if err != nil {
+		return nil, err
+	}
+	if s.sets == nil {
+		s.sets = map[string]*netipx.IPSet{}
+	}
+	s.sets[key] = set
+	return set, nil
+}
+
 // Decode reads a result written by Encode. Anything malformed (another
 // format or version, an index out of its table, an unparsable address)
 // is an error naming what is wrong; no partial result is returned.
-func Decode(r io.Reader) (*Result, error) {
+func Decode(r io.Reader) (*Result, error) { return DecodeShared(r, nil) }
+
+// DecodeShared is Decode with source sets shared through sets (nil: not
+// shared).
+func DecodeShared(r io.Reader, sets *Sets) (*Result, error) {
 	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
 	if err != nil {
 		return nil, fmt.Errorf("decompress unit result: %w", err)
@@ -290,7 +325,7 @@ func Decode(r io.Reader) (*Result, error) {
 	if w.Format != Format || w.Version != Version {
 		return nil, fmt.Errorf("unit result is %q version %d, want %q version %d (collect and report of different releases?)", w.Format, w.Version, Format, Version)
 	}
-	d := decoder{w: &w}
+	d := decoder{w: &w, shared: sets}
 	res, err := d.result()
 	if err != nil {
 		return nil, fmt.Errorf("unit result of %s: %w", unitName(w.Unit), err)
@@ -299,9 +334,10 @@ func Decode(r io.Reader) (*Result, error) {
 }
 
 type decoder struct {
-	w     *wire
-	sites []*exposure.Site
-	sets  []*netipx.IPSet
+	w      *wire
+	shared *Sets
+	sites  []*exposure.Site
+	sets   []*netipx.IPSet
 }
 
 func (d *decoder) result() (*Result, error) {
@@ -323,15 +359,17 @@ func (d *decoder) result() (*Result, error) {
 	}
 	d.sets = make([]*netipx.IPSet, len(w.Sets))
 	for i, ranges := range w.Sets {
-		var b netipx.IPSetBuilder
-		for _, s := range ranges {
-			rg, err := netipx.ParseIPRange(s)
-			if err != nil {
-				return nil, fmt.Errorf("set %d: %w", i+1, err)
+		set, err := d.shared.intern(strings.Join(ranges, ","), func() (*netipx.IPSet, error) {
+			var b netipx.IPSetBuilder
+			for _, s := range ranges {
+				rg, err := netipx.ParseIPRange(s)
+				if err != nil {
+					return nil, err
+				}
+				b.AddRange(rg)
 			}
-			b.AddRange(rg)
-		}
-		set, err := b.IPSet()
+			return b.IPSet()
+		})
 		if err != nil {
 			return nil, fmt.Errorf("set %d: %w", i+1, err)
 		}

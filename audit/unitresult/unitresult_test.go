@@ -64,6 +64,24 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("round trip differs:\n in %+v\nout %+v", in, out)
 	}
+	// Two results decoded through one Sets share their equal sets.
+	var shared Sets
+	var enc bytes.Buffer
+	if err := Encode(&enc, in); err != nil {
+		t.Fatal(err)
+	}
+	raw := enc.Bytes()
+	a, err := DecodeShared(bytes.NewReader(raw), &shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := DecodeShared(bytes.NewReader(raw), &shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Effective[0].Sources != c.Effective[0].Sources || a.Latent[0].Sources != c.Latent[0].Sources || !reflect.DeepEqual(a, in) {
+		t.Error("DecodeShared: equal sets of two results not shared, or the result differs")
+	}
 	if out.Effective[0].Site != out.Effective[1].Site || out.Effective[0].Sources != out.Effective[2].Sources || out.Effective[0].Evidence[0] != out.Effective[1].Evidence[0] {
 		t.Error("shared values are no longer shared")
 	}

@@ -293,7 +293,7 @@ func BenchmarkOrgReport(b *testing.B) {
 		g.SetLimit(16)
 		for i, it := range items {
 			g.Go(func() error {
-				u, err := unit(classes, i, it)
+				u, err := unit(classes, i, it, nil)
 				if err != nil {
 					return err
 				}
@@ -322,8 +322,9 @@ func BenchmarkOrgReport(b *testing.B) {
 		b.Logf("%d unit results, %.1f MB compressed", n, float64(stored)/1e6)
 		mergeBench(b, n, func() iter.Seq2[*unitresult.Result, error] {
 			return func(yield func(*unitresult.Result, error) bool) {
+				sets := &unitresult.Sets{} // as runstore.Units shares them
 				for i, it := range items {
-					if !yield(unit(classes, i, it)) {
+					if !yield(unit(classes, i, it, sets)) {
 						return
 					}
 				}
@@ -334,8 +335,8 @@ func BenchmarkOrgReport(b *testing.B) {
 
 // unit is unit i of the organization: its class's result, decoded afresh
 // and moved to the unit's account and region.
-func unit(classes map[string][]byte, i int, it runstore.Item) (*unitresult.Result, error) {
-	u, err := unitresult.Decode(bytes.NewReader(classes[mix[classOf(i)].name]))
+func unit(classes map[string][]byte, i int, it runstore.Item, sets *unitresult.Sets) (*unitresult.Result, error) {
+	u, err := unitresult.DecodeShared(bytes.NewReader(classes[mix[classOf(i)].name]), sets)
 	if err != nil {
 		return nil, err
 	}

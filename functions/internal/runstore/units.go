@@ -96,7 +96,8 @@ func (s *Store) PutUnit(ctx context.Context, run string, it Item, r *unitresult.
 // out), or whose result cannot be decoded (another release wrote it), is
 // yielded as a result holding only an error that says so: the scope is not
 // in the report, and the report says why. An error is yielded only when
-// the bucket cannot be read.
+// the bucket cannot be read. Equal source sets are shared between the
+// results (unitresult.Sets).
 func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*unitresult.Result, error] {
 	return func(yield func(*unitresult.Result, error) bool) {
 		items := slices.Clone(items)
@@ -116,6 +117,7 @@ func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*
 			slots[i] = make(chan fetched, 1)
 		}
 		room := make(chan struct{}, 2*conc)
+		sets := &unitresult.Sets{}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(conc + 1) // the fetches and the loop that starts them
 		g.Go(func() error {
@@ -126,7 +128,7 @@ func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*
 					return nil
 				}
 				g.Go(func() error {
-					r, err := s.unit(gctx, run, it)
+					r, err := s.unit(gctx, run, it, sets)
 					slots[i] <- fetched{r, err}
 					return nil
 				})
@@ -152,7 +154,7 @@ func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*
 }
 
 // unit fetches and decodes one item's result.
-func (s *Store) unit(ctx context.Context, run string, it Item) (*unitresult.Result, error) {
+func (s *Store) unit(ctx context.Context, run string, it Item, sets *unitresult.Sets) (*unitresult.Result, error) {
 	scope := exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}
 	key := UnitKey(run, it)
 	b, err := s.Get(ctx, key)
@@ -163,7 +165,7 @@ func (s *Store) unit(ctx context.Context, run string, it Item) (*unitresult.Resu
 	case err != nil:
 		return nil, err
 	}
-	r, err := unitresult.Decode(bytes.NewReader(b))
+	r, err := unitresult.DecodeShared(bytes.NewReader(b), sets)
 	if err != nil {
 		return &unitresult.Result{Unit: scope, CollectErrors: []exposure.Error{{Scope: scope, Stage: "collect", Resource: key,
 			Message: "unreadable unit result, this scope is not in the report: " + err.Error()}}}, nil

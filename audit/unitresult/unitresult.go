@@ -449,8 +449,8 @@ func (d *decoder) exposures(level exposure.Level, rows [][]int) ([]*exposure.Exp
 			return nil, fmt.Errorf("%s exposure %d: %w", level, i, err)
 		}
 		x := &chunk[i]
-		*x = exposure.Exposure{Level: level, Site: d.sites[row[0]], Protocol: exposure.Protocol(row[1]),
-			Ports: exposure.PortRange{From: uint16(row[2]), To: uint16(row[3])}, Sources: src}
+		*x = exposure.Exposure{Level: level, Site: d.sites[row[0]], Protocol: exposure.Protocol(row[1]), //nolint:gosec // G115: checked to be -1..255 above
+			Ports: exposure.PortRange{From: uint16(row[2]), To: uint16(row[3])}, Sources: src} //nolint:gosec // G115: checked to be 0..65535 above
 		if b := row[5]; b != 0 {
 			if b < 0 || b > len(d.w.Backends) {
 				return nil, fmt.Errorf("%s exposure %d: backend %d of %d", level, i, b, len(d.w.Backends))

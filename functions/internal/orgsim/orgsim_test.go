@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit/unitresult"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/internal/estategen"
 	"github.com/portcullis-sec/portcullis/internal/faultproxy"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
@@ -95,7 +96,7 @@ func collectUnit(ctx context.Context, endpoint string, store *runstore.Store, ru
 	if _, _, err := store.PutSnapshot(ctx, run, it, snap); err != nil {
 		return nil, err
 	}
-	usnap, err := runstore.UnitSnapshot(it, snap)
+	usnap, err := unitstore.Snapshot(it, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func collectUnit(ctx context.Context, endpoint string, store *runstore.Store, ru
 	if err != nil {
 		return nil, err
 	}
-	_, err = store.PutUnit(ctx, run, it, u)
+	_, err = unitstore.Put(ctx, store, run, it, u)
 	return u, err
 }
 
@@ -271,12 +272,12 @@ func classOf(i int) int {
 // results, streamed (a unit result at a time into audit.Merge), then its
 // JSON report rendered.
 //
-//   - s3: the stage's own path, runstore.Units fetching from the runs
+//   - s3: the stage's own path, unitstore.Units fetching from the runs
 //     bucket on moto S3, for ORGSIM_S3_UNITS units (default 1,700: moto
 //     answers some 90 requests a second, S3 thousands, so this measures
 //     the path, not S3's throughput);
 //   - merge: ORGSIM_UNITS units (default 17,000) decoded one at a time from
-//     memory, as runstore.Units hands them over, on one goroutine (the
+//     memory, as unitstore.Units hands them over, on one goroutine (the
 //     1,769 MB function has one vCPU).
 //
 // Reported: the merge's wall time (merge-s), the JSON report's (json-s),
@@ -298,7 +299,7 @@ func BenchmarkOrgReport(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				_, err = store.PutUnit(ctx, run, it, u)
+				_, err = unitstore.Put(ctx, store, run, it, u)
 				return err
 			})
 		}
@@ -306,7 +307,7 @@ func BenchmarkOrgReport(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("%d unit results stored in moto S3 in %s", n, time.Since(start).Round(time.Second))
-		mergeBench(b, n, func() iter.Seq2[*unitresult.Result, error] { return store.Units(b.Context(), run, items) })
+		mergeBench(b, n, func() iter.Seq2[*unitresult.Result, error] { return unitstore.Units(b.Context(), store, run, items) })
 	})
 	b.Run("merge", func(b *testing.B) {
 		n := envInt(b, "ORGSIM_UNITS", 17000)
@@ -323,7 +324,7 @@ func BenchmarkOrgReport(b *testing.B) {
 		b.Logf("%d unit results, %.1f MB compressed", n, float64(stored)/1e6)
 		mergeBench(b, n, func() iter.Seq2[*unitresult.Result, error] {
 			return func(yield func(*unitresult.Result, error) bool) {
-				sets := &unitresult.Sets{} // as runstore.Units shares them
+				sets := &unitresult.Sets{} // as unitstore.Units shares them
 				for i, it := range items {
 					if !yield(unit(classes, i, it, sets)) {
 						return

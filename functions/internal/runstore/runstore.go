@@ -249,7 +249,7 @@ func (s *Store) Plan(ctx context.Context, run string) ([]Item, error) {
 // It returns the number of files written and of errors recorded.
 func (s *Store) PutSnapshot(ctx context.Context, run string, it Item, snap *providers.Snapshot) (files, errCount int, err error) {
 	fsys := snap.FS()
-	names, errs := kept(it, snap)
+	names, errs := Kept(it, snap)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(s.Concurrency, 1))
 	for _, name := range names {
@@ -343,4 +343,24 @@ func (s *Store) list(ctx context.Context, prefix string) ([]object, error) {
 		}
 	}
 	return out, nil
+}
+
+// Kept splits a work item's snapshot into the files PutSnapshot keeps
+// (inside the item's own provider/account/ directory) and its errors, with
+// one for every file left out.
+func Kept(it Item, snap *providers.Snapshot) ([]string, []exposure.Error) {
+	own := it.Provider + "/" + it.Account + "/"
+	errs := snap.Errors()
+	var names []string
+	for _, name := range snap.Names() {
+		if !strings.HasPrefix(name, own) {
+			errs = append(errs, exposure.Error{
+				Scope: exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}, Stage: "collect", Resource: name,
+				Message: "the collection of " + it.String() + " produced a file outside " + own + " (does the role belong to another account?): not kept",
+			})
+			continue
+		}
+		names = append(names, name)
+	}
+	return names, errs
 }

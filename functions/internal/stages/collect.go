@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/providers"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/providers/azure"
@@ -103,7 +104,7 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 	// The unit's own audit, up to the rules, for the report stage to merge
 	// (audit.AnalyzeUnit): the snapshot stays for the probe stage and for
 	// offline re-audits.
-	usnap, err := runstore.UnitSnapshot(in.Item, snap)
+	usnap, err := unitstore.Snapshot(in.Item, snap)
 	if err != nil {
 		return CollectOutput{}, err
 	}
@@ -111,7 +112,7 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 	if err != nil {
 		return CollectOutput{}, fmt.Errorf("analyze %s: %w", in.Item, err)
 	}
-	size, err := c.Store.PutUnit(ctx, in.RunID, in.Item, u)
+	size, err := unitstore.Put(ctx, c.Store, in.RunID, in.Item, u)
 	if err != nil {
 		return CollectOutput{}, fmt.Errorf("write unit result of %s: %w", in.Item, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 	"github.com/portcullis-sec/portcullis/securityhub"
@@ -281,7 +282,7 @@ func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observati
 			return nil, err
 		}
 	}
-	res, err := audit.Merge(r.Store.Units(ctx, run, items), audit.Options{
+	res, err := audit.Merge(unitstore.Units(ctx, r.Store, run, items), audit.Options{
 		SnapshotDir:  "s3://" + r.Store.Bucket() + "/" + runstore.Key(run, "snapshot"),
 		Rules:        ro,
 		Observations: obs,

@@ -34,6 +34,7 @@ import (
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/stages/plan"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
@@ -615,7 +616,7 @@ func putDemoSnapshot(ctx context.Context, t *testing.T, b *Base, run string) {
 		if _, _, err := b.Store.PutSnapshot(ctx, run, it, snap); err != nil {
 			t.Fatal(err)
 		}
-		usnap, err := runstore.UnitSnapshot(it, snap)
+		usnap, err := unitstore.Snapshot(it, snap)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -623,7 +624,7 @@ func putDemoSnapshot(ctx context.Context, t *testing.T, b *Base, run string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Store.PutUnit(ctx, run, it, u); err != nil {
+		if _, err := unitstore.Put(ctx, b.Store, run, it, u); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,9 @@
-package runstore
+// Package unitstore keeps the unit results of a run in the runs bucket:
+// the collect function writes its unit's (Put), the report stage reads
+// them back in unit order, a few at a time (Units). It is apart from
+// runstore so that the functions that never see a unit result (plan,
+// notify) do not link the audit's packages.
+package unitstore
 
 import (
 	"bytes"
@@ -10,13 +15,13 @@ import (
 	"io/fs"
 	"iter"
 	"slices"
-	"strings"
 	"testing/fstest"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/portcullis-sec/portcullis/audit/unitresult"
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/providers"
 )
 
@@ -24,24 +29,24 @@ import (
 // runs/<run-id>/units/<provider>/<account>[/<region>].json.gz.
 const unitsDir = "units"
 
-// UnitKey is the key of a work item's unit result.
-func UnitKey(run string, it Item) string {
+// Key is the key of a work item's unit result.
+func Key(run string, it runstore.Item) string {
 	parts := []string{unitsDir, it.Provider, it.Account}
 	if it.Region != "" {
 		parts = append(parts, it.Region)
 	}
-	return Key(run, parts...) + ".json.gz"
+	return runstore.Key(run, parts...) + ".json.gz"
 }
 
-// UnitSnapshot is the snapshot of one work item as PutSnapshot keeps it:
+// Snapshot is the snapshot of one work item as runstore's PutSnapshot keeps it:
 // the files under the item's own provider/account/ directory, and an
 // errors.json with the snapshot's errors and one for every file left out.
 // It is what the collect function analyses into its unit result, so the
 // result describes exactly what the run's snapshot holds of the unit.
-func UnitSnapshot(it Item, snap *providers.Snapshot) (fs.FS, error) {
+func Snapshot(it runstore.Item, snap *providers.Snapshot) (fs.FS, error) {
 	all := snap.FS()
 	out := fstest.MapFS{}
-	names, errs := kept(it, snap)
+	names, errs := runstore.Kept(it, snap)
 	for _, name := range names {
 		b, err := fs.ReadFile(all, name)
 		if err != nil {
@@ -59,32 +64,13 @@ func UnitSnapshot(it Item, snap *providers.Snapshot) (fs.FS, error) {
 	return out, nil
 }
 
-// kept splits a work item's snapshot into the files kept (inside the
-// item's directory) and its errors, with one for every file left out.
-func kept(it Item, snap *providers.Snapshot) ([]string, []exposure.Error) {
-	own := it.Provider + "/" + it.Account + "/"
-	errs := snap.Errors()
-	var names []string
-	for _, name := range snap.Names() {
-		if !strings.HasPrefix(name, own) {
-			errs = append(errs, exposure.Error{
-				Scope: exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}, Stage: "collect", Resource: name,
-				Message: "the collection of " + it.String() + " produced a file outside " + own + " (does the role belong to another account?): not kept",
-			})
-			continue
-		}
-		names = append(names, name)
-	}
-	return names, errs
-}
-
-// PutUnit writes a work item's unit result and returns its size.
-func (s *Store) PutUnit(ctx context.Context, run string, it Item, r *unitresult.Result) (int, error) {
+// Put writes a work item's unit result and returns its size.
+func Put(ctx context.Context, s *runstore.Store, run string, it runstore.Item, r *unitresult.Result) (int, error) {
 	var b bytes.Buffer
 	if err := unitresult.Encode(&b, r); err != nil {
 		return 0, err
 	}
-	return b.Len(), s.Put(ctx, UnitKey(run, it), unitresult.ContentType, b.Bytes())
+	return b.Len(), s.Put(ctx, Key(run, it), unitresult.ContentType, b.Bytes())
 }
 
 // Units reads the unit results of items, in (provider, account, region)
@@ -98,10 +84,10 @@ func (s *Store) PutUnit(ctx context.Context, run string, it Item, r *unitresult.
 // in the report, and the report says why. An error is yielded only when
 // the bucket cannot be read. Equal source sets are shared between the
 // results (unitresult.Sets).
-func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*unitresult.Result, error] {
+func Units(ctx context.Context, s *runstore.Store, run string, items []runstore.Item) iter.Seq2[*unitresult.Result, error] {
 	return func(yield func(*unitresult.Result, error) bool) {
 		items := slices.Clone(items)
-		slices.SortFunc(items, func(a, b Item) int {
+		slices.SortFunc(items, func(a, b runstore.Item) int {
 			return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
 		})
 		items = slices.Compact(items)
@@ -128,7 +114,7 @@ func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*
 					return nil
 				}
 				g.Go(func() error {
-					r, err := s.unit(gctx, run, it, sets)
+					r, err := unit(gctx, s, run, it, sets)
 					slots[i] <- fetched{r, err}
 					return nil
 				})
@@ -154,12 +140,12 @@ func (s *Store) Units(ctx context.Context, run string, items []Item) iter.Seq2[*
 }
 
 // unit fetches and decodes one item's result.
-func (s *Store) unit(ctx context.Context, run string, it Item, sets *unitresult.Sets) (*unitresult.Result, error) {
+func unit(ctx context.Context, s *runstore.Store, run string, it runstore.Item, sets *unitresult.Sets) (*unitresult.Result, error) {
 	scope := exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}
-	key := UnitKey(run, it)
+	key := Key(run, it)
 	b, err := s.Get(ctx, key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, runstore.ErrNotFound):
 		return &unitresult.Result{Unit: scope, CollectErrors: []exposure.Error{{Scope: scope, Stage: "collect",
 			Message: "no result from the collect task (it failed or timed out): this scope is not in the report"}}}, nil
 	case err != nil:

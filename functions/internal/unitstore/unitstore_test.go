@@ -1,13 +1,39 @@
-package runstore
+package unitstore
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/portcullis-sec/portcullis/audit/unitresult"
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/internal/mototest"
 )
+
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m, true, nil)) }
+
+func newStore(t *testing.T, bucket string) *runstore.Store {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BaseEndpoint == nil || !strings.HasPrefix(*cfg.BaseEndpoint, "http://127.0.0.1:") {
+		t.Fatal("not pointed at moto on loopback: refusing to go on")
+	}
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.DisableLogOutputChecksumValidationSkipped = true, true })
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	s := runstore.New(c, bucket)
+	return s
+}
 
 // TestUnits: results come back in unit order whatever the plan's order and
 // the fetches' timing; a unit without a result, one whose result cannot be
@@ -18,27 +44,27 @@ func TestUnits(t *testing.T) {
 	s := newStore(t, "units")
 	s.Concurrency = 3
 	const run = "r1"
-	var items []Item
+	var items []runstore.Item
 	for _, r := range []string{"us-west-2", "eu-west-1", "ap-south-1", "eu-north-1", "us-east-1", "ca-central-1", "sa-east-1"} {
-		items = append(items, Item{Provider: "aws", Account: "111122223333", Region: r})
+		items = append(items, runstore.Item{Provider: "aws", Account: "111122223333", Region: r})
 	}
-	scope := func(it Item) exposure.Scope {
+	scope := func(it runstore.Item) exposure.Scope {
 		return exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}
 	}
 	for i, it := range items {
 		switch i {
 		case 0: // no result
 		case 1:
-			if err := s.Put(ctx, UnitKey(run, it), unitresult.ContentType, []byte("not gzip")); err != nil {
+			if err := s.Put(ctx, Key(run, it), unitresult.ContentType, []byte("not gzip")); err != nil {
 				t.Fatal(err)
 			}
 		case 2:
 			other := items[3]
-			if _, err := s.PutUnit(ctx, run, it, &unitresult.Result{Unit: scope(other)}); err != nil {
+			if _, err := Put(ctx, s, run, it, &unitresult.Result{Unit: scope(other)}); err != nil {
 				t.Fatal(err)
 			}
 		default:
-			if _, err := s.PutUnit(ctx, run, it, &unitresult.Result{Unit: scope(it), Audited: []string{"aws"}, Targets: i}); err != nil {
+			if _, err := Put(ctx, s, run, it, &unitresult.Result{Unit: scope(it), Audited: []string{"aws"}, Targets: i}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -48,7 +74,7 @@ func TestUnits(t *testing.T) {
 		"ap-south-1": "not of this scope",
 	}
 	var got []string
-	for u, err := range s.Units(ctx, run, items) {
+	for u, err := range Units(ctx, s, run, items) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +93,7 @@ func TestUnits(t *testing.T) {
 	}
 	// A consumer that stops early ends the fetches.
 	n := 0
-	for range s.Units(ctx, run, items) {
+	for range Units(ctx, s, run, items) {
 		n++
 		break
 	}

@@ -13,9 +13,9 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/portcullis-sec/portcullis"
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/audit/unitresult"
+	"github.com/portcullis-sec/portcullis/demo"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/providers"
 	"github.com/portcullis-sec/portcullis/reports"
@@ -37,7 +37,7 @@ func TestMergeEqualsRun(t *testing.T) {
 		fsys        fs.FS
 		custom, exc string
 	}
-	estates := []estate{{name: "demo", fsys: withCollectError(t, portcullis.DemoEstate()),
+	estates := []estate{{name: "demo", fsys: withCollectError(t, demo.Estate()),
 		custom: "../examples/custom-rules.yaml", exc: "../examples/exceptions.yaml"}}
 	situations, err := os.ReadDir("../providers/conformance/testdata")
 	if err != nil {

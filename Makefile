@@ -83,6 +83,9 @@ bench: deps
 		bin/exposure.test -test.run '^$$' -test.bench 'BenchmarkAnalyze$$/interfaces=100000' -test.benchtime 1x
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./providers/gcp ./providers/azure ./rules ./reports
 	scripts/bench-probe.sh
+	$(GO) test -c -o bin/orgsim.test ./functions/internal/orgsim
+	bin/orgsim.test -test.run '^$$' -test.bench 'OrgCollect' -test.benchtime 3x -test.timeout 10m
+	bin/orgsim.test -test.run '^$$' -test.bench 'OrgReport' -test.benchtime 1x -test.timeout 30m -test.v
 
 # Fuzzing: each target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

@@ -287,30 +287,38 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.logger().Info("probe", "stage", "probe", "enabled", false, "observationsGiven", len(obs))
 	}
 	input.Observations = obs
-	start = time.Now()
+	rep := o.report(engine, input, inv.Errors, scopeOf(inv, audited, o))
+	rep.Scope.Units = Units(fsys, audited)
+	return &Result{Report: rep, Inventory: inv, Engine: engine}, nil
+}
+
+// report evaluates the rules over input and shapes the report: the one
+// tail of Run (a whole estate) and Merge (unit results), so that both give
+// the same report for the same exposures and layers. errs are the partial
+// failures met so far; the rules' own errors are added after them.
+func (o *Options) report(engine *rules.Engine, input rules.Input, errs []exposure.Error, scope reports.Scope) *reports.Report {
+	start := time.Now()
 	result := engine.EvaluateInput(input)
 	o.logStage("evaluate", start, "findings", len(result.Findings), "controls", len(result.Compliance),
 		"misconfigurations", len(result.Misconfigurations), "ruleErrors", len(result.RuleErrors))
-
 	rep := &reports.Report{
 		Tool:              reports.Tool{Name: "portcullis", Version: o.Version},
 		GeneratedAt:       o.Rules.Now.UTC(),
-		Scope:             scopeOf(inv, audited, o),
-		Exposures:         exps,
+		Scope:             scope,
+		Exposures:         input.Exposures,
 		Findings:          result.Findings,
-		Observations:      obs,
+		Observations:      input.Observations,
 		Compliance:        result.Compliance,
 		Exceptions:        result.Exceptions,
 		Misconfigurations: result.Misconfigurations,
-		Errors:            inv.Errors,
+		Errors:            errs,
 		FailOn:            o.FailOn,
 	}
 	for _, e := range result.RuleErrors {
 		rep.Errors = append(rep.Errors, exposure.Error{Stage: "evaluate", Resource: e.Target, Message: e.Error()})
 	}
-	rep.Scope.Units = Units(fsys, audited)
 	rep.Partial = len(rep.Errors) > 0
-	return &Result{Report: rep, Inventory: inv, Engine: engine}, nil
+	return rep
 }
 
 // logStage logs a finished stage at Info (audit -v): its name, how long it
@@ -463,7 +471,14 @@ func Confirm(ctx context.Context, inv *exposure.Inventory, effective []*exposure
 }
 
 func scopeOf(inv *exposure.Inventory, audited []string, o Options) reports.Scope {
-	accounts, regions := map[string]bool{}, map[string]bool{}
+	accounts, regions := scopeSets(inv)
+	return reportScope(accounts, regions, audited, o)
+}
+
+// scopeSets returns the accounts and regions of an inventory's targets and
+// listed layers.
+func scopeSets(inv *exposure.Inventory) (accounts, regions map[string]bool) {
+	accounts, regions = map[string]bool{}, map[string]bool{}
 	note := func(s exposure.Scope) {
 		if s.Account != "" {
 			accounts[s.Account] = true
@@ -482,6 +497,10 @@ func scopeOf(inv *exposure.Inventory, audited []string, o Options) reports.Scope
 			note(l.Scope)
 		}
 	}
+	return accounts, regions
+}
+
+func reportScope(accounts, regions map[string]bool, audited []string, o Options) reports.Scope {
 	return reports.Scope{
 		Providers: audited,
 		Accounts:  sortedKeys(accounts),

@@ -254,20 +254,10 @@ func (s *Store) Plan(ctx context.Context, run string) ([]Item, error) {
 // It returns the number of files written and of errors recorded.
 func (s *Store) PutSnapshot(ctx context.Context, run string, it Item, snap *providers.Snapshot) (files, errCount int, err error) {
 	fsys := snap.FS()
-	own := it.Provider + "/" + it.Account + "/"
-	errs := snap.Errors()
+	names, errs := Kept(it, snap)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(s.Concurrency, 1))
-	n := 0
-	for _, name := range snap.Names() {
-		if !strings.HasPrefix(name, own) {
-			errs = append(errs, exposure.Error{
-				Scope: exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}, Stage: "collect", Resource: name,
-				Message: "the collection of " + it.String() + " produced a file outside " + own + " (does the role belong to another account?): not kept",
-			})
-			continue
-		}
-		n++
+	for _, name := range names {
 		g.Go(func() error {
 			b, err := fs.ReadFile(fsys, name)
 			if err != nil {
@@ -279,7 +269,7 @@ func (s *Store) PutSnapshot(ctx context.Context, run string, it Item, snap *prov
 	if err := g.Wait(); err != nil {
 		return 0, 0, err
 	}
-	return n, len(errs), s.PutErrors(ctx, run, it, errs)
+	return len(names), len(errs), s.PutErrors(ctx, run, it, errs)
 }
 
 // PutErrors writes the partial failures of one work item; an empty list
@@ -358,4 +348,24 @@ func (s *Store) list(ctx context.Context, prefix string) ([]object, error) {
 		}
 	}
 	return out, nil
+}
+
+// Kept splits a work item's snapshot into the files PutSnapshot keeps
+// (inside the item's own provider/account/ directory) and its errors, with
+// one for every file left out.
+func Kept(it Item, snap *providers.Snapshot) ([]string, []exposure.Error) {
+	own := it.Provider + "/" + it.Account + "/"
+	errs := snap.Errors()
+	var names []string
+	for _, name := range snap.Names() {
+		if !strings.HasPrefix(name, own) {
+			errs = append(errs, exposure.Error{
+				Scope: exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}, Stage: "collect", Resource: name,
+				Message: "the collection of " + it.String() + " produced a file outside " + own + " (does the role belong to another account?): not kept",
+			})
+			continue
+		}
+		names = append(names, name)
+	}
+	return names, errs
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/providers"
 	"github.com/portcullis-sec/portcullis/providers/aws"
 	"github.com/portcullis-sec/portcullis/providers/azure"
@@ -94,19 +95,44 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 	cctx, cancel := withMargin(ctx)
 	defer cancel()
 
-	o, err := c.options(cctx, in.Item, log)
+	snap := c.collect(cctx, in.Item, log)
+	// Writes use the invocation's own deadline, past the margin kept for them.
+	n, errs, err := c.Store.PutSnapshot(ctx, in.RunID, in.Item, snap)
 	if err != nil {
-		// Credentials could not be prepared: the scope is recorded as not
-		// audited and the rest of the run goes on.
-		log.Error("collect: credentials", "error", err)
-		e := exposure.Error{Scope: scopeOf(in.Item), Stage: "collect", Message: err.Error()}
-		if werr := c.Store.PutErrors(ctx, in.RunID, in.Item, []exposure.Error{e}); werr != nil {
-			return CollectOutput{}, werr
-		}
-		return CollectOutput{RunID: in.RunID, Item: in.Item, Errors: 1}, nil
+		return CollectOutput{}, fmt.Errorf("write snapshot of %s: %w", in.Item, err)
 	}
+	// The unit's own audit, up to the rules, for the report stage to merge
+	// (audit.AnalyzeUnit): the snapshot stays for the probe stage and for
+	// offline re-audits.
+	usnap, err := unitstore.Snapshot(in.Item, snap)
+	if err != nil {
+		return CollectOutput{}, err
+	}
+	u, err := audit.AnalyzeUnit(usnap, scopeOf(in.Item), log)
+	if err != nil {
+		return CollectOutput{}, fmt.Errorf("analyze %s: %w", in.Item, err)
+	}
+	size, err := unitstore.Put(ctx, c.Store, in.RunID, in.Item, u)
+	if err != nil {
+		return CollectOutput{}, fmt.Errorf("write unit result of %s: %w", in.Item, err)
+	}
+	log.Info("collected", "files", n, "errors", errs, "targets", u.Targets, "effective", len(u.Effective), "latent", len(u.Latent), "unitBytes", size)
+	return CollectOutput{RunID: in.RunID, Item: in.Item, Files: n, Errors: errs}, nil
+}
 
-	snap, err := audit.Collect(cctx, o)
+// collect reads one work item into a snapshot. What keeps the scope from
+// being read (credentials that cannot be prepared, the role that cannot be
+// assumed, the deadline) is an error in the snapshot: the scope is recorded
+// as not audited and the rest of the run goes on.
+func (c *Collect) collect(ctx context.Context, it runstore.Item, log *slog.Logger) *providers.Snapshot {
+	o, err := c.options(ctx, it, log)
+	if err != nil {
+		log.Error("collect: credentials", "error", err)
+		snap := providers.NewSnapshot()
+		snap.AddError(exposure.Error{Scope: scopeOf(it), Stage: "collect", Message: err.Error()})
+		return snap
+	}
+	snap, err := audit.Collect(ctx, o)
 	switch {
 	case snap == nil && err != nil:
 		// Cancelled or past the deadline: nothing usable was kept.
@@ -115,18 +141,12 @@ func (c *Collect) Handle(ctx context.Context, in CollectInput) (CollectOutput, e
 		if errors.Is(err, context.DeadlineExceeded) {
 			msg = "collection did not finish before the function's timeout: raise the collect function's Timeout (" + msg + ")"
 		}
-		snap.AddError(exposure.Error{Scope: scopeOf(in.Item), Stage: "collect", Message: msg})
+		snap.AddError(exposure.Error{Scope: scopeOf(it), Stage: "collect", Message: msg})
 	case err != nil:
 		// ErrNothingAudited: the snapshot holds the reasons.
 		log.Warn("collect: nothing collected", "error", err)
 	}
-	// Writes use the invocation's own deadline, past the margin kept for them.
-	n, errs, err := c.Store.PutSnapshot(ctx, in.RunID, in.Item, snap)
-	if err != nil {
-		return CollectOutput{}, fmt.Errorf("write snapshot of %s: %w", in.Item, err)
-	}
-	log.Info("collected", "files", n, "errors", errs)
-	return CollectOutput{RunID: in.RunID, Item: in.Item, Files: n, Errors: errs}, nil
+	return snap
 }
 
 func scopeOf(it runstore.Item) exposure.Scope {

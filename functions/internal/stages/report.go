@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
 	"github.com/portcullis-sec/portcullis/securityhub"
@@ -103,8 +104,8 @@ func newReporting(env Env) (reporting, error) {
 	return r, nil
 }
 
-// Report audits a run's snapshot, with the probe stage's observations when
-// there are some, and writes the run's one report.
+// Report merges a run's unit results, with the probe stage's observations
+// when there are some, and writes the run's one report.
 type Report struct {
 	*Base
 	reporting
@@ -119,9 +120,10 @@ func NewReport(b *Base, env Env) (*Report, error) {
 	return &Report{Base: b, reporting: r}, nil
 }
 
-// Handle reads runs/<run-id>/snapshot/ back as one snapshot and
-// runs/<run-id>/observations.json when the probe stage wrote it, audits
-// them once and writes report.json and report.html next to them. A missing
+// Handle merges the unit results the collect tasks wrote
+// (runs/<run-id>/units/) with runs/<run-id>/observations.json when the
+// probe stage wrote it, evaluates the rules once over the whole estate and
+// writes report.json and report.html. A missing
 // observations file means the run was not probed; an unreadable one, or a
 // failed probe stage, is an error in the report, which is written all the
 // same.
@@ -257,12 +259,14 @@ func failure(name, cause string) string {
 	return name + ": " + cause
 }
 
-// audit runs audit.Run over the run's snapshot in S3 and the observations
-// given (nil: not probed). Probing itself is the Probe stage's.
+// audit merges the unit results of the run's plan (audit.Merge) with the
+// observations given (nil: not probed), fetching them a few at a time:
+// the function holds the exposures and checked layers of the estate, never
+// a snapshot. Probing itself is the Probe stage's.
 func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observation, log *slog.Logger) (*audit.Result, error) {
-	fsys, err := r.Store.Snapshot(ctx, run)
+	items, err := r.Store.Plan(ctx, run)
 	if err != nil {
-		return nil, fmt.Errorf("read snapshot of run %s: %w", run, err)
+		return nil, fmt.Errorf("read the plan of run %s: %w", run, err)
 	}
 	ro := rules.Options{Framework: r.framework}
 	if r.rulesKey != "" || r.exceptionsKey != "" {
@@ -278,8 +282,7 @@ func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observati
 			return nil, err
 		}
 	}
-	res, err := audit.Run(ctx, audit.Options{
-		Snapshot:     fsys,
+	res, err := audit.Merge(unitstore.Units(ctx, r.Store, run, items), audit.Options{
 		SnapshotDir:  "s3://" + r.Store.Bucket() + "/" + runstore.Key(run, "snapshot"),
 		Rules:        ro,
 		Observations: obs,
@@ -288,7 +291,7 @@ func (r *Report) audit(ctx context.Context, run string, obs []exposure.Observati
 		Logger:       log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("audit run %s: %w", run, err)
+		return nil, fmt.Errorf("merge the unit results of run %s: %w", run, err)
 	}
 	return res, nil
 }

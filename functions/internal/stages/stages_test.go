@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -33,9 +34,11 @@ import (
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/stages/plan"
+	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/probe"
 	"github.com/portcullis-sec/portcullis/probe/lab"
+	"github.com/portcullis-sec/portcullis/providers"
 	"github.com/portcullis-sec/portcullis/reports"
 )
 
@@ -580,17 +583,52 @@ const (
 func putDemoSnapshot(ctx context.Context, t *testing.T, b *Base, run string) {
 	t.Helper()
 	estate := demo.Estate()
-	err := fs.WalkDir(estate, "aws/"+demoAccount, func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(estate, name)
-		if err != nil {
-			return err
-		}
-		return b.Store.Put(ctx, runstore.Key(run, "snapshot", name), "application/json", data)
-	})
+	regions, err := fs.ReadDir(estate, "aws/"+demoAccount)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// One collect task's output per region: the region's files and the
+	// account's own, the snapshot and the unit result, and the plan.
+	var items []runstore.Item
+	for _, r := range regions {
+		if !r.IsDir() {
+			continue
+		}
+		it := runstore.Item{Provider: "aws", Account: demoAccount, Region: r.Name()}
+		items = append(items, it)
+		snap := providers.NewSnapshot()
+		err := fs.WalkDir(estate, "aws/"+demoAccount, func(name string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if path.Dir(name) != "aws/"+demoAccount && !strings.HasPrefix(name, "aws/"+demoAccount+"/"+it.Region+"/") {
+				return nil
+			}
+			data, err := fs.ReadFile(estate, name)
+			if err != nil {
+				return err
+			}
+			return snap.Put(name, data)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.Store.PutSnapshot(ctx, run, it, snap); err != nil {
+			t.Fatal(err)
+		}
+		usnap, err := unitstore.Snapshot(it, snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := audit.AnalyzeUnit(usnap, exposure.Scope{Provider: it.Provider, Account: it.Account, Region: it.Region}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unitstore.Put(ctx, b.Store, run, it, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Store.PutPlan(ctx, run, items); err != nil {
 		t.Fatal(err)
 	}
 }

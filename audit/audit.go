@@ -233,22 +233,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.New("audit: observations given and probing on: a run has one source of probe results")
 	}
 
-	start := time.Now()
+	st := StartStage()
 	fsys, collectErrs, err := o.source(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if o.Snapshot != nil {
-		o.logStage("read", start, "snapshot", o.SnapshotDir, "errors", len(collectErrs))
+		o.logStage("read", st, "snapshot", o.SnapshotDir, "errors", len(collectErrs))
 	} else {
-		o.logStage("collect", start, "errors", len(collectErrs))
+		o.logStage("collect", st, "errors", len(collectErrs))
 	}
-	start = time.Now()
+	st = StartStage()
 	inv, present, err := Normalize(fsys, o.Providers)
 	if err != nil {
 		return nil, err
 	}
-	o.logStage("normalize", start, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
+	o.logStage("normalize", st, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
 	inv.Errors = append(collectErrs, inv.Errors...)
 	// A provider directory that yields nothing readable audited nothing:
 	// it neither passes compliance nor makes a report "clean".
@@ -268,28 +268,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// The lab switch that lets probes reach loopback also lets loopback
 	// endpoints (an emulator's addresses) stand in for public ones.
-	start = time.Now()
+	st = StartStage()
 	res := exposure.AnalyzeWith(inv, exposure.Options{LoopbackEndpoints: o.Probe.Enabled && o.Probe.Config.AllowLoopback})
-	o.logStage("analyze", start, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
+	o.logStage("analyze", st, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
 	inv.Errors = append(inv.Errors, res.Errors...)
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
 
 	obs := o.Observations
 	if o.Probe.Enabled {
-		start = time.Now()
+		st = StartStage()
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
 		}
-		o.logStage("probe", start, "observations", len(obs), "open", countOpen(obs), "failed", err != nil)
+		o.logStage("probe", st, "observations", len(obs), "open", countOpen(obs), "failed", err != nil)
 	} else {
 		o.logger().Info("probe", "stage", "probe", "enabled", false, "observationsGiven", len(obs))
 	}
 	input.Observations = obs
-	start = time.Now()
+	st = StartStage()
 	result := engine.EvaluateInput(input)
-	o.logStage("evaluate", start, "findings", len(result.Findings), "controls", len(result.Compliance),
+	o.logStage("evaluate", st, "findings", len(result.Findings), "controls", len(result.Compliance),
 		"misconfigurations", len(result.Misconfigurations), "ruleErrors", len(result.RuleErrors))
 
 	rep := &reports.Report{
@@ -315,8 +315,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // logStage logs a finished stage at Info (audit -v): its name, how long it
 // took and what it counted.
-func (o *Options) logStage(name string, start time.Time, counts ...any) {
-	LogStage(o.logger(), name, start, counts...)
+func (o *Options) logStage(name string, st Stage, counts ...any) {
+	st.Done(o.logger(), name, counts...)
 }
 
 func countOpen(obs []exposure.Observation) int {

@@ -35,6 +35,7 @@ func TestStagesAreLogged(t *testing.T) {
 		}
 	}
 	duration := regexp.MustCompile(` duration=\d[\d.]*(µs|ms|s)\b`)
+	cpu := regexp.MustCompile(` cpu=\d[\d.]*(ms|s|m[\d.]+s)\b`)
 	for _, c := range []struct {
 		stage string
 		want  []string
@@ -52,6 +53,12 @@ func TestStagesAreLogged(t *testing.T) {
 		}
 		if c.stage != "probe" && !duration.MatchString(l) {
 			t.Errorf("stage %s logs no duration: %s", c.stage, l)
+		}
+		// Where the process's CPU time can be read, every timed stage
+		// logs its share of it (wall time alone misleads on a busy
+		// machine).
+		if c.stage != "probe" && processCPU() > 0 && !cpu.MatchString(l) {
+			t.Errorf("stage %s logs no CPU time: %s", c.stage, l)
 		}
 		for _, w := range c.want {
 			if !strings.Contains(l, w) {

@@ -243,12 +243,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	} else {
 		o.logStage("collect", st, "errors", len(collectErrs))
 	}
+	// A snapshot's audit shows its stages on the progress display (a live
+	// collection has shown its units already): on a large estate each
+	// takes seconds, and a silent terminal looks hung.
+	stages := providers.Progress(providers.NoProgress{})
+	if o.Snapshot != nil {
+		stages = o.progress()
+		stages.Add(3)
+	}
 	st = StartStage()
 	inv, present, err := Normalize(fsys, o.Providers)
 	if err != nil {
 		return nil, err
 	}
 	o.logStage("normalize", st, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
+	stages.Done(fmt.Sprintf("read %d targets, %d layers; analyzing", len(inv.Targets), len(inv.Layers)))
 	inv.Errors = append(collectErrs, inv.Errors...)
 	// A provider directory that yields nothing readable audited nothing:
 	// it neither passes compliance nor makes a report "clean".
@@ -271,6 +280,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	st = StartStage()
 	res := exposure.AnalyzeWith(inv, exposure.Options{LoopbackEndpoints: o.Probe.Enabled && o.Probe.Config.AllowLoopback})
 	o.logStage("analyze", st, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
+	stages.Done(fmt.Sprintf("%d effective, %d latent exposures; evaluating rules", len(res.Effective), len(res.Latent)))
 	inv.Errors = append(inv.Errors, res.Errors...)
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
@@ -291,6 +301,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	result := engine.EvaluateInput(input)
 	o.logStage("evaluate", st, "findings", len(result.Findings), "controls", len(result.Compliance),
 		"misconfigurations", len(result.Misconfigurations), "ruleErrors", len(result.RuleErrors))
+	stages.Done(fmt.Sprintf("%d findings", len(result.Findings)))
 
 	rep := &reports.Report{
 		Tool:              reports.Tool{Name: "portcullis", Version: o.Version},

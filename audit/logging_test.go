@@ -67,3 +67,41 @@ func TestStagesAreLogged(t *testing.T) {
 		}
 	}
 }
+
+// stageProgress records what a progress display is told.
+type stageProgress struct {
+	total int
+	done  []string
+}
+
+func (p *stageProgress) Add(n int)     { p.total += n }
+func (p *stageProgress) Done(w string) { p.done = append(p.done, w) }
+
+// TestSnapshotStagesShowProgress: a snapshot's audit tells the progress
+// display (the CLI's terminal line) each stage as it finishes, with what
+// it counted, so a long audit of a large estate does not look hung.
+func TestSnapshotStagesShowProgress(t *testing.T) {
+	p := &stageProgress{}
+	res, err := Run(context.Background(), Options{Snapshot: demo.Estate(), SnapshotDir: "demo", Progress: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.total != 3 || len(p.done) != 3 {
+		t.Fatalf("progress: %d announced, done %q; want 3 stages", p.total, p.done)
+	}
+	effective := 0
+	for _, x := range res.Report.Exposures {
+		if x.Level == "effective" {
+			effective++
+		}
+	}
+	for i, want := range []string{
+		fmt.Sprintf("read %d targets", len(res.Inventory.Targets)),
+		fmt.Sprintf("%d effective, %d latent exposures", effective, len(res.Report.Exposures)-effective),
+		fmt.Sprintf("%d findings", len(res.Report.Findings)),
+	} {
+		if !strings.Contains(p.done[i], want) {
+			t.Errorf("stage %d: %q lacks %q", i+1, p.done[i], want)
+		}
+	}
+}

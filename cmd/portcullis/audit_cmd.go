@@ -406,7 +406,11 @@ Flags:
 	ev.wrap(mon)
 	var bar, probeBar *progressBar
 	if e.stderrTTY && e.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
-		bar, probeBar = newProgressBar(e.stderr, "collecting"), newProgressBar(e.stderr, "probing")
+		label := "collecting"
+		if f.snapshot != "" {
+			label = "auditing" // the stages of a snapshot's audit
+		}
+		bar, probeBar = newProgressBar(e.stderr, label), newProgressBar(e.stderr, "probing")
 		o.Progress, o.Probe.Progress = bar, probeBar
 	}
 	res, err := audit.Run(ctx, o)

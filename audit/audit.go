@@ -233,22 +233,31 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.New("audit: observations given and probing on: a run has one source of probe results")
 	}
 
-	start := time.Now()
+	st := StartStage()
 	fsys, collectErrs, err := o.source(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if o.Snapshot != nil {
-		o.logStage("read", start, "snapshot", o.SnapshotDir, "errors", len(collectErrs))
+		o.logStage("read", st, "snapshot", o.SnapshotDir, "errors", len(collectErrs))
 	} else {
-		o.logStage("collect", start, "errors", len(collectErrs))
+		o.logStage("collect", st, "errors", len(collectErrs))
 	}
-	start = time.Now()
+	// A snapshot's audit shows its stages on the progress display (a live
+	// collection has shown its units already): on a large estate each
+	// takes seconds, and a silent terminal looks hung.
+	stages := providers.Progress(providers.NoProgress{})
+	if o.Snapshot != nil {
+		stages = o.progress()
+		stages.Add(3)
+	}
+	st = StartStage()
 	inv, present, err := Normalize(fsys, o.Providers)
 	if err != nil {
 		return nil, err
 	}
-	o.logStage("normalize", start, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
+	o.logStage("normalize", st, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
+	stages.Done(fmt.Sprintf("read %d targets, %d layers; analyzing", len(inv.Targets), len(inv.Layers)))
 	inv.Errors = append(collectErrs, inv.Errors...)
 	// A provider directory that yields nothing readable audited nothing:
 	// it neither passes compliance nor makes a report "clean".
@@ -268,26 +277,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// The lab switch that lets probes reach loopback also lets loopback
 	// endpoints (an emulator's addresses) stand in for public ones.
-	start = time.Now()
+	st = StartStage()
 	res := exposure.AnalyzeWith(inv, exposure.Options{LoopbackEndpoints: o.Probe.Enabled && o.Probe.Config.AllowLoopback})
-	o.logStage("analyze", start, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
+	o.logStage("analyze", st, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
+	stages.Done(fmt.Sprintf("%d effective, %d latent exposures; evaluating rules", len(res.Effective), len(res.Latent)))
 	inv.Errors = append(inv.Errors, res.Errors...)
 	exps := append(append([]*exposure.Exposure{}, res.Effective...), res.Latent...)
 	input := rules.Input{Exposures: exps, Layers: Layers(inv), Providers: audited}
 
 	obs := o.Observations
 	if o.Probe.Enabled {
-		start = time.Now()
+		st = StartStage()
 		obs, err = Confirm(ctx, inv, res.Effective, cat, o.Probe)
 		if err != nil {
 			inv.Errors = append(inv.Errors, exposure.Error{Stage: "probe", Message: err.Error()})
 		}
-		o.logStage("probe", start, "observations", len(obs), "open", countOpen(obs), "failed", err != nil)
+		o.logStage("probe", st, "observations", len(obs), "open", countOpen(obs), "failed", err != nil)
 	} else {
 		o.logger().Info("probe", "stage", "probe", "enabled", false, "observationsGiven", len(obs))
 	}
 	input.Observations = obs
 	rep := o.report(engine, input, inv.Errors, scopeOf(inv, audited, o))
+	stages.Done(fmt.Sprintf("%d findings", len(rep.Findings)))
 	rep.Scope.Units = Units(fsys, audited)
 	return &Result{Report: rep, Inventory: inv, Engine: engine}, nil
 }
@@ -297,9 +308,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // the same report for the same exposures and layers. errs are the partial
 // failures met so far; the rules' own errors are added after them.
 func (o *Options) report(engine *rules.Engine, input rules.Input, errs []exposure.Error, scope reports.Scope) *reports.Report {
-	start := time.Now()
+	st := StartStage()
 	result := engine.EvaluateInput(input)
-	o.logStage("evaluate", start, "findings", len(result.Findings), "controls", len(result.Compliance),
+	o.logStage("evaluate", st, "findings", len(result.Findings), "controls", len(result.Compliance),
 		"misconfigurations", len(result.Misconfigurations), "ruleErrors", len(result.RuleErrors))
 	rep := &reports.Report{
 		Tool:              reports.Tool{Name: "portcullis", Version: o.Version},
@@ -323,8 +334,8 @@ func (o *Options) report(engine *rules.Engine, input rules.Input, errs []exposur
 
 // logStage logs a finished stage at Info (audit -v): its name, how long it
 // took and what it counted.
-func (o *Options) logStage(name string, start time.Time, counts ...any) {
-	LogStage(o.logger(), name, start, counts...)
+func (o *Options) logStage(name string, st Stage, counts ...any) {
+	st.Done(o.logger(), name, counts...)
 }
 
 func countOpen(obs []exposure.Observation) int {

@@ -30,7 +30,7 @@ import (
 // each target's path and each layer by itself.
 func AnalyzeUnit(fsys fs.FS, unit exposure.Scope, log *slog.Logger) (*unitresult.Result, error) {
 	o := Options{Snapshot: fsys, Logger: log}
-	start := time.Now()
+	start := StartStage()
 	collectErrs, err := readErrorsOf(fsys)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func AnalyzeUnit(fsys fs.FS, unit exposure.Scope, log *slog.Logger) (*unitresult
 		return nil, err
 	}
 	o.logStage("normalize", start, "unit", unit, "providers", present, "targets", len(inv.Targets), "layers", len(inv.Layers), "errors", len(inv.Errors))
-	start = time.Now()
+	start = StartStage()
 	res := exposure.Analyze(inv)
 	o.logStage("analyze", start, "effective", len(res.Effective), "latent", len(res.Latent), "errors", len(res.Errors))
 	layers := Layers(inv)
@@ -104,7 +104,7 @@ func Merge(units iter.Seq2[*unitresult.Result, error], o Options) (*Result, erro
 		return nil, err
 	}
 
-	start := time.Now()
+	start := StartStage()
 	var (
 		m                                merged
 		accounts, regions                = map[string]bool{}, map[string]bool{}

@@ -101,9 +101,18 @@ func admittingEvidence(e *Exposure) []exposure.Evidence {
 		}
 		out = append(out, ev)
 	}
+	// Breadth only orders evidence of one kind, so it is computed only for
+	// kinds with more than one entry: parsing and intersecting every
+	// rule's sources was most of what a table of a large estate cost.
+	perKind := make([]int, len(kindRank))
+	for _, ev := range out {
+		perKind[kindRank[ev.LayerKind]]++
+	}
 	breadth := make(map[string]float64, len(out))
 	for _, ev := range out {
-		breadth[evidenceLabel(ev)] = sourceBreadth(ev.Sources)
+		if perKind[kindRank[ev.LayerKind]] > 1 {
+			breadth[evidenceLabel(ev)] = sourceBreadth(ev.Sources)
+		}
 	}
 	slices.SortStableFunc(out, func(a, b exposure.Evidence) int {
 		return cmp.Or(cmp.Compare(kindRank[a.LayerKind], kindRank[b.LayerKind]),

@@ -406,7 +406,11 @@ Flags:
 	ev.wrap(mon)
 	var bar, probeBar *progressBar
 	if e.stderrTTY && e.getenv("AWS_LAMBDA_FUNCTION_NAME") == "" {
-		bar, probeBar = newProgressBar(e.stderr, "collecting"), newProgressBar(e.stderr, "probing")
+		label := "collecting"
+		if f.snapshot != "" {
+			label = "auditing" // the stages of a snapshot's audit
+		}
+		bar, probeBar = newProgressBar(e.stderr, label), newProgressBar(e.stderr, "probing")
 		o.Progress, o.Probe.Progress = bar, probeBar
 	}
 	res, err := audit.Run(ctx, o)
@@ -421,9 +425,9 @@ Flags:
 		}
 		return code
 	}
-	start := time.Now()
+	st := audit.StartStage()
 	doc := reports.NewDocument(res.Report)
-	audit.LogStage(o.Logger, "document", start, "exposures", len(doc.Exposures), "findings", len(doc.Findings))
+	st.Done(o.Logger, "document", "exposures", len(doc.Exposures), "findings", len(doc.Findings))
 	if err := ev.check(doc); err != nil {
 		return fail(e, err)
 	}
@@ -433,7 +437,7 @@ Flags:
 	if f.securityHub {
 		importSecurityHub(ctx, e, &f, doc, o.Logger)
 	}
-	start = time.Now()
+	st = audit.StartStage()
 	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
 		return fail(e, err)
 	}
@@ -441,7 +445,7 @@ Flags:
 	if output == "" {
 		output = "stdout"
 	}
-	audit.LogStage(o.Logger, "write", start, "format", f.format, "output", output, "findings", len(doc.Findings), "exposures", len(doc.Exposures))
+	st.Done(o.Logger, "write", "format", f.format, "output", output, "findings", len(doc.Findings), "exposures", len(doc.Exposures))
 	return exitCode(doc)
 }
 

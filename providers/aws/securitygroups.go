@@ -93,6 +93,22 @@ type sgRuleRef struct{ group string }
 func (r *region) buildSecurityGroupLayers() {
 	r.sgLayers = map[string]*exposure.Layer{}
 	r.sgRefs = map[string][]sgRuleRef{}
+	// Rules naming the same CIDR share one source set: sets are never
+	// modified once built, and an estate's million rules name a few
+	// thousand distinct CIDRs, so this saves a set per rule here and a
+	// conversion per rule in the analysis (which converts each distinct
+	// set once).
+	cidrs := map[string]*netipx.IPSet{}
+	cidrSet := func(c string) (*netipx.IPSet, error) {
+		if s, ok := cidrs[c]; ok {
+			return s, nil
+		}
+		s, err := cidrSources(c)
+		if err == nil {
+			cidrs[c] = s
+		}
+		return s, err
+	}
 	for _, id := range r.groupOrder {
 		g := r.groups[id]
 		layer := &exposure.Layer{
@@ -118,7 +134,7 @@ func (r *region) buildSecurityGroupLayers() {
 				refs = append(refs, sgRuleRef{group: ref})
 			}
 			for j, c := range p.IpRanges {
-				src, err := cidrSources(c.CidrIp)
+				src, err := cidrSet(c.CidrIp)
 				if err != nil {
 					r.errorf(fmt.Sprintf("%s IpRanges[%d].CidrIp", where, j), "%v; source skipped", err)
 					continue
@@ -126,7 +142,7 @@ func (r *region) buildSecurityGroupLayers() {
 				add(c.Description, c.CidrIp, src, "")
 			}
 			for j, c := range p.Ipv6Ranges {
-				src, err := cidrSources(c.CidrIpv6)
+				src, err := cidrSet(c.CidrIpv6)
 				if err != nil {
 					r.errorf(fmt.Sprintf("%s Ipv6Ranges[%d].CidrIpv6", where, j), "%v; source skipped", err)
 					continue

@@ -48,8 +48,7 @@ func TestAuditMotoEndToEnd(t *testing.T) {
 	vpcID := vpc.Vpc.VpcId
 	igw, err := c.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{})
 	must(err)
-	_, err = c.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: igw.InternetGateway.InternetGatewayId, VpcId: vpcID})
-	must(err)
+	must(mototest.AttachInternetGateway(ctx, c, aws.ToString(igw.InternetGateway.InternetGatewayId), aws.ToString(vpcID)))
 	sub, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpcID, CidrBlock: aws.String("10.77.1.0/24")})
 	must(err)
 	rt, err := c.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{VpcId: vpcID})

@@ -182,39 +182,7 @@ func newRegionFailer(t *testing.T, motoURL string) *regionFailer {
 // never probes.
 func publicInstance(t *testing.T, c *ec2.Client, region, cidr, name string) (group, instance string) {
 	t.Helper()
-	ctx := context.Background()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(cidr)})
-	must(err)
-	sub := strings.Replace(cidr, "0.0/16", "1.0/24", 1)
-	sn, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(sub), AvailabilityZone: aws.String(region + "a")})
-	must(err)
-	igw, err := c.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{})
-	must(err)
-	_, err = c.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: igw.InternetGateway.InternetGatewayId, VpcId: vpc.Vpc.VpcId})
-	must(err)
-	rts, err := c.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("vpc-id"), Values: []string{aws.ToString(vpc.Vpc.VpcId)}}, {Name: aws.String("association.main"), Values: []string{"true"}}}})
-	must(err)
-	_, err = c.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: rts.RouteTables[0].RouteTableId, DestinationCidrBlock: aws.String("0.0.0.0/0"), GatewayId: igw.InternetGateway.InternetGatewayId})
-	must(err)
-	g, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{VpcId: vpc.Vpc.VpcId, GroupName: aws.String(name), Description: aws.String(name)})
-	must(err)
-	authorize(t, c, aws.ToString(g.GroupId), "tcp", 22, 22)
-	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
-		ImageId: aws.String("ami-12c6146b"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Micro,
-		NetworkInterfaces: []ec2types.InstanceNetworkInterfaceSpecification{{
-			DeviceIndex: aws.Int32(0), SubnetId: sn.Subnet.SubnetId, Groups: []string{aws.ToString(g.GroupId)}, AssociatePublicIpAddress: aws.Bool(true)}},
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
-			Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String(name + " <!channel> & <script>")}}}},
-	})
-	must(err)
-	return aws.ToString(g.GroupId), aws.ToString(out.Instances[0].InstanceId)
+	return mototest.SSHInstance(t, c, region, cidr, name, name+" <!channel> & <script>")
 }
 
 func permission(proto string, from, to int32) []ec2types.IpPermission {

@@ -99,8 +99,7 @@ func (e *estate) igw(vpc string) string {
 	out, err := e.ec2.CreateInternetGateway(e.ctx, &ec2.CreateInternetGatewayInput{})
 	e.must(err)
 	id := out.InternetGateway.InternetGatewayId
-	_, err = e.ec2.AttachInternetGateway(e.ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: id, VpcId: aws.String(vpc)})
-	e.must(err)
+	e.must(mototest.AttachInternetGateway(e.ctx, e.ec2, aws.ToString(id), vpc))
 	return aws.ToString(id)
 }
 

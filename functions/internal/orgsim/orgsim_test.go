@@ -131,8 +131,7 @@ func seedSmall(b *testing.B, region string) {
 	must(err)
 	igw, err := c.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{})
 	must(err)
-	_, err = c.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: igw.InternetGateway.InternetGatewayId, VpcId: vpc.Vpc.VpcId})
-	must(err)
+	must(mototest.AttachInternetGateway(ctx, c, awssdk.ToString(igw.InternetGateway.InternetGatewayId), awssdk.ToString(vpc.Vpc.VpcId)))
 	g, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{VpcId: vpc.Vpc.VpcId, GroupName: awssdk.String("web"), Description: awssdk.String("web")})
 	must(err)
 	for _, port := range []int32{22, 443} {

@@ -1,7 +1,8 @@
 // Package securityhub imports a report's findings into AWS Security Hub
 // and archives the findings that resolved. It is the only package that
 // calls Security Hub; the CLI (audit --securityhub) and the serverless
-// report stage call it.
+// notify stage call it (Sync), after the run is tracked: the state says
+// when each exposure was first seen and which findings the run retired.
 //
 // Findings are sent with BatchImportFindings, the finding providers' API:
 // at most 100 a call, under the calling account's default product ARN, to

@@ -325,6 +325,14 @@ exposed ports are announced on Slack and by email, once, at least once
 (secrets from PORTCULLIS_SLACK_WEBHOOK_URL and PORTCULLIS_SMTP_URL, never
 from flags; docs/alerts.md).
 
+--securityhub imports the findings into AWS Security Hub under the calling
+account (BatchImportFindings, batches of 100 per region; GCP and Azure
+findings as resources of type Other). With --state it also archives the
+findings this run no longer raises (exposures that resolved, rules that
+stopped matching; never in a scope whose collection failed or was partial)
+and dates each finding from its exposure's first sighting. Without --state
+nothing is archived: resolved findings stay active there.
+
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;
 2 the audit could not run; 3 part of the scope failed and nothing at or
 above --fail-on was found in the rest.

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/portcullis-sec/portcullis/providers/aws"
+	"github.com/portcullis-sec/portcullis/securityhub"
 )
 
 // load parses a CloudFormation template. Short-form intrinsics (!Ref,
@@ -447,16 +448,16 @@ func TestLeastPrivilege(t *testing.T) {
 		{"PlanRole", append([]string{"ec2:DescribeRegions", "organizations:ListAccounts", "s3:PutObject"}, logs...)},
 		// GCP and Azure credential reads exist only when configured (!If).
 		{"CollectRole", append([]string{"s3:PutObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "sts:AssumeRole", "sts:GetWebIdentityToken"}, logs...)},
-		// Security Hub only with EnableSecurityHub (!If).
-		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject", "securityhub:BatchImportFindings"}, logs...)},
+		{"ReportRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
 		{"ProbeRole", append([]string{"s3:GetObject", "s3:ListBucket", "s3:PutObject"}, logs...)},
 		// The state's statements exist for S3 or for DynamoDB (!If), the
 		// secrets and SES only when configured.
 		{"ReactRole", append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
 			"secretsmanager:GetSecretValue", "ses:SendEmail", "ses:SendRawEmail", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
 			"sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sts:AssumeRole"}, logs...)},
+		// Security Hub only with EnableSecurityHub (!If).
 		{"NotifyRole", append([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "s3:GetObject", "s3:ListBucket", "s3:PutObject",
-			"secretsmanager:GetSecretValue", "ses:SendEmail", "ses:SendRawEmail"}, logs...)},
+			"secretsmanager:GetSecretValue", "securityhub:BatchImportFindings", "securityhub:GetFindings", "ses:SendEmail", "ses:SendRawEmail"}, logs...)},
 	} {
 		sts := statements(t, tmpl, tc.role)
 		want := slices.Clone(tc.want)
@@ -705,36 +706,50 @@ func TestReactWiring(t *testing.T) {
 	}
 }
 
-// TestSecurityHubIsOptIn: the report stage imports into Security Hub, and
-// its role may, only with EnableSecurityHub=true (default false).
+// TestSecurityHubIsOptIn: the notify stage imports into Security Hub and
+// archives there, and its role may make exactly the calls of package
+// securityhub, only with EnableSecurityHub=true (default false). The
+// report stage neither imports nor may.
 func TestSecurityHubIsOptIn(t *testing.T) {
 	tmpl := load(t, "template.yaml")
 	if d := get(tmpl, "Parameters", "EnableSecurityHub", "Default"); d == nil || d.Value != "false" {
 		t.Error("EnableSecurityHub must default to false")
 	}
-	v := get(functions(t, tmpl)["ReportFunction"].props, "Environment", "Variables", "SECURITY_HUB")
+	fns := functions(t, tmpl)
+	v := get(fns["NotifyFunction"].props, "Environment", "Variables", "SECURITY_HUB")
 	if v == nil || v.Tag != "!If" || len(v.Content) != 3 || v.Content[0].Value != "SecurityHubEnabled" || v.Content[2].Value != "false" {
-		t.Error("the report function's SECURITY_HUB does not follow EnableSecurityHub")
+		t.Error("the notify function's SECURITY_HUB does not follow EnableSecurityHub")
 	}
-	guarded := 0
-	for _, p := range items(get(get(tmpl, "Resources", "ReportRole"), "Properties", "Policies")) {
-		for _, s := range get(p, "PolicyDocument", "Statement").Content {
-			if s.Tag == "!If" {
-				if len(s.Content) == 3 && s.Content[0].Value == "SecurityHubEnabled" &&
-					slices.Equal(scalars(get(s.Content[1], "Action")), []string{"securityhub:BatchImportFindings"}) &&
-					s.Content[2].Tag == "!Ref" && s.Content[2].Value == "AWS::NoValue" {
-					guarded++
+	if get(fns["ReportFunction"].props, "Environment", "Variables", "SECURITY_HUB") != nil {
+		t.Error("the report function still gets SECURITY_HUB: importing is the notify stage's")
+	}
+	for _, role := range []string{"ReportRole", "NotifyRole"} {
+		var guarded []string
+		for _, p := range items(get(get(tmpl, "Resources", role), "Properties", "Policies")) {
+			for _, s := range get(p, "PolicyDocument", "Statement").Content {
+				if s.Tag == "!If" {
+					if len(s.Content) == 3 && s.Content[0].Value == "SecurityHubEnabled" {
+						if s.Content[2].Tag != "!Ref" || s.Content[2].Value != "AWS::NoValue" {
+							t.Errorf("%s: a Security Hub statement grants something without EnableSecurityHub", role)
+						}
+						guarded = append(guarded, scalars(get(s.Content[1], "Action"))...)
+					}
+					continue
 				}
-				continue
-			}
-			for _, a := range scalars(get(s, "Action")) {
-				if strings.HasPrefix(a, "securityhub:") {
-					t.Errorf("ReportRole grants %s whatever EnableSecurityHub says", a)
+				for _, a := range scalars(get(s, "Action")) {
+					if strings.HasPrefix(a, "securityhub:") {
+						t.Errorf("%s grants %s whatever EnableSecurityHub says", role, a)
+					}
 				}
 			}
 		}
-	}
-	if guarded != 1 {
-		t.Errorf("%d Security Hub statements under SecurityHubEnabled, want 1", guarded)
+		slices.Sort(guarded)
+		want := slices.Sorted(slices.Values(securityhub.Permissions))
+		if role == "ReportRole" {
+			want = nil
+		}
+		if !slices.Equal(guarded, want) {
+			t.Errorf("%s: Security Hub actions under SecurityHubEnabled %v, want %v", role, guarded, want)
+		}
 	}
 }

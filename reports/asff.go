@@ -3,6 +3,8 @@ package reports
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,10 +86,34 @@ type ASFFSkip struct {
 // ID is (rule, exposure, port).
 func ASFFFindingID(f *Finding) string {
 	e := f.Exposure
-	if e.Provider == exposure.ProviderAWS {
-		return or(e.Region, "us-east-1") + "/" + e.Account + "/portcullis/" + f.ID
+	return ASFFID(e.Provider, e.Account, e.Region, f.ID)
+}
+
+// ASFFID is ASFFFindingID from the finding's report ID and its
+// exposure's provider, account and region: what the state keeps of a
+// finding no longer in the report, to archive it.
+func ASFFID(provider, account, region, findingID string) string {
+	if provider == exposure.ProviderAWS {
+		return clipID(or(region, "us-east-1")+"/"+account+"/portcullis/"+findingID, asffMaxID)
 	}
-	return e.Provider + "/" + e.Account + "/portcullis/" + f.ID
+	return clipID(provider+"/"+account+"/portcullis/"+findingID, asffMaxID)
+}
+
+// asffMaxID is the most characters of a finding's Id, GeneratorId and
+// Resources[].Id.
+// https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsSecurityFinding.html
+const asffMaxID = 512
+
+// clipID shortens an identifier to n characters without making two of
+// them equal: a longer one keeps its first characters and ends with a
+// hash of the whole ("~" and 16 hex digits). An Id is the upsert key of
+// BatchImportFindings, so a plain cut could merge two findings.
+func clipID(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return string([]rune(s)[:n-17]) + "~" + hex.EncodeToString(sum[:8])
 }
 
 type asffFinding struct {
@@ -349,13 +375,14 @@ func asffOf(f *Finding, ts string, o ASFFOptions) asffFinding {
 			res.Details.Other["Name"] = clip(e.Target.Name, 1024)
 		}
 	}
+	res.ID = clipID(res.ID, asffMaxID)
 	a := asffFinding{
 		SchemaVersion: "2018-10-08",
 		ID:            ASFFFindingID(f),
 		ProductArn:    "arn:" + part + ":securityhub:" + region + ":" + account + ":product/" + account + "/default",
 		ProductName:   "Portcullis",
 		CompanyName:   "Portcullis",
-		GeneratorID:   "portcullis/" + f.RuleID,
+		GeneratorID:   clipID("portcullis/"+f.RuleID, asffMaxID),
 		AwsAccountID:  account,
 		Region:        region,
 		Types:         []string{"Software and Configuration Checks/AWS Security Best Practices/Network Reachability"},

@@ -1,7 +1,8 @@
 // Package securityhub imports a report's findings into AWS Security Hub
 // and archives the findings that resolved. It is the only package that
 // calls Security Hub; the CLI (audit --securityhub) and the serverless
-// report stage call it.
+// notify stage call it (Sync), after the run is tracked: the state says
+// when each exposure was first seen and which findings the run retired.
 //
 // Findings are sent with BatchImportFindings, the finding providers' API:
 // at most 100 a call, under the calling account's default product ARN, to
@@ -29,6 +30,7 @@ import (
 
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/reports"
+	"github.com/portcullis-sec/portcullis/state"
 )
 
 // Permissions lists the IAM actions this package calls: Import needs the
@@ -166,6 +168,13 @@ func (r Result) Errors(account string) []exposure.Error {
 // it could not start or ctx ended; what Security Hub refused is in the
 // Result.
 func Import(ctx context.Context, hub *Hub, doc *reports.Document) (Result, error) {
+	return importDocument(ctx, hub, doc, nil, time.Time{})
+}
+
+// importDocument is Import with, when firstSeen is not nil (a state),
+// each finding's CreatedAt the first sighting of its exposure and
+// UpdatedAt now (see dates).
+func importDocument(ctx context.Context, hub *Hub, doc *reports.Document, firstSeen map[exposure.Key]time.Time, now time.Time) (Result, error) {
 	var res Result
 	if doc == nil {
 		return res, errors.New("security hub import: no report")
@@ -175,6 +184,7 @@ func Import(ctx context.Context, hub *Hub, doc *reports.Document) (Result, error
 		return res, fmt.Errorf("security hub import: %w", err)
 	}
 	res.Skipped = skipped
+	created := dates(doc, firstSeen, now)
 	for _, b := range batches {
 		findings := make([]types.AwsSecurityFinding, len(b.Findings))
 		for i, raw := range b.Findings {
@@ -183,12 +193,48 @@ func Import(ctx context.Context, hub *Hub, doc *reports.Document) (Result, error
 			if err := json.Unmarshal(raw, &findings[i]); err != nil {
 				return res, fmt.Errorf("security hub import: decode an ASFF finding: %w", err)
 			}
+			if c, ok := created[aws.ToString(findings[i].Id)]; ok {
+				findings[i].CreatedAt, findings[i].UpdatedAt = aws.String(c), aws.String(now.UTC().Format(time.RFC3339))
+			}
 		}
 		if err := importBatch(ctx, hub.client(b.Region), b.Region, findings, &res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// dates maps the Security Hub Id of each finding to its CreatedAt
+// (RFC 3339) when the state is known (firstSeen not nil): the first
+// sighting of its exposure as the state recorded it, or the report's time
+// for an exposure it does not know; never later than now, the UpdatedAt
+// of every finding then. The state records a first sighting when the
+// run that saw it is tracked, after the report's time: dating the
+// findings of a first run from the report and those of the next from the
+// state would move their CreatedAt, so with a state every date is the
+// state's (first seen) or the import's (updated).
+func dates(doc *reports.Document, firstSeen map[exposure.Key]time.Time, now time.Time) map[string]string {
+	if firstSeen == nil {
+		return nil
+	}
+	report, err := time.Parse(time.RFC3339, doc.GeneratedAt)
+	if err != nil || report.After(now) {
+		report = now
+	}
+	out := make(map[string]string, len(doc.Findings))
+	for _, f := range doc.Findings {
+		c := report
+		if f.Exposure != nil {
+			if t, ok := firstSeen[f.Exposure.Key]; ok && !t.IsZero() {
+				c = t
+			}
+		}
+		if c.After(now) {
+			c = now
+		}
+		out[reports.ASFFFindingID(f)] = c.UTC().Format(time.RFC3339)
+	}
+	return out
 }
 
 // importBatch makes one BatchImportFindings call and records its outcome.
@@ -329,4 +375,74 @@ func archived(f types.AwsSecurityFinding, ts string) types.AwsSecurityFinding {
 		f.ProductFields = pf
 	}
 	return f
+}
+
+// Tracking is what the monitor's state says of a run (audit --state):
+// when each exposure was first seen, and the findings the run retired.
+type Tracking struct {
+	// FirstSeen is when each exposure key was first seen: the CreatedAt
+	// of its findings.
+	FirstSeen map[exposure.Key]time.Time
+	// Retired are the Security Hub Ids of the findings the state says are
+	// no longer raised: those of exposures that resolved, and those no
+	// longer raised on an exposure still open, in scopes collected whole
+	// (state.Change.Retired).
+	Retired []string
+}
+
+// TrackingOf reads a run's state changes (audit.TrackResult.Diffs).
+func TrackingOf(changes []state.Change) *Tracking {
+	t := &Tracking{FirstSeen: map[exposure.Key]time.Time{}}
+	for _, c := range changes {
+		if c.After != nil && c.Kind != state.Resolved && c.Kind != state.Unverified {
+			t.FirstSeen[c.Key] = c.After.FirstSeen
+		}
+		for _, id := range c.Retired {
+			t.Retired = append(t.Retired, reports.ASFFID(c.Key.Provider, c.Key.Account, c.Key.Region, id))
+		}
+	}
+	slices.Sort(t.Retired)
+	t.Retired = slices.Compact(t.Retired)
+	return t
+}
+
+// SyncResult is what Sync did: the import, then the archive.
+type SyncResult struct {
+	Import, Archive Result
+}
+
+// Errors returns both steps' failures as report errors.
+func (r SyncResult) Errors(account string) []exposure.Error {
+	return append(r.Import.Errors(account), r.Archive.Errors(account)...)
+}
+
+// Sync makes Security Hub hold what the run found: it imports doc's
+// findings (CreatedAt the first sighting tr knows, UpdatedAt now) and
+// archives the findings tr says the run retired. A nil tr (no state)
+// imports as Import does (both dates the report's time) and archives
+// nothing: without the last run's findings there is nothing to tell
+// resolved from never seen. An Id this run imported is never archived.
+func Sync(ctx context.Context, hub *Hub, doc *reports.Document, tr *Tracking, now time.Time) (SyncResult, error) {
+	var out SyncResult
+	var firstSeen map[exposure.Key]time.Time
+	if tr != nil {
+		firstSeen = tr.FirstSeen
+	}
+	var err error
+	if tr != nil && firstSeen == nil {
+		firstSeen = map[exposure.Key]time.Time{}
+	}
+	if out.Import, err = importDocument(ctx, hub, doc, firstSeen, now); err != nil {
+		return out, err
+	}
+	if tr == nil || len(tr.Retired) == 0 {
+		return out, nil
+	}
+	current := map[string]bool{}
+	for _, f := range doc.Findings {
+		current[reports.ASFFFindingID(f)] = true
+	}
+	retire := slices.DeleteFunc(slices.Clone(tr.Retired), func(id string) bool { return current[id] })
+	out.Archive, err = Archive(ctx, hub, retire, now)
+	return out, err
 }

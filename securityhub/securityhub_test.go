@@ -21,8 +21,10 @@ import (
 
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/demo"
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/reports"
+	"github.com/portcullis-sec/portcullis/state"
 )
 
 // motoURL is the loopback moto_server the tests import into. moto 5.2.1
@@ -294,5 +296,33 @@ func TestNewHubWantsAnAccount(t *testing.T) {
 		if _, err := NewHub(awsConfig("http://127.0.0.1:1"), a); err == nil {
 			t.Errorf("NewHub(%q) accepted", a)
 		}
+	}
+}
+
+// TestTrackingOf: the Security Hub Ids of retired findings are those
+// Import gave them (ASFFFindingID), for AWS and for other clouds, and the
+// first sightings are those of the keys still seen.
+func TestTrackingOf(t *testing.T) {
+	doc := demoDocument(t)
+	var awsF, gcpF *reports.Finding
+	for _, f := range doc.Findings {
+		switch {
+		case f.Exposure.Provider == "aws" && awsF == nil:
+			awsF = f
+		case f.Exposure.Provider == "gcp" && gcpF == nil:
+			gcpF = f
+		}
+	}
+	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tr := TrackingOf([]state.Change{
+		{Kind: state.Resolved, Key: awsF.Exposure.Key, Before: &state.Entry{}, After: &state.Entry{FirstSeen: first}, Retired: []string{awsF.ID}},
+		{Kind: state.Narrowed, Key: gcpF.Exposure.Key, After: &state.Entry{FirstSeen: first}, Retired: []string{gcpF.ID}},
+		{Kind: state.Unverified, Key: exposure.Key{Target: "unseen"}, After: &state.Entry{FirstSeen: first}},
+	})
+	if want := []string{reports.ASFFFindingID(awsF), reports.ASFFFindingID(gcpF)}; !slices.Equal(tr.Retired, slices.Sorted(slices.Values(want))) {
+		t.Errorf("retired = %v, want %v", tr.Retired, want)
+	}
+	if len(tr.FirstSeen) != 1 || !tr.FirstSeen[gcpF.Exposure.Key].Equal(first) {
+		t.Errorf("first seen = %v: want only the key still seen", tr.FirstSeen)
 	}
 }

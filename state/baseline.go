@@ -81,9 +81,15 @@ type Entry struct {
 	// Confirmed is true when the last probe of the exposure saw it open.
 	Confirmed bool `json:"confirmed,omitempty"`
 	// ExposureIDs are the report IDs (exposure.ID) of the rows last seen.
-	ExposureIDs []string  `json:"exposureIds,omitempty"`
-	FirstSeen   time.Time `json:"firstSeen"`
-	LastSeen    time.Time `json:"lastSeen"`
+	ExposureIDs []string `json:"exposureIds,omitempty"`
+	// FindingIDs are the report IDs of the findings on those rows
+	// (suppressed ones included), sorted: what the run exported (Security
+	// Hub Ids derive from them), so that what a later run no longer has
+	// can be retired there. Empty in entries written before they were
+	// kept; after a partial run, the union with what was kept before.
+	FindingIDs []string  `json:"findingIds,omitempty"`
+	FirstSeen  time.Time `json:"firstSeen"`
+	LastSeen   time.Time `json:"lastSeen"`
 	// ResolvedAt is set while the exposure is gone; zero while active.
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
 	Outbox     Outbox    `json:"outbox,omitzero"`

@@ -62,6 +62,8 @@ type Finding struct {
 	RuleID     string
 	Severity   rules.Severity
 	Suppressed bool
+	// ID is the report's finding ID; "" when built otherwise.
+	ID string
 }
 
 // Run is one run's view of one baseline scope.
@@ -98,6 +100,12 @@ type Change struct {
 	Added, Removed []Segment
 	// Observed are this run's rows of the Key; nil when not seen.
 	Observed []Observed
+	// Retired are the report finding IDs the previous run had on the Key
+	// and this one has not: every one of a resolved Key, those no longer
+	// raised on a Key still seen (a rule that stopped matching, ports
+	// that changed the exposure ID). Never set for an incomplete scope,
+	// where a finding missing may merely not have been computed.
+	Retired []string
 }
 
 // seen aggregates the rows of one Key.
@@ -109,8 +117,9 @@ type seen struct {
 	// suppressed: findings exist and all are suppressed.
 	suppressed bool
 	// probe: 1 open, -1 seen closed or filtered, 0 not probed.
-	probe int
-	ids   []string
+	probe      int
+	ids        []string
+	findingIDs []string
 }
 
 func aggregate(rows []Observed, c *sets) *seen {
@@ -125,6 +134,9 @@ func aggregate(rows []Observed, c *sets) *seen {
 		}
 		for _, f := range r.Findings {
 			total++
+			if f.ID != "" {
+				s.findingIDs = append(s.findingIDs, f.ID)
+			}
 			if f.Suppressed {
 				continue
 			}
@@ -148,6 +160,8 @@ func aggregate(rows []Observed, c *sets) *seen {
 	s.suppressed = total > 0 && len(active) == 0
 	slices.Sort(s.ids)
 	s.ids = slices.Compact(s.ids)
+	slices.Sort(s.findingIDs)
+	s.findingIDs = slices.Compact(s.findingIDs)
 	return s
 }
 
@@ -235,7 +249,8 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 				continue
 			}
 			after.ResolvedAt = now
-			emit(Change{Kind: Resolved, Key: key, Before: before, After: after, Removed: before.Segments})
+			emit(Change{Kind: Resolved, Key: key, Before: before, After: after, Removed: before.Segments,
+				Retired: slices.Clone(before.FindingIDs)})
 			continue
 		}
 		s := aggregate(rows, cache)
@@ -270,13 +285,17 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 			merged = s.segments
 		}
 		fill(after, s, before, now)
+		var retired []string
 		if cur.Incomplete {
+			after.FindingIDs = mergeSorted(before.FindingIDs, s.findingIDs)
 			after.Segments, after.Ports = merged, portSet(merged)
 			after.Findings = mergeSorted(before.Findings, s.findings)
 			if len(before.Findings) > 0 {
 				after.Severity = max(after.Severity, before.Severity)
 			}
 			after.Suppressed = before.Suppressed && s.suppressed
+		} else {
+			retired = missing(before.FindingIDs, s.findingIDs)
 		}
 		kind := Unchanged
 		switch {
@@ -287,7 +306,7 @@ func Diff(prev *Baseline, cur *Run, now time.Time) (*Baseline, []Change) {
 		case len(removed) > 0:
 			kind = Narrowed
 		}
-		emit(Change{Kind: kind, Key: key, Before: before, After: after, Added: added, Removed: removed, Observed: rows})
+		emit(Change{Kind: kind, Key: key, Before: before, After: after, Added: added, Removed: removed, Observed: rows, Retired: retired})
 	}
 	return next, changes
 }
@@ -300,6 +319,7 @@ func fill(e *Entry, s *seen, before *Entry, now time.Time) {
 	e.Findings = s.findings
 	e.Suppressed = s.suppressed
 	e.ExposureIDs = s.ids
+	e.FindingIDs = s.findingIDs
 	e.LastSeen = now
 	switch s.probe {
 	case 1:
@@ -323,9 +343,21 @@ func cloneEntry(e *Entry) Entry {
 	c.Segments = slices.Clone(e.Segments)
 	c.Findings = slices.Clone(e.Findings)
 	c.ExposureIDs = slices.Clone(e.ExposureIDs)
+	c.FindingIDs = slices.Clone(e.FindingIDs)
 	c.Outbox.Pending = slices.Clone(e.Outbox.Pending)
 	c.Outbox.Delivered = slices.Clone(e.Outbox.Delivered)
 	return c
+}
+
+// missing returns the elements of sorted a that sorted b lacks.
+func missing(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if _, ok := slices.BinarySearch(b, x); !ok {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func mergeSorted(a, b []string) []string {

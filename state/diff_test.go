@@ -239,13 +239,13 @@ func TestDiffLevelsApart(t *testing.T) {
 
 func TestDiffFindings(t *testing.T) {
 	o := observed(scopeA, "i-1", exposure.Effective, pr(22, 23), "0.0.0.0/0")
-	o.Findings = []Finding{{"ssh", rules.High, false}, {"telnet", rules.Critical, true}, {"any", rules.Medium, false}}
+	o.Findings = []Finding{{"ssh", rules.High, false, "f-ssh"}, {"telnet", rules.Critical, true, "f-telnet"}, {"any", rules.Medium, false, "f-any"}}
 	b, _ := Diff(nil, &Run{Scope: scopeA, Exposures: []Observed{o}}, t0)
 	e := b.Entries[0]
 	if e.Severity != rules.High || !slices.Equal(e.Findings, []string{"any", "ssh"}) || e.Suppressed {
 		t.Errorf("severity %s findings %v suppressed %v; want high, [any ssh], false (the critical one is suppressed)", e.Severity, e.Findings, e.Suppressed)
 	}
-	o.Findings = []Finding{{"ssh", rules.High, true}}
+	o.Findings = []Finding{{"ssh", rules.High, true, "f-ssh"}}
 	b, _ = Diff(b, &Run{Scope: scopeA, Exposures: []Observed{o}}, t0.Add(time.Hour))
 	if e := b.Entries[0]; !e.Suppressed || len(e.Findings) != 0 {
 		t.Errorf("all suppressed: suppressed %v findings %v", e.Suppressed, e.Findings)

@@ -58,7 +58,7 @@ func FromDocument(doc *reports.Document) (*Audit, error) {
 		if f.Exposure != nil {
 			id = f.Exposure.ID
 		}
-		findings[id] = append(findings[id], Finding{RuleID: f.RuleID, Severity: f.Severity, Suppressed: f.Suppressed})
+		findings[id] = append(findings[id], Finding{ID: f.ID, RuleID: f.RuleID, Severity: f.Severity, Suppressed: f.Suppressed})
 	}
 	var obs []Observed
 	for _, x := range doc.Exposures {

@@ -74,6 +74,10 @@ type TrackResult struct {
 	// Errors are the failures of the state and notify stages (also added
 	// to the document's errors). They do not make the audit partial.
 	Errors []exposure.Error
+	// Diffs are the state's changes of every scope tracked, the first
+	// run's included: what a caller mirroring the state elsewhere needs
+	// (Security Hub: first-seen times, the findings Retired).
+	Diffs []state.Change
 }
 
 // kindsAnnounced are the changes an alert is sent for.
@@ -152,6 +156,7 @@ func Track(ctx context.Context, doc *reports.Document, o TrackOptions) (*TrackRe
 			continue
 		}
 		tracked = append(tracked, sr)
+		t.res.Diffs = append(t.res.Diffs, sr.changes...)
 	}
 	if len(tracked) == 0 && len(scopes) > 0 {
 		t.attach(tracked)

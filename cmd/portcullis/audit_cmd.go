@@ -131,7 +131,7 @@ func (f *auditFlags) register(fs *flag.FlagSet, offline bool) {
 	fs.StringVar(&f.framework, "framework", "", "scope findings to one compliance framework: "+strings.Join(rules.Frameworks(), ", "))
 	fs.StringVar(&f.color, "color", "auto", "colour in the table: auto, always, never")
 	fs.IntVar(&f.width, "width", 0, "line width of the table (default: the terminal's, else $COLUMNS, else 120)")
-	fs.BoolVar(&f.securityHub, "securityhub", false, "after the audit, import the findings into AWS Security Hub under the calling account (BatchImportFindings; see docs/deployment.md)")
+	fs.BoolVar(&f.securityHub, "securityhub", false, "after the audit, import the findings into AWS Security Hub under the calling account (BatchImportFindings); with --state, also archive the findings that resolved and date each finding from its exposure's first sighting (docs/deployment.md)")
 }
 
 // checkNumbers rejects numbers that mean nothing: a negative concurrency,
@@ -325,6 +325,14 @@ exposed ports are announced on Slack and by email, once, at least once
 (secrets from PORTCULLIS_SLACK_WEBHOOK_URL and PORTCULLIS_SMTP_URL, never
 from flags; docs/alerts.md).
 
+--securityhub imports the findings into AWS Security Hub under the calling
+account (BatchImportFindings, batches of 100 per region; GCP and Azure
+findings as resources of type Other). With --state it also archives the
+findings this run no longer raises (exposures that resolved, rules that
+stopped matching; never in a scope whose collection failed or was partial)
+and dates each finding from its exposure's first sighting. Without --state
+nothing is archived: resolved findings stay active there.
+
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;
 2 the audit could not run; 3 part of the scope failed and nothing at or
 above --fail-on was found in the rest.
@@ -431,11 +439,12 @@ Flags:
 	if err := ev.check(doc); err != nil {
 		return fail(e, err)
 	}
+	var tracked *audit.TrackResult
 	if mon != nil {
-		mon.track(ctx, e, doc)
+		tracked = mon.track(ctx, e, doc)
 	}
 	if f.securityHub {
-		importSecurityHub(ctx, e, &f, doc, o.Logger)
+		importSecurityHub(ctx, e, &f, doc, tracked, o.Logger)
 	}
 	st = audit.StartStage()
 	if err := writeDocumentWidth(e, doc, f.format, f.output, f.color, f.width); err != nil {
@@ -597,13 +606,16 @@ func tableWidth(e *env, output string, flagWidth int) int {
 
 // importSecurityHub imports the findings into Security Hub under the
 // account of the standard credential chain (not --role-arn's read-only
-// role: importing is a write). What fails goes to stderr and into the
+// role: importing is a write). With the state's result (--state) it also
+// archives the findings the state retired and sets each finding's
+// CreatedAt to its exposure's first sighting; without, nothing is
+// archived, and it says so. What fails goes to stderr and into the
 // report's errors (stage "securityhub"); it does not make the audit
 // partial, so the exit code keeps its meaning.
-func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Document, log *slog.Logger) {
+func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Document, tracked *audit.TrackResult, log *slog.Logger) {
 	fail := func(errs ...exposure.Error) {
 		for _, x := range errs {
-			fmt.Fprintln(e.stderr, "portcullis: Security Hub:", x.Error())
+			fmt.Fprintln(e.stderr, "portcullis: Security Hub:", sanitize(x.Error()))
 			d.Errors = append(d.Errors, x)
 		}
 		d.Summary.Errors = len(d.Errors)
@@ -635,14 +647,26 @@ func importSecurityHub(ctx context.Context, e *env, f *auditFlags, d *reports.Do
 	}
 	hub, err := securityhub.NewHub(cfg, awssdk.ToString(id.Account))
 	if err == nil {
-		var res securityhub.Result
-		res, err = securityhub.Import(ctx, hub, d)
+		var tr *securityhub.Tracking
+		if tracked != nil {
+			tr = securityhub.TrackingOf(tracked.Diffs)
+		}
+		var res securityhub.SyncResult
+		res, err = securityhub.Sync(ctx, hub, d, tr, time.Now())
 		fail(res.Errors(hub.Account)...)
-		log.Info("security hub import", "account", hub.Account, "calls", res.Batches, "imported", len(res.Imported),
-			"refused", len(res.Failed), "failedCalls", len(res.CallErrors), "duration", time.Since(start).Round(time.Millisecond))
+		log.Info("security hub import", "account", hub.Account, "calls", res.Import.Batches, "imported", len(res.Import.Imported),
+			"refused", len(res.Import.Failed), "failedCalls", len(res.Import.CallErrors), "archived", len(res.Archive.Imported),
+			"notActive", len(res.Archive.NotFound), "duration", time.Since(start).Round(time.Millisecond))
 		if err == nil {
 			fmt.Fprintf(e.stderr, "portcullis: Security Hub: %d of %d findings imported into account %s (%d calls)\n",
-				len(res.Imported), len(d.Findings), hub.Account, res.Batches)
+				len(res.Import.Imported), len(d.Findings), hub.Account, res.Import.Batches)
+			switch {
+			case tr == nil:
+				fmt.Fprintln(e.stderr, "portcullis: Security Hub: without --state nothing is archived: findings that resolved stay active there (docs/deployment.md)")
+			case len(tr.Retired) > 0:
+				fmt.Fprintf(e.stderr, "portcullis: Security Hub: %d findings no longer raised: %d archived, %d not active there\n",
+					len(tr.Retired), len(res.Archive.Imported), len(res.Archive.NotFound))
+			}
 		}
 	}
 	if err != nil {

@@ -168,8 +168,9 @@ func (m *monitorFlags) prepare(ctx context.Context, e *env, profile, endpoint st
 // track diffs the document against the state and sends the alerts. What
 // failed (the state, a channel) is printed and recorded in the document's
 // errors (stages state and notify); it never changes the exit code's
-// meaning, and what was not delivered is retried by the next run.
-func (mon *monitor) track(ctx context.Context, e *env, doc *reports.Document) {
+// meaning, and what was not delivered is retried by the next run. It
+// returns what Track did (nil when it could do nothing), for Security Hub.
+func (mon *monitor) track(ctx context.Context, e *env, doc *reports.Document) *audit.TrackResult {
 	m := mon.flags
 	minSev, _ := rules.ParseSeverity(m.minSeverity) // checked by check
 	res, err := audit.Track(ctx, doc, audit.TrackOptions{
@@ -189,6 +190,7 @@ func (mon *monitor) track(ctx context.Context, e *env, doc *reports.Document) {
 		doc.Errors = append(doc.Errors, exposure.Error{Stage: "state", Message: err.Error()})
 		doc.Summary.Errors = len(doc.Errors)
 	}
+	return res
 }
 
 // changesLine is the one-line summary of the monitor's work on stderr.

@@ -28,12 +28,16 @@ var weight = []struct {
 	},
 	{
 		function: "functions/notify",
-		needs:    []string{"github.com/aws/aws-lambda-go/lambda", "github.com/portcullis-sec/portcullis/alerts", "github.com/portcullis-sec/portcullis/state", "github.com/portcullis-sec/portcullis/audit/track"},
+		needs: []string{"github.com/aws/aws-lambda-go/lambda", "github.com/portcullis-sec/portcullis/alerts", "github.com/portcullis-sec/portcullis/state", "github.com/portcullis-sec/portcullis/audit/track",
+			"github.com/portcullis-sec/portcullis/securityhub"},
 		never: []string{"cloud.google.com/go", "google.golang.org/api", "github.com/Azure/",
 			// audit itself (not audit/track): it imports every provider.
 			"github.com/portcullis-sec/portcullis/audit\x00", "github.com/portcullis-sec/portcullis/providers/",
 			"github.com/portcullis-sec/portcullis/functions/internal/stages\x00", "github.com/portcullis-sec/portcullis/probe",
-			"github.com/aws/aws-sdk-go-v2/service/securityhub", "github.com/aws/aws-sdk-go-v2/service/ec2", "github.com/aws/aws-sdk-go-v2/service/organizations"},
+			// Security Hub is synced here, after the run is tracked (the
+			// import dates findings from the state, the archive needs
+			// the diff): the securityhub client is linked, no other.
+			"github.com/aws/aws-sdk-go-v2/service/ec2", "github.com/aws/aws-sdk-go-v2/service/organizations"},
 	},
 }
 

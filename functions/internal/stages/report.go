@@ -11,16 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-
 	"github.com/portcullis-sec/portcullis/audit"
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/reports"
 	"github.com/portcullis-sec/portcullis/rules"
-	"github.com/portcullis-sec/portcullis/securityhub"
 )
 
 // Environment variables of the report function.
@@ -31,9 +27,6 @@ const (
 	EnvExceptionsKey = "EXCEPTIONS_KEY"
 	EnvFramework     = "FRAMEWORK" // scope findings to one compliance framework
 	EnvFailOn        = "FAIL_ON"   // severity counted as failing in the summary (default high)
-	// EnvSecurityHub "true" imports the findings into Security Hub under
-	// the function's account (template parameter EnableSecurityHub).
-	EnvSecurityHub = "SECURITY_HUB"
 )
 
 // maxCause bounds how much of a failed Probe state's cause is quoted in
@@ -81,19 +74,11 @@ type reporting struct {
 	rulesKey, exceptionsKey string
 	framework               string
 	failOn                  rules.Severity
-	securityHub             bool
 }
 
 func newReporting(env Env) (reporting, error) {
 	r := reporting{rulesKey: strings.TrimSpace(env(EnvRulesKey)), exceptionsKey: strings.TrimSpace(env(EnvExceptionsKey)),
 		framework: strings.TrimSpace(env(EnvFramework)), failOn: rules.High}
-	switch v := strings.TrimSpace(env(EnvSecurityHub)); v {
-	case "", "false":
-	case "true":
-		r.securityHub = true
-	default:
-		return r, fmt.Errorf("%s: %q is neither true nor false", EnvSecurityHub, v)
-	}
 	if s := strings.TrimSpace(env(EnvFailOn)); s != "" {
 		sev, err := rules.ParseSeverity(s)
 		if err != nil {
@@ -143,11 +128,6 @@ func (r *Report) Handle(ctx context.Context, in ReportInput) (ReportOutput, erro
 		res.Report.Errors = append(res.Report.Errors, probeErrs...)
 		res.Report.Partial = true
 	}
-	if r.securityHub {
-		// What Security Hub refuses is in the report's errors; it does
-		// not make the audit partial.
-		res.Report.Errors = append(res.Report.Errors, r.importSecurityHub(ctx, res.Report, log)...)
-	}
 	out, err := writeReport(ctx, r.Base, in.RunID, res.Report)
 	if err != nil {
 		return ReportOutput{}, err
@@ -156,32 +136,6 @@ func (r *Report) Handle(ctx context.Context, in ReportInput) (ReportOutput, erro
 	log.Info("report written", "key", out.JSONKey, "exposures", len(res.Report.Exposures),
 		"findings", len(res.Report.Findings), "observations", len(obs), "errors", len(res.Report.Errors))
 	return out, nil
-}
-
-// importSecurityHub imports the report's findings into Security Hub under
-// the function's own account and returns what failed as report errors
-// (stage securityhub).
-func (r *Report) importSecurityHub(ctx context.Context, rep *reports.Report, log *slog.Logger) []exposure.Error {
-	failed := func(msg string, err error) []exposure.Error {
-		log.Warn("security hub import failed", "error", err)
-		return []exposure.Error{{Scope: exposure.Scope{Provider: exposure.ProviderAWS}, Stage: "securityhub", Message: msg + ": " + err.Error()}}
-	}
-	id, err := sts.NewFromConfig(r.AWS).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return failed("find the function's account", err)
-	}
-	hub, err := securityhub.NewHub(r.AWS, aws.ToString(id.Account))
-	if err != nil {
-		return failed("security hub", err)
-	}
-	res, err := securityhub.Import(ctx, hub, reports.NewDocument(rep))
-	errs := res.Errors(hub.Account)
-	if err != nil {
-		errs = append(errs, failed("security hub import", err)...)
-	}
-	log.Info("security hub import", "account", hub.Account, "calls", res.Batches, "imported", len(res.Imported),
-		"refused", len(res.Failed), "failedCalls", len(res.CallErrors))
-	return errs
 }
 
 // observations reads the probe stage's results. Nil observations mean not

@@ -18,6 +18,7 @@ import (
 
 	"github.com/portcullis-sec/portcullis/alerts"
 	"github.com/portcullis-sec/portcullis/audit/track"
+	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/stages/base"
 	"github.com/portcullis-sec/portcullis/internal/secret"
@@ -286,6 +287,7 @@ func (n *Notifying) Track(ctx context.Context, b *base.Base, doc *reports.Docume
 type Notify struct {
 	*base.Base
 	Notifying
+	securityHub bool
 }
 
 // NewNotify configures the notify stage from env.
@@ -294,7 +296,11 @@ func NewNotify(b *base.Base, env base.Env) (*Notify, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notify{Base: b, Notifying: n}, nil
+	sh, err := securityHubEnabled(env)
+	if err != nil {
+		return nil, err
+	}
+	return &Notify{Base: b, Notifying: n, securityHub: sh}, nil
 }
 
 // Handle reads runs/<run-id>/report.json, diffs it against the state
@@ -319,6 +325,10 @@ func (n *Notify) Handle(ctx context.Context, in NotifyInput) (NotifyOutput, erro
 		return NotifyOutput{}, fmt.Errorf("s3://%s/%s: %w", n.Store.Bucket(), key, err)
 	}
 	res, err := n.Track(ctx, n.Base, doc, in.RunID, log, nil)
+	var shErrs []exposure.Error
+	if n.securityHub {
+		shErrs = syncSecurityHub(ctx, n.Base, doc, res, log)
+	}
 	if err != nil && res == nil {
 		return NotifyOutput{}, fmt.Errorf("notify run %s: %w", in.RunID, err)
 	}
@@ -334,6 +344,9 @@ func (n *Notify) Handle(ctx context.Context, in NotifyInput) (NotifyOutput, erro
 	}
 	if len(res.Errors) > 0 {
 		return out, fmt.Errorf("notify run %s: %w: %s", in.RunID, ErrNotDelivered, ErrorLines(res))
+	}
+	if len(shErrs) > 0 {
+		return out, securityHubError(in.RunID, shErrs)
 	}
 	return out, nil
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path"
@@ -33,6 +31,7 @@ import (
 	"github.com/portcullis-sec/portcullis/exposure"
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
 	"github.com/portcullis-sec/portcullis/functions/internal/stages/plan"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/stagetest"
 	"github.com/portcullis-sec/portcullis/functions/internal/unitstore"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 	"github.com/portcullis-sec/portcullis/probe"
@@ -44,38 +43,12 @@ import (
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m, true, nil)) }
 
 // envOf is the environment of a function under test.
-func envOf(m map[string]string) Env { return func(k string) string { return m[k] } }
-
-// newBase opens a fresh bucket in moto and returns the base of a function
-// writing to it.
-func newBase(t *testing.T, bucket string, log io.Writer) *Base {
-	t.Helper()
-	if log == nil {
-		log = io.Discard
-	}
-	b, err := NewBase(context.Background(), envOf(map[string]string{EnvBucket: bucket}), slog.New(slog.NewJSONHandler(log, nil)), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !b.Emulated() {
-		t.Fatal("AWS_ENDPOINT_URL is not in effect: refusing to go on")
-	}
-	if _, err := s3.NewFromConfig(b.AWS, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(context.Background(),
-		&s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// lambdaCtx is an invocation context with a deadline and a function ARN.
-func lambdaCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
-		AwsRequestID:       "req-1",
-		InvokedFunctionArn: "arn:aws:lambda:us-east-1:" + mototest.Account + ":function:portcullis-collect",
-	})
-}
+// The shared test helpers, under this package's old names.
+var (
+	envOf     = stagetest.Env
+	newBase   = stagetest.NewBase
+	lambdaCtx = stagetest.LambdaCtx
+)
 
 func TestPlanOrganization(t *testing.T) {
 	ctx := lambdaCtx(t)

@@ -1,20 +1,13 @@
 package notify
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/portcullis-sec/portcullis/functions/internal/runstore"
-	"github.com/portcullis-sec/portcullis/functions/internal/stages/base"
+	"github.com/portcullis-sec/portcullis/functions/internal/stages/stagetest"
 	"github.com/portcullis-sec/portcullis/internal/mototest"
 )
 
@@ -25,38 +18,12 @@ import (
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m, true, nil)) }
 
 // envOf is the environment of a function under test.
-func envOf(m map[string]string) base.Env { return func(k string) string { return m[k] } }
-
-// newBase opens a fresh bucket in moto and returns the base of a function
-// writing to it.
-func newBase(t *testing.T, bucket string, log io.Writer) *base.Base {
-	t.Helper()
-	if log == nil {
-		log = io.Discard
-	}
-	b, err := base.NewBase(context.Background(), envOf(map[string]string{base.EnvBucket: bucket}), slog.New(slog.NewJSONHandler(log, nil)), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !b.Emulated() {
-		t.Fatal("AWS_ENDPOINT_URL is not in effect: refusing to go on")
-	}
-	if _, err := s3.NewFromConfig(b.AWS, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(context.Background(),
-		&s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// lambdaCtx is an invocation context with a deadline and a function ARN.
-func lambdaCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
-		AwsRequestID:       "req-1",
-		InvokedFunctionArn: "arn:aws:lambda:us-east-1:" + mototest.Account + ":function:portcullis-collect",
-	})
-}
+// The shared test helpers, under this package's old names.
+var (
+	envOf     = stagetest.Env
+	newBase   = stagetest.NewBase
+	lambdaCtx = stagetest.LambdaCtx
+)
 
 func TestNotifyRejects(t *testing.T) {
 	b := newBase(t, "notify-rejects", nil)

@@ -442,8 +442,11 @@ func applyInternetGatewayAttachment(a *applier, rc *ResourceChange) (string, []s
 	if r == nil {
 		return id, nil, fmt.Errorf("internet gateway %s is neither in the snapshot nor planned", id)
 	}
-	a.setRegion(rc, r)
 	g := r.find(fileIGWs, "InternetGatewayId", id)
+	if g == nil {
+		return id, nil, fmt.Errorf("%s is not an internet gateway of the snapshot or the plan", id)
+	}
+	a.setRegion(rc, r)
 	g["Attachments"] = []any{map[string]any{"State": "available", "VpcId": vpcID}}
 	r.touch(fileIGWs)
 	return id, nil, nil

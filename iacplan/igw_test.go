@@ -37,7 +37,7 @@ func TestInternetGatewayDetachCloses(t *testing.T) {
 		t.Fatalf("detaching the staging gateway closed no effective exposure:\n%s", dump(t, res))
 	}
 	for _, it := range closed {
-		if it.Key.Scope.Region != "eu-west-1" || it.Key.Scope.Account != "111122223333" {
+		if it.Key.Region != "eu-west-1" || it.Key.Account != "111122223333" {
 			t.Errorf("an exposure outside the detached gateway's region closed: %+v", it.Key)
 		}
 	}

@@ -299,7 +299,7 @@ func writeText(b *bytes.Buffer, v emailView, footer bool) {
 		}
 		b.WriteString("\n")
 		for _, f := range []struct{ k, v string }{
-			{"Added ports", it.NewPorts}, {"Finding", it.Findings}, {"Who gets in", it.Sources}, {"Target", it.Target},
+			{"Added", it.NewPorts}, {"Finding", it.Findings}, {"Who gets in", it.Sources}, {"Target", it.Target},
 			{"Path", it.Path}, {"Probe", it.Probe}, {"Change", it.Actor}, {"ID", it.ID},
 		} {
 			if f.v != "" {
@@ -333,7 +333,7 @@ var emailHTML = template.Must(template.New("email").Parse(`<!DOCTYPE html>
 {{if .Initial}}<p>{{.Initial}}</p>
 {{end}}{{range .Items}}<table style="border-collapse:collapse;margin:12px 0;border-left:4px solid {{if eq .Severity "critical"}}#d1242f{{else if eq .Severity "high"}}#bc4c00{{else if eq .Severity "medium"}}#9a6700{{else}}#59636e{{end}}">
 <tr><td colspan="2" style="padding:4px 8px"><b>{{.Badge}} · {{.Severity}}</b> <code>{{.Endpoint}}</code>{{if .Backend}} → backend port {{.Backend}}{{end}}{{if .Latent}} <i>(latent: no path delivers it today)</i>{{end}}</td></tr>
-{{if .NewPorts}}<tr><th style="text-align:left;padding:2px 8px">Added ports</th><td>{{.NewPorts}}</td></tr>
+{{if .NewPorts}}<tr><th style="text-align:left;padding:2px 8px">Added</th><td>{{.NewPorts}}</td></tr>
 {{end}}{{if .Findings}}<tr><th style="text-align:left;padding:2px 8px">Finding</th><td>{{.Findings}}</td></tr>
 {{end}}{{if .Sources}}<tr><th style="text-align:left;padding:2px 8px">Who gets in</th><td>{{.Sources}}</td></tr>
 {{end}}{{if .Target}}<tr><th style="text-align:left;padding:2px 8px">Target</th><td>{{.Target}}</td></tr>

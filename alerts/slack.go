@@ -357,7 +357,7 @@ func slackItem(it Item) string {
 		b.WriteString(" _(latent: no path delivers it today)_")
 	}
 	if it.Kind == KindWidened && it.NewPorts != "" {
-		fmt.Fprintf(&b, "\n*Added ports:* %s", mrkdwn(it.NewPorts))
+		fmt.Fprintf(&b, "\n*Added:* %s", mrkdwn(it.NewPorts))
 	}
 	if f := findingLine(it); f != "" {
 		fmt.Fprintf(&b, "\n*Finding:* %s", mrkdwn(f))

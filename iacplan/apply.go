@@ -433,3 +433,24 @@ func scopeOfID(id string) string {
 	}
 	return ""
 }
+
+// inVPC resolves a resource's vpc_id (a snapshot VPC or a planned one) and
+// places the resource, id, in that VPC's region.
+func (a *applier) inVPC(rc *ResourceChange, after Value, id string) (*region, string, error) {
+	vpcID, ok := a.refID(rc, after, "vpc_id", "vpc_id")
+	if !ok {
+		return nil, "", fmt.Errorf("vpc_id known after apply and not a planned VPC")
+	}
+	r, err := a.place(rc, id, vpcID)
+	return r, vpcID, err
+}
+
+// drop removes a deleted resource's record (keyed by field in file) from
+// the region that holds it and returns the resource's ID.
+func (a *applier) drop(before *Value, file, field string) string {
+	id, _ := before.Str("id")
+	if r := a.regionOf(id); r != nil {
+		r.remove(file, field, id)
+	}
+	return id
+}

@@ -212,11 +212,7 @@ func (a *applier) hasEIP(r *region, eni map[string]any) bool {
 func applyNetworkInterface(a *applier, rc *ResourceChange) (string, []string, error) {
 	before, after := beforeAfter(rc)
 	if after == nil {
-		id, _ := before.Str("id")
-		if r := a.regionOf(id); r != nil {
-			r.remove(fileENIs, "NetworkInterfaceId", id)
-		}
-		return id, nil, nil
+		return a.drop(before, fileENIs, "NetworkInterfaceId"), nil, nil
 	}
 	id := a.newID(rc)
 	subnet, ok := a.refID(rc, *after, "subnet_id", "subnet_id")

@@ -188,11 +188,7 @@ func applyListener(a *applier, rc *ResourceChange) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	l := r.find(fileListeners, "ListenerArn", arn)
-	if l == nil {
-		l = map[string]any{"ListenerArn": arn}
-		r.add(fileListeners, l)
-	}
+	l := r.upsert(fileListeners, "ListenerArn", arn)
 	l["LoadBalancerArn"], l["Port"], l["Protocol"], l["DefaultActions"] = lbARN, port, strings.ToUpper(proto), actions
 	r.touch(fileListeners)
 	return arn, notes, nil
@@ -214,11 +210,7 @@ func applyTargetGroup(a *applier, rc *ResourceChange) (string, []string, error) 
 	if k, known := after.Str("arn"); known && k != "" {
 		arn = k
 	}
-	vpcID, ok := a.refID(rc, *after, "vpc_id", "vpc_id")
-	if !ok {
-		return "", nil, fmt.Errorf("vpc_id known after apply and not a planned VPC")
-	}
-	r, err := a.place(rc, arn, vpcID)
+	r, vpcID, err := a.inVPC(rc, *after, arn)
 	if err != nil {
 		return "", nil, err
 	}

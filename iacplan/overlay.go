@@ -166,6 +166,17 @@ func (r *region) find(file, field, id string) map[string]any {
 	return nil
 }
 
+// upsert returns id's record in file, adding a new {field: id} record
+// when there is none.
+func (r *region) upsert(file, field, id string) map[string]any {
+	if m := r.find(file, field, id); m != nil {
+		return m
+	}
+	m := map[string]any{field: id}
+	r.add(file, m)
+	return m
+}
+
 func (r *region) add(file string, m map[string]any) {
 	r.setList(file, append(r.list(file), m))
 }

@@ -23,11 +23,7 @@ const (
 func applyVPC(a *applier, rc *ResourceChange) (string, []string, error) {
 	before, after := beforeAfter(rc)
 	if after == nil {
-		id, _ := before.Str("id")
-		if r := a.regionOf(id); r != nil {
-			r.remove(fileVPCs, "VpcId", id)
-		}
-		return id, nil, nil
+		return a.drop(before, fileVPCs, "VpcId"), nil, nil
 	}
 	id := a.newID(rc)
 	r, err := a.place(rc, id)
@@ -79,18 +75,10 @@ func applyVPC(a *applier, rc *ResourceChange) (string, []string, error) {
 func applySubnet(a *applier, rc *ResourceChange) (string, []string, error) {
 	before, after := beforeAfter(rc)
 	if after == nil {
-		id, _ := before.Str("id")
-		if r := a.regionOf(id); r != nil {
-			r.remove(fileSubnets, "SubnetId", id)
-		}
-		return id, nil, nil
+		return a.drop(before, fileSubnets, "SubnetId"), nil, nil
 	}
 	id := a.newID(rc)
-	vpcID, ok := a.refID(rc, *after, "vpc_id", "vpc_id")
-	if !ok {
-		return "", nil, fmt.Errorf("vpc_id known after apply and not a planned VPC")
-	}
-	r, err := a.place(rc, id, vpcID)
+	r, vpcID, err := a.inVPC(rc, *after, id)
 	if err != nil {
 		return "", nil, err
 	}
@@ -98,11 +86,7 @@ func applySubnet(a *applier, rc *ResourceChange) (string, []string, error) {
 	if !known {
 		return "", nil, fmt.Errorf("cidr_block known after apply: the subnet's address space is unknown")
 	}
-	s := r.find(fileSubnets, "SubnetId", id)
-	if s == nil {
-		s = map[string]any{"SubnetId": id}
-		r.add(fileSubnets, s)
-	}
+	s := r.upsert(fileSubnets, "SubnetId", id)
 	s["VpcId"], s["CidrBlock"] = vpcID, cidr
 	var notes []string
 	mp, _, mk := after.Bool("map_public_ip_on_launch")
@@ -125,26 +109,14 @@ func applySubnet(a *applier, rc *ResourceChange) (string, []string, error) {
 func applyInternetGateway(a *applier, rc *ResourceChange) (string, []string, error) {
 	before, after := beforeAfter(rc)
 	if after == nil {
-		id, _ := before.Str("id")
-		if r := a.regionOf(id); r != nil {
-			r.remove(fileIGWs, "InternetGatewayId", id)
-		}
-		return id, nil, nil
+		return a.drop(before, fileIGWs, "InternetGatewayId"), nil, nil
 	}
 	id := a.newID(rc)
-	vpcID, ok := a.refID(rc, *after, "vpc_id", "vpc_id")
-	if !ok {
-		return "", nil, fmt.Errorf("vpc_id known after apply and not a planned VPC")
-	}
-	r, err := a.place(rc, id, vpcID)
+	r, vpcID, err := a.inVPC(rc, *after, id)
 	if err != nil {
 		return "", nil, err
 	}
-	g := r.find(fileIGWs, "InternetGatewayId", id)
-	if g == nil {
-		g = map[string]any{"InternetGatewayId": id}
-		r.add(fileIGWs, g)
-	}
+	g := r.upsert(fileIGWs, "InternetGatewayId", id)
 	att := []any{}
 	if vpcID != "" {
 		// "available" is how the API reports an attached gateway.
@@ -221,18 +193,10 @@ func routeDest(m map[string]any) string {
 func applyRouteTable(a *applier, rc *ResourceChange) (string, []string, error) {
 	before, after := beforeAfter(rc)
 	if after == nil {
-		id, _ := before.Str("id")
-		if r := a.regionOf(id); r != nil {
-			r.remove(fileRTs, "RouteTableId", id)
-		}
-		return id, nil, nil
+		return a.drop(before, fileRTs, "RouteTableId"), nil, nil
 	}
 	id := a.newID(rc)
-	vpcID, ok := a.refID(rc, *after, "vpc_id", "vpc_id")
-	if !ok {
-		return "", nil, fmt.Errorf("vpc_id known after apply and not a planned VPC")
-	}
-	r, err := a.place(rc, id, vpcID)
+	r, vpcID, err := a.inVPC(rc, *after, id)
 	if err != nil {
 		return "", nil, err
 	}

@@ -247,11 +247,7 @@ func applySecurityGroup(a *applier, rc *ResourceChange) (string, []string, error
 		return id, nil, nil
 	}
 	id := a.newID(rc)
-	vpcID, ok := a.refID(rc, *after, "vpc_id", "vpc_id")
-	if !ok {
-		return "", nil, fmt.Errorf("vpc_id known after apply and not a planned VPC")
-	}
-	r, err := a.place(rc, id, vpcID)
+	r, vpcID, err := a.inVPC(rc, *after, id)
 	if err != nil {
 		return "", nil, err
 	}

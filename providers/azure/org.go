@@ -3,7 +3,6 @@ package azure
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -59,7 +58,7 @@ func (c *collector) managementGroupSubscriptions(ctx context.Context, groups []s
 		next := runtime.JoinPaths(client.Endpoint(), "/providers/Microsoft.Management/managementGroups/"+url.PathEscape(g)+"/descendants") +
 			"?api-version=" + descendantsAPIVersion
 		for next != "" {
-			page, err := descendantsPage(ctx, client, next)
+			page, err := armPage[descendants](ctx, client, next, "descendants")
 			if err != nil {
 				return nil, fmt.Errorf("list descendants of management group %s: %w", g, err)
 			}
@@ -97,29 +96,6 @@ type descendants struct {
 		Name string `json:"name"`
 	} `json:"value"`
 	NextLink *string `json:"nextLink"`
-}
-
-func descendantsPage(ctx context.Context, client *arm.Client, u string) (descendants, error) {
-	var page descendants
-	req, err := runtime.NewRequest(ctx, http.MethodGet, u)
-	if err != nil {
-		return page, err
-	}
-	req.Raw().Header.Set("Accept", "application/json")
-	resp, err := client.Pipeline().Do(req)
-	if err != nil {
-		return page, err
-	}
-	// The pipeline has usually read the body already (azcore's body
-	// download policy); closing it is still ours to do.
-	defer func() { _ = resp.Body.Close() }()
-	if !runtime.HasStatusCode(resp, http.StatusOK) {
-		return page, runtime.NewResponseError(resp)
-	}
-	if err := runtime.UnmarshalAsJSON(resp, &page); err != nil {
-		return page, fmt.Errorf("decode descendants: %w", err)
-	}
-	return page, nil
 }
 
 // subscriptionsOfGroups is the enabled subscriptions below the configured

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"sort"
 	"strings"
 
@@ -151,7 +150,7 @@ func (c *collector) listComputeScaleSets(ctx context.Context, sub string) ([]jso
 		if pages > 10000 {
 			return nil, fmt.Errorf("list scale sets: too many pages")
 		}
-		page, err := scaleSetsPage(ctx, client, next)
+		page, err := armPage[scaleSetPage](ctx, client, next, "page")
 		if err != nil {
 			return nil, err
 		}
@@ -159,32 +158,6 @@ func (c *collector) listComputeScaleSets(ctx context.Context, sub string) ([]jso
 		next = page.NextLink
 	}
 	return values, nil
-}
-
-// scaleSetsPage is one page of virtualMachineScaleSets. It is a function of
-// its own so that each page's body is closed when the page is read, not when
-// the whole list is.
-func scaleSetsPage(ctx context.Context, client *arm.Client, u string) (scaleSetPage, error) {
-	var page scaleSetPage
-	req, err := runtime.NewRequest(ctx, http.MethodGet, u)
-	if err != nil {
-		return page, err
-	}
-	req.Raw().Header.Set("Accept", "application/json")
-	resp, err := client.Pipeline().Do(req)
-	if err != nil {
-		return page, err
-	}
-	// The pipeline has usually read the body already (azcore's body
-	// download policy); closing it is still ours to do.
-	defer func() { _ = resp.Body.Close() }()
-	if !runtime.HasStatusCode(resp, http.StatusOK) {
-		return page, runtime.NewResponseError(resp)
-	}
-	if err := runtime.UnmarshalAsJSON(resp, &page); err != nil {
-		return page, fmt.Errorf("decode page: %w", err)
-	}
-	return page, nil
 }
 
 // scaleSetPage is the list envelope of virtualMachineScaleSets.

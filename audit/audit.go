@@ -215,14 +215,7 @@ type Result struct {
 // costs nothing. Partial failures are in the report (Report.Partial and
 // Report.Errors); an error is returned only when the audit could not run.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.Rules.Now.IsZero() {
-		o.Rules.Now = time.Now()
-	}
-	cat, err := rules.LoadCatalog()
-	if err != nil {
-		return nil, fmt.Errorf("load rule catalog: %w", err)
-	}
-	engine, err := rules.NewEngine(cat, o.Rules)
+	cat, engine, err := o.engine()
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +323,23 @@ func (o *Options) report(engine *rules.Engine, input rules.Input, errs []exposur
 	}
 	rep.Partial = len(rep.Errors) > 0
 	return rep
+}
+
+// engine loads the rule catalog and builds the rules engine of o's rule
+// options, dating them now when o gives no time: the start of Run and Merge.
+func (o *Options) engine() (*rules.Catalog, *rules.Engine, error) {
+	if o.Rules.Now.IsZero() {
+		o.Rules.Now = time.Now()
+	}
+	cat, err := rules.LoadCatalog()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load rule catalog: %w", err)
+	}
+	engine, err := rules.NewEngine(cat, o.Rules)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cat, engine, nil
 }
 
 // logStage logs a finished stage at Info (audit -v): its name, how long it

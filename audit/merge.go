@@ -7,7 +7,6 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
-	"time"
 
 	"github.com/portcullis-sec/portcullis/audit/unitresult"
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -89,17 +88,10 @@ func readErrorsOf(fsys fs.FS) ([]exposure.Error, error) {
 // the snapshot: the same exposures in the same order, the same findings,
 // controls, misconfigurations, scope and errors (TestMergeEqualsRun).
 func Merge(units iter.Seq2[*unitresult.Result, error], o Options) (*Result, error) {
-	if o.Rules.Now.IsZero() {
-		o.Rules.Now = time.Now()
-	}
 	if o.Probe.Enabled {
 		return nil, errors.New("audit: merge takes observations, it does not probe")
 	}
-	cat, err := rules.LoadCatalog()
-	if err != nil {
-		return nil, fmt.Errorf("load rule catalog: %w", err)
-	}
-	engine, err := rules.NewEngine(cat, o.Rules)
+	_, engine, err := o.engine()
 	if err != nil {
 		return nil, err
 	}

@@ -413,18 +413,8 @@ func TestNotifyStateMatchesHandler(t *testing.T) {
 	if err := json.Unmarshal(b, &def); err != nil {
 		t.Fatal(err)
 	}
-	fields := func(v any) map[string]bool {
-		js, _ := json.Marshal(v)
-		m := map[string]any{}
-		_ = json.Unmarshal(js, &m)
-		out := map[string]bool{}
-		for k := range m {
-			out[k] = true
-		}
-		return out
-	}
 	st := def.States["Notify"]
-	out, in, report := fields(notify.NotifyOutput{}), fields(notify.NotifyInput{}), fields(ReportOutput{})
+	out, in, report := jsonFields(notify.NotifyOutput{}), jsonFields(notify.NotifyInput{}), jsonFields(ReportOutput{})
 	if len(st.ResultSelector) == 0 || len(st.Parameters.Payload) == 0 {
 		t.Fatal("no Notify task state")
 	}

@@ -883,18 +883,8 @@ func TestStateMachineMatchesHandlers(t *testing.T) {
 	if err := json.Unmarshal(b, &def); err != nil {
 		t.Fatal(err)
 	}
-	fields := func(v any) map[string]bool {
-		js, _ := json.Marshal(v)
-		m := map[string]any{}
-		_ = json.Unmarshal(js, &m)
-		out := map[string]bool{}
-		for k := range m {
-			out[k] = true
-		}
-		return out
-	}
 	for state, out := range map[string]any{"Plan": plan.PlanOutput{}, "Probe": ProbeOutput{}, "Report": ReportOutput{}} {
-		have := fields(out)
+		have := jsonFields(out)
 		sel := def.States[state].ResultSelector
 		if len(sel) == 0 {
 			t.Errorf("state %s selects nothing", state)
@@ -910,7 +900,7 @@ func TestStateMachineMatchesHandlers(t *testing.T) {
 			}
 		}
 	}
-	in := fields(ReportInput{Probe: &ProbeState{}})
+	in := jsonFields(ReportInput{Probe: &ProbeState{}})
 	for k := range def.States["Report"].Parameters.Payload {
 		if !in[strings.TrimSuffix(k, ".$")] {
 			t.Errorf("Report passes %s, which ReportInput does not read", k)
@@ -920,4 +910,16 @@ func TestStateMachineMatchesHandlers(t *testing.T) {
 	if err := json.Unmarshal(def.States["ProbeSkipped"].Result, &skipped); err != nil || !skipped.Skipped {
 		t.Errorf("ProbeSkipped's result %s does not decode as skipped: %v", def.States["ProbeSkipped"].Result, err)
 	}
+}
+
+// jsonFields is the set of top-level field names v marshals to.
+func jsonFields(v any) map[string]bool {
+	js, _ := json.Marshal(v)
+	m := map[string]any{}
+	_ = json.Unmarshal(js, &m)
+	out := map[string]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }

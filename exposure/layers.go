@@ -196,7 +196,11 @@ func actionRank(a Action) int {
 	return 2
 }
 
-func (a *analyzer) evalOrdered(l *Layer) *layerEval {
+// EvaluationOrder returns the indices of an ordered layer's valid rules
+// (Rule.Valid) in the order the analysis evaluates them: by tier, then
+// priority, then deny before goto_next before allow at equal priority,
+// the layer's own order breaking ties.
+func (l *Layer) EvaluationOrder() []int {
 	order := make([]int, 0, len(l.Rules))
 	for i := range l.Rules {
 		if validRule(&l.Rules[i]) {
@@ -213,6 +217,15 @@ func (a *analyzer) evalOrdered(l *Layer) *layerEval {
 		}
 		return actionRank(x.Action) < actionRank(y.Action)
 	})
+	return order
+}
+
+// Valid reports whether every port range of r is well formed; the analysis
+// never evaluates a rule that is not.
+func (r *Rule) Valid() bool { return validRule(r) }
+
+func (a *analyzer) evalOrdered(l *Layer) *layerEval {
+	order := l.EvaluationOrder()
 	ev := &layerEval{admits: emptyTraffic()}
 	undecided := allTraffic(anyAS)
 	var open *trafficSet // undecided within the current tier

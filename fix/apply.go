@@ -2,7 +2,6 @@ package fix
 
 import (
 	"slices"
-	"sort"
 
 	"go4.org/netipx"
 
@@ -105,22 +104,13 @@ func protoMatches(r *exposure.Rule, p exposure.Protocol) bool {
 	return r.Protocol == p || r.Protocol == exposure.ProtocolAll
 }
 
-func validRule(r *exposure.Rule) bool {
-	for _, p := range r.Ports {
-		if p.From > p.To {
-			return false
-		}
-	}
-	return true
-}
-
 // admittingUnion lists the rules of an AllowUnion layer that admit some of
 // the traffic.
 func admittingUnion(l *exposure.Layer, p exposure.Protocol, ports exposure.PortRange, src *netipx.IPSet) []int {
 	var out []int
 	for i := range l.Rules {
 		r := &l.Rules[i]
-		if r.Action != exposure.Allow || !protoMatches(r, p) || !validRule(r) || !overlaps(r.Sources, src) {
+		if r.Action != exposure.Allow || !protoMatches(r, p) || !r.Valid() || !overlaps(r.Sources, src) {
 			continue
 		}
 		for _, pr := range rulePorts(r, p) {
@@ -169,31 +159,7 @@ func subtractPieces(ps, hs []piece) []piece {
 // returns the allow rules that admit some of it, and whether the layer's
 // default admits the rest.
 func firstMatch(l *exposure.Layer, p exposure.Protocol, ports exposure.PortRange, src *netipx.IPSet) (admit []int, byDefault bool) {
-	order := make([]int, 0, len(l.Rules))
-	for i := range l.Rules {
-		if validRule(&l.Rules[i]) {
-			order = append(order, i)
-		}
-	}
-	rank := func(a exposure.Action) int {
-		switch a {
-		case exposure.Deny:
-			return 0
-		case exposure.Next:
-			return 1
-		}
-		return 2
-	}
-	sort.SliceStable(order, func(i, j int) bool {
-		x, y := &l.Rules[order[i]], &l.Rules[order[j]]
-		if x.Tier != y.Tier {
-			return x.Tier < y.Tier
-		}
-		if x.Priority != y.Priority {
-			return x.Priority < y.Priority
-		}
-		return rank(x.Action) < rank(y.Action)
-	})
+	order := l.EvaluationOrder()
 	undecided := []piece{{ports, src}}
 	var open []piece
 	for k, i := range order {

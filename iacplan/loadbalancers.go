@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/portcullis-sec/portcullis/internal/arnfile"
 )
 
 // Elastic Load Balancing v2: aws_lb, aws_lb_listener, aws_lb_target_group
@@ -19,7 +21,7 @@ const (
 	dirRules      = "elbv2-describe-rules"
 )
 
-func healthFile(tgARN string) string { return path.Join(dirHealth, fileSafe(tgARN)+".json") }
+func healthFile(tgARN string) string { return path.Join(dirHealth, arnfile.Name(tgARN)+".json") }
 
 // lbRegionOf finds the account-region holding an ELBv2 ARN.
 func (a *applier) lbRegionOf(arn string) *region {

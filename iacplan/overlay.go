@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"path"
 	"sort"
-	"strings"
 	"testing/fstest"
 
 	"github.com/portcullis-sec/portcullis/exposure"
@@ -431,15 +430,4 @@ func privateIP(cidr string, n int) string {
 		return ""
 	}
 	return a.String()
-}
-
-// fileSafe names a per-resource file after an ARN as the snapshot does
-// (docs/providers/aws.md): the resource part, "/" and ":" as "_".
-func fileSafe(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	s := arn
-	if len(parts) == 6 {
-		s = parts[5]
-	}
-	return strings.NewReplacer("/", "_", ":", "_").Replace(s)
 }

@@ -12,6 +12,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/internal/arnfile"
 )
 
 // ELBv2: application and network load balancers, their listeners (and
@@ -79,7 +80,7 @@ func (rc *regionCollector) collectLoadBalancers(ctx context.Context) error {
 			rc.gap(err, aws.ToString(l.ListenerArn), "rules of "+aws.ToString(l.ListenerArn)+" lost: only its default actions are followed")
 			continue
 		}
-		if err := rc.put(path.Join(dirRules, fileSafe(aws.ToString(l.ListenerArn))+".json"), map[string]any{"Rules": rules}); err != nil {
+		if err := rc.put(path.Join(dirRules, arnfile.Name(aws.ToString(l.ListenerArn))+".json"), map[string]any{"Rules": rules}); err != nil {
 			return err
 		}
 	}
@@ -114,7 +115,7 @@ func (rc *regionCollector) collectTargetGroups(ctx context.Context) error {
 			if descs == nil {
 				descs = []elbv2types.TargetHealthDescription{}
 			}
-			if err := rc.put(path.Join(dirTargetHealth, fileSafe(arn)+".json"), map[string]any{"TargetHealthDescriptions": descs}); err != nil {
+			if err := rc.put(path.Join(dirTargetHealth, arnfile.Name(arn)+".json"), map[string]any{"TargetHealthDescriptions": descs}); err != nil {
 				return err
 			}
 		}
@@ -125,7 +126,7 @@ func (rc *regionCollector) collectTargetGroups(ctx context.Context) error {
 			if attrs == nil {
 				attrs = []elbv2types.TargetGroupAttribute{}
 			}
-			if err := rc.put(path.Join(dirTargetGroupAttrs, fileSafe(arn)+".json"), map[string]any{"Attributes": attrs}); err != nil {
+			if err := rc.put(path.Join(dirTargetGroupAttrs, arnfile.Name(arn)+".json"), map[string]any{"Attributes": attrs}); err != nil {
 				return err
 			}
 		}
@@ -255,7 +256,7 @@ func preservesClientIP(tg *targetGroup) (preserve, known bool) {
 
 // tgProblem says why a target group's per-group file is not usable.
 func (r *region) tgProblem(dir string, tg *targetGroup) string {
-	name := path.Join(dir, fileSafe(tg.TargetGroupArn)+".json")
+	name := path.Join(dir, arnfile.Name(tg.TargetGroupArn)+".json")
 	if p := r.problem[name]; p != "" {
 		return p
 	}

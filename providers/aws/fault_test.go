@@ -16,6 +16,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/internal/arnfile"
 	"github.com/portcullis-sec/portcullis/internal/faultproxy"
 	"github.com/portcullis-sec/portcullis/providers"
 )
@@ -218,7 +219,7 @@ func TestFaultInjection(t *testing.T) {
 		others(r, est.nlbA)
 		errorNames(r, est.tgA1, "attributes of "+est.tgA1+" lost")
 		// Later groups kept their attributes.
-		if _, err := readAll(r.snap.FS(), "aws/"+clean.inv.Targets[0].Account+"/"+faultRegion+"/"+dirTargetGroupAttrs+"/"+fileSafe(est.tgB1)+".json"); err != nil {
+		if _, err := readAll(r.snap.FS(), "aws/"+clean.inv.Targets[0].Account+"/"+faultRegion+"/"+dirTargetGroupAttrs+"/"+arnfile.Name(est.tgB1)+".json"); err != nil {
 			t.Errorf("tg-b1 lost its attributes: %v", err)
 		}
 		// nlb-a's SSH rests on the unknown attribute: kept, and said so.

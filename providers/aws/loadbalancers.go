@@ -9,6 +9,7 @@ import (
 	"go4.org/netipx"
 
 	"github.com/portcullis-sec/portcullis/exposure"
+	"github.com/portcullis-sec/portcullis/internal/arnfile"
 )
 
 // Load balancers: internet-facing ALBs, NLBs and classic ELBs are targets
@@ -46,7 +47,7 @@ func (r *region) loadLoadBalancers() {
 			var rdoc struct {
 				Rules []struct{ Actions []lbAction }
 			}
-			name := path.Join(dirRules, fileSafe(l.ListenerArn)+".json")
+			name := path.Join(dirRules, arnfile.Name(l.ListenerArn)+".json")
 			if r.readJSON(name, &rdoc) {
 				for _, ru := range rdoc.Rules {
 					l.rules = append(l.rules, ru.Actions)
@@ -67,14 +68,14 @@ func (r *region) loadLoadBalancers() {
 				continue
 			}
 			var hdoc struct{ TargetHealthDescriptions []targetHealth }
-			if r.readJSON(path.Join(dirTargetHealth, fileSafe(tg.TargetGroupArn)+".json"), &hdoc) {
+			if r.readJSON(path.Join(dirTargetHealth, arnfile.Name(tg.TargetGroupArn)+".json"), &hdoc) {
 				tg.health = hdoc.TargetHealthDescriptions
 				if tg.health == nil {
 					tg.health = []targetHealth{}
 				}
 			}
 			var adoc struct{ Attributes []struct{ Key, Value string } }
-			if r.readJSON(path.Join(dirTargetGroupAttrs, fileSafe(tg.TargetGroupArn)+".json"), &adoc) {
+			if r.readJSON(path.Join(dirTargetGroupAttrs, arnfile.Name(tg.TargetGroupArn)+".json"), &adoc) {
 				tg.attrs = map[string]string{}
 				for _, a := range adoc.Attributes {
 					tg.attrs[a.Key] = a.Value

@@ -318,17 +318,6 @@ func tagValue(tags []tag, key string) string {
 	return ""
 }
 
-// fileSafe turns an ARN into the per-resource file name the snapshot uses:
-// its resource part (after the fifth colon) with every "/" replaced by "_".
-func fileSafe(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	s := arn
-	if len(parts) == 6 {
-		s = parts[5]
-	}
-	return strings.NewReplacer("/", "_", ":", "_").Replace(s)
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -94,16 +94,3 @@ func TestNormalizeEmpty(t *testing.T) {
 		t.Errorf("missing snapshot: %+v, %v", inv, err)
 	}
 }
-
-func TestFileSafe(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ arn, want string }{
-		{"arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/73e2d6bc24d8a067", "targetgroup_web_73e2d6bc24d8a067"},
-		{"arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2", "listener_app_web_50dc6c495c0c9188_f2f7dc8efc522ab2"},
-		{"pl-0123", "pl-0123"},
-	} {
-		if got := fileSafe(c.arn); got != c.want {
-			t.Errorf("fileSafe(%s) = %s, want %s", c.arn, got, c.want)
-		}
-	}
-}

@@ -114,10 +114,24 @@ const maxUpdateAttempts = 20
 // must not modify prev and may be called several times; Diff is such a
 // function. It returns what was saved and its version.
 func Update(ctx context.Context, st Store, s exposure.Scope, apply func(prev *Baseline) (*Baseline, error)) (*Baseline, Version, error) {
+	return UpdateFrom(ctx, st, s, nil, "", apply)
+}
+
+// UpdateFrom is Update whose first attempt starts from known, a baseline of
+// s the caller loaded or saved itself at version v, without reading the
+// store again (a run saves each baseline twice: its diff, then what it
+// delivered). A conflict means someone saved since: later attempts load, as
+// Update does. A nil known makes it Update. apply must not modify its
+// argument (Clone it): on a conflict known is still the caller's.
+func UpdateFrom(ctx context.Context, st Store, s exposure.Scope, known *Baseline, v Version, apply func(prev *Baseline) (*Baseline, error)) (*Baseline, Version, error) {
 	for attempt := 1; ; attempt++ {
-		prev, v, err := st.Load(ctx, s)
-		if err != nil {
-			return nil, "", err
+		prev := known
+		known = nil
+		if prev == nil {
+			var err error
+			if prev, v, err = st.Load(ctx, s); err != nil {
+				return nil, "", err
+			}
 		}
 		next, err := apply(prev)
 		if err != nil {

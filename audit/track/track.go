@@ -190,6 +190,10 @@ type scopeRun struct {
 	incomplete bool
 	since      time.Time
 	expired    []state.Expired
+	// saved and version are the baseline as last saved this run (nil in a
+	// dry run): the delivery marks start from it instead of a fresh load.
+	saved   *state.Baseline
+	version state.Version
 }
 
 func (t *tracker) fail(s exposure.Scope, stage string, err error) {
@@ -220,8 +224,12 @@ func (t *tracker) diffScope(ctx context.Context, s exposure.Scope, run *state.Ru
 		if _, err := apply(prev); err != nil {
 			return nil, err
 		}
-	} else if _, _, err := state.Update(ctx, t.o.Store, s, apply); err != nil {
-		return nil, err
+	} else {
+		saved, v, err := state.Update(ctx, t.o.Store, s, apply)
+		if err != nil {
+			return nil, err
+		}
+		sr.saved, sr.version = saved, v
 	}
 	for _, x := range sr.expired {
 		t.fail(s, "notify", fmt.Errorf("gave up on the %s alert of %s after %s undelivered", x.Kind, x.Key, expire))
@@ -439,7 +447,7 @@ func (t *tracker) markDelivered(ctx context.Context, a *account, refs []pendingR
 		if len(rs) == 0 {
 			continue
 		}
-		_, _, err := state.Update(ctx, t.o.Store, sr.scope, func(prev *state.Baseline) (*state.Baseline, error) {
+		saved, v, err := state.UpdateFrom(ctx, t.o.Store, sr.scope, sr.saved, sr.version, func(prev *state.Baseline) (*state.Baseline, error) {
 			next := prev.Clone()
 			for _, r := range rs {
 				e := next.Find(r.key)
@@ -473,7 +481,10 @@ func (t *tracker) markDelivered(ctx context.Context, a *account, refs []pendingR
 		})
 		if err != nil {
 			t.fail(sr.scope, "state", fmt.Errorf("record delivered alerts: %w", err))
+			sr.saved, sr.version = nil, ""
+			continue
 		}
+		sr.saved, sr.version = saved, v
 	}
 }
 

@@ -28,17 +28,11 @@ func (s Stage) Done(l *slog.Logger, stage string, attrs ...any) {
 		return
 	}
 	args := append([]any{"stage", stage, "duration", time.Since(s.start).Round(time.Microsecond)}, attrs...)
-	if s.cpu > 0 { // 0: not measured (LogStage, or no getrusage here)
+	if s.cpu > 0 { // 0: not measured (no getrusage on this platform)
 		args = append(args, "cpu", (processCPU() - s.cpu).Round(time.Millisecond))
 	}
 	args = append(args, "heap_mib", HeapMiB())
 	l.Info("stage done", args...)
-}
-
-// LogStage logs a finished stage that was timed from start only (no CPU
-// time): see Stage.Done.
-func LogStage(l *slog.Logger, stage string, start time.Time, attrs ...any) {
-	Stage{start: start}.Done(l, stage, attrs...)
 }
 
 // HeapMiB is the memory held by heap objects now (live and not yet
